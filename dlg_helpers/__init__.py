@@ -1,0 +1,34 @@
+"""Deep Leakage from Gradients, as small tested pieces that the course chapters call.
+
+The pieces, each in a module of its own:
+
+- :mod:`~dlg_helpers.models`: the victim networks by name, with the input each expects.
+- :mod:`~dlg_helpers.images`: private images that load offline (and CIFAR-100 online).
+- :mod:`~dlg_helpers.gradients`: the shared gradient, the gradient distance, the iDLG label.
+- :mod:`~dlg_helpers.attack`: the DLG reconstruction (:func:`reconstruct`, :class:`AttackConfig`).
+- :mod:`~dlg_helpers.metrics`: MSE, PSNR and SSIM.
+- :mod:`~dlg_helpers.experiments`: one call per experiment, and the comparison with the original.
+- :mod:`~dlg_helpers.plotting`: the report's figures; :mod:`~dlg_helpers.tables`: results tables.
+- :mod:`~dlg_helpers.records`: one attack as a JSON record with its image.
+- :mod:`~dlg_helpers.original`: the original DLG loop, as a baseline.
+- :mod:`~dlg_helpers.cli`: ``python -m dlg_helpers attack ...`` for long runs in the background.
+"""
+
+from .attack import AttackConfig, AttackResult, reconstruct
+from .devices import pick_device
+from .experiments import run_attack, run_attacks
+from .gradients import gradient_distance, idlg_label, shared_gradient
+from .images import ImageSample, image_names, load_cifar100, load_image
+from .metrics import image_metrics, mse, psnr, ssim
+from .models import (ModelSpec, Normalisation, build_model, count_parameters, get_spec,
+                     model_names, register_model)
+
+__all__ = [
+    "AttackConfig", "AttackResult", "reconstruct", "pick_device", "run_attack", "run_attacks",
+    "gradient_distance", "idlg_label", "shared_gradient",
+    "ImageSample", "image_names", "load_cifar100", "load_image",
+    "image_metrics", "mse", "psnr", "ssim",
+    "ModelSpec", "Normalisation", "build_model", "count_parameters", "get_spec", "model_names",
+    "register_model",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,76 @@
+"""What the victim shares, and what the attacker reads straight off it.
+
+The victim computes the cross-entropy loss of its private batch against one-hot labels and shares
+the gradient with respect to every parameter, as a client does in federated SGD.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["shared_gradient", "gradient_distance", "idlg_label", "last_linear_layer"]
+
+
+def _check_batchnorm_batch(model: nn.Module, batch_size: int) -> None:
+    has_batchnorm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    if model.training and has_batchnorm and batch_size < 2:
+        raise ValueError(
+            "this model has batch-norm layers in training mode, which need a batch of at least "
+            "2 images; attack a batch of 2 or call model.eval() first (and say so)"
+        )
+
+
+def shared_gradient(model: nn.Module, inputs: torch.Tensor,
+                    labels: torch.Tensor) -> list[torch.Tensor]:
+    """The gradient a client shares: d loss / d parameter for every trainable parameter.
+
+    Args:
+        model: the shared model, in the mode (train or eval) the client trains it in.
+        inputs: the private batch as the model takes it, shape (B, C, H, W).
+        labels: class indices, shape (B,).
+    """
+    if inputs.dim() != 4:
+        raise ValueError(f"inputs must be a batch (B, C, H, W), got shape {tuple(inputs.shape)}")
+    if labels.shape != (inputs.shape[0],):
+        raise ValueError(
+            f"need one label per image: {inputs.shape[0]} images but labels of shape "
+            f"{tuple(labels.shape)}"
+        )
+    _check_batchnorm_batch(model, inputs.shape[0])
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    loss = F.cross_entropy(model(inputs), labels)
+    return [g.detach() for g in torch.autograd.grad(loss, parameters)]
+
+
+def gradient_distance(dummy: list[torch.Tensor], shared: list[torch.Tensor]) -> torch.Tensor:
+    """Squared Euclidean distance between two gradients, summed over all parameters (DLG's loss)."""
+    return sum(((d - s) ** 2).sum() for d, s in zip(dummy, shared, strict=True))
+
+
+def last_linear_layer(model: nn.Module) -> nn.Linear:
+    """The classifier layer whose gradient gives the label away."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ValueError("iDLG needs a model that ends in an nn.Linear classifier layer")
+    return linears[-1]
+
+
+def idlg_label(model: nn.Module, shared: list[torch.Tensor]) -> int:
+    """The label of a single private image, read off the shared gradient (Zhao et al. 2020).
+
+    For softmax cross-entropy, the gradient of the classifier's bias is ``p - y``: negative only
+    at the true class. Without a bias, the weight gradient's rows are ``(p - y) h`` with the
+    penultimate features ``h``, and the true class is the row pointing the other way.
+    """
+    layer = last_linear_layer(model)
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    index = {id(p): i for i, p in enumerate(parameters)}
+    if layer.bias is not None and id(layer.bias) in index:
+        bias_grad = shared[index[id(layer.bias)]]
+        return int(torch.argmin(bias_grad))
+    weight_grad = shared[index[id(layer.weight)]]
+    row_sums = weight_grad.sum(dim=1)
+    # The true class's row sum has the opposite sign to all others (h >= 0 after Sigmoid/ReLU).
+    return int(torch.argmin(row_sums))

@@ -1,0 +1,158 @@
+"""The victim models, registered by name with the input each one expects.
+
+Every entry carries what the report's Table 2 says about the model (image size, value range,
+normalisation, batch size), so a chapter asks for ``"lenet"`` and never restates those settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+__all__ = [
+    "Normalisation",
+    "ModelSpec",
+    "LeNet",
+    "register_model",
+    "model_names",
+    "get_spec",
+    "build_model",
+    "count_parameters",
+]
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """Per-channel ``(pixel - mean) / std`` applied before the model sees an image in [0, 1]."""
+
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+    def _shape(self, values: tuple[float, ...], like: torch.Tensor) -> torch.Tensor:
+        return torch.tensor(values, dtype=like.dtype, device=like.device).view(1, -1, 1, 1)
+
+    def to_model_input(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Map [0, 1] pixels of shape (B, 3, H, W) to what the model takes."""
+        return (pixels - self._shape(self.mean, pixels)) / self._shape(self.std, pixels)
+
+    def to_pixels(self, model_input: torch.Tensor) -> torch.Tensor:
+        """Invert :meth:`to_model_input`, giving pixels on the [0, 1] scale (not clipped)."""
+        return model_input * self._shape(self.std, model_input) + self._shape(self.mean, model_input)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One registered model and the input it expects (a row of the report's Table 2).
+
+    Attributes:
+        name: registry key, e.g. ``"lenet"``.
+        builder: makes the network with ``num_classes`` outputs, weights from the global RNG.
+        image_size: side of the square input image in pixels.
+        normalisation: how [0, 1] pixels become model input.
+        num_classes: outputs of the classifier.
+        batch_size: the batch the report attacked.
+        min_batch_size: smallest batch the model accepts in training mode.
+        reported_parameters: the parameter count the report states, for comparison.
+        description: one line for tables and ``--help``.
+    """
+
+    name: str
+    builder: Callable[[int], nn.Module]
+    image_size: int
+    normalisation: Normalisation
+    num_classes: int
+    batch_size: int = 1
+    min_batch_size: int = 1
+    reported_parameters: int | None = None
+    description: str = ""
+
+
+class LeNet(nn.Module):
+    """The network of the original DLG code (Zhu et al. 2019), not LeCun's LeNet-5.
+
+    Three stride-2/2/1 convolutions with Sigmoid activations and one linear layer. Sigmoid rather
+    than ReLU because the attack differentiates the gradient, and ReLU's second derivative is zero
+    almost everywhere. Every weight and bias is drawn from U(-0.5, 0.5), as in the original code.
+    """
+
+    def __init__(self, num_classes: int = 100) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(3, 12, kernel_size=5, padding=2, stride=2),
+            nn.Sigmoid(),
+            nn.Conv2d(12, 12, kernel_size=5, padding=2, stride=2),
+            nn.Sigmoid(),
+            nn.Conv2d(12, 12, kernel_size=5, padding=2, stride=1),
+            nn.Sigmoid(),
+        )
+        self.fc = nn.Linear(768, num_classes)
+        for parameter in self.parameters():
+            nn.init.uniform_(parameter, -0.5, 0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.body(x).flatten(1))
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    """Add ``spec`` to the registry (later chapters register their own architectures)."""
+    if spec.name in _REGISTRY:
+        raise ValueError(f"a model named {spec.name!r} is already registered")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def model_names() -> list[str]:
+    """Names accepted by :func:`get_spec` and :func:`build_model`."""
+    return sorted(_REGISTRY)
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The registered :class:`ModelSpec` called ``name``.
+
+    Raises:
+        KeyError: for an unknown name, listing the known ones.
+    """
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(
+            f"unknown model {name!r}; choose one of {', '.join(model_names())} "
+            "or add your own with dlg_helpers.register_model"
+        ) from None
+
+
+def build_model(name: str, seed: int = 0, device: str | torch.device = "cpu") -> nn.Module:
+    """Build registered model ``name`` with weights drawn reproducibly from ``seed``.
+
+    The global RNG state is saved and restored, so building a model does not disturb any other
+    random stream of the caller.
+    """
+    spec = get_spec(name)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = spec.builder(spec.num_classes)
+    return model.to(device)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters: the size of the gradient a client shares."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+register_model(
+    ModelSpec(
+        name="lenet",
+        builder=LeNet,
+        image_size=32,
+        normalisation=Normalisation(),
+        num_classes=100,
+        reported_parameters=60_000,
+        description="the original DLG LeNet: 3 Sigmoid convolutions and one linear layer",
+    )
+)

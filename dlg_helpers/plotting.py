@@ -1,0 +1,116 @@
+"""The report's figures: the input, the evolution of a reconstruction, and MSE against step.
+
+Every figure is drawn on an opaque white canvas with dark ink, so it reads the same in the book's
+light and dark modes (a transparent figure would put black labels on a dark page).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from .attack import AttackResult, StepRecord
+
+__all__ = ["STYLE", "show_image", "plot_images", "plot_evolution", "plot_mse_curves"]
+
+STYLE = {
+    "figure.facecolor": "white",
+    "axes.facecolor": "white",
+    "savefig.facecolor": "white",
+    "savefig.transparent": False,
+    "text.color": "#1a1a1a",
+    "axes.labelcolor": "#1a1a1a",
+    "xtick.color": "#1a1a1a",
+    "ytick.color": "#1a1a1a",
+    "axes.edgecolor": "#1a1a1a",
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "figure.dpi": 100,
+    "font.size": 10,
+    # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
+    "axes.prop_cycle": plt.cycler(color=["#0072B2", "#D55E00", "#009E73", "#CC79A7",
+                                         "#E69F00", "#56B4E9", "#000000", "#F0E442"]),
+}
+
+
+def _to_display(image: torch.Tensor):
+    if image.dim() == 4:
+        image = image[0]
+    return image.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+
+
+def show_image(ax: Axes, image: torch.Tensor, title: str = "") -> None:
+    """Draw one [0, 1] image of shape (3, H, W) or (1, 3, H, W), clipped, without axes."""
+    ax.imshow(_to_display(image), interpolation="nearest")
+    ax.set_title(title, fontsize=9)
+    ax.set_axis_off()
+
+
+def plot_images(images: Sequence[torch.Tensor], titles: Sequence[str],
+                size: float = 2.2) -> Figure:
+    """Images side by side with titles, e.g. the ground truth beside its reconstruction."""
+    if len(images) != len(titles):
+        raise ValueError(f"{len(images)} images but {len(titles)} titles")
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(images), figsize=(size * len(images), size + 0.3),
+                                 squeeze=False)
+        for ax, image, title in zip(axes[0], images, titles):
+            show_image(ax, image, title)
+        fig.tight_layout()
+    return fig
+
+
+def plot_evolution(result: AttackResult, columns: int = 10, include_truth: bool = True) -> Figure:
+    """The report's Fig. 7: the dummy image at every stored snapshot, then the best iterate."""
+    if not result.snapshots:
+        raise ValueError("this result kept no snapshots; run with AttackConfig(snapshot_every=10)")
+    frames = [(f"step {s}", image) for s, image in sorted(result.snapshots.items())]
+    frames.append(("best", result.reconstruction))
+    if include_truth:
+        frames.append(("ground truth", result.truth))
+    rows = -(-len(frames) // columns)
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(rows, columns, figsize=(1.3 * columns, 1.45 * rows),
+                                 squeeze=False)
+        for ax in axes.flat:
+            ax.set_axis_off()
+        for ax, (title, image) in zip(axes.flat, frames):
+            show_image(ax, image, title)
+        fig.tight_layout()
+    return fig
+
+
+def plot_mse_curves(runs: Mapping[str, AttackResult | Sequence[StepRecord]],
+                    ax: Axes | None = None, threshold: float | None = 1e-3,
+                    title: str = "") -> Figure:
+    """The report's Fig. 8: image MSE against L-BFGS step on a log axis, one line per run.
+
+    Args:
+        runs: label -> a result or its history.
+        ax: draw into this axis instead of a new figure.
+        threshold: draw a dotted reference line at this MSE (None for none).
+    """
+    with plt.rc_context(STYLE):
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(6.4, 3.8))
+        else:
+            fig = ax.figure
+        for label, run in runs.items():
+            history = run.history if isinstance(run, AttackResult) else run
+            ax.plot([r.step for r in history], [r.mse for r in history], label=label,
+                    linewidth=1.5)
+        if threshold is not None:
+            ax.axhline(threshold, color="#555555", linestyle=":", linewidth=1,
+                       label=f"MSE = {threshold:g}")
+        ax.set_yscale("log")
+        ax.set_xlabel("L-BFGS step")
+        ax.set_ylabel("image MSE (pixels in [0, 1])")
+        if title:
+            ax.set_title(title)
+        ax.legend(fontsize=8, frameon=False)
+        fig.tight_layout()
+    return fig
