@@ -8,7 +8,6 @@ PYTHON := $(abspath $(VENV))/bin/python
 STAMP := $(VENV)/.installed
 # Kernels started by papermill and nbval must find this environment's python first.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
-export MPLBACKEND := Agg
 CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
 
 .PHONY: setup book execute html test benchmark clean

@@ -284,16 +284,17 @@ def reconstruct(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor | l
     best: tuple[float, torch.Tensor, list[int]] | None = None  # distance, model input, labels
     bar = tqdm(total=config.steps, disable=not config.progress, desc="DLG", unit="step")
 
-    def record(attempt: int, distance: float, dummy: torch.Tensor,
-               label_logits: torch.Tensor) -> None:
-        image = normalisation.to_pixels(dummy.detach())
+    def record(attempt: int, distance: float, image: torch.Tensor, labels: list[int]) -> None:
         history.append(StepRecord(
             step=step, attempt=attempt, grad_distance=distance, mse=mse(image, truth),
-            label_pred=objective.predicted_labels(label_logits),
-            evaluations=objective.evaluations, seconds=time.perf_counter() - start))
+            label_pred=labels, evaluations=objective.evaluations,
+            seconds=time.perf_counter() - start))
         if config.snapshot_every and step % config.snapshot_every == 0:
             snapshots[step] = image.cpu()
         bar.set_postfix(distance=f"{distance:.2e}", mse=f"{history[-1].mse:.2e}", refresh=False)
+
+    def current(dummy: torch.Tensor, label_logits: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
+        return normalisation.to_pixels(dummy.detach()), objective.predicted_labels(label_logits)
 
     for attempt in range(config.restarts + 1):
         if step >= config.steps:
@@ -318,10 +319,12 @@ def reconstruct(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor | l
         best_so_far: list[float] = []
         status: Status = "budget"
         while step < config.steps:
-            # The step's first evaluation is at the current point, so its value describes it.
+            # The step's first evaluation is at the current point, so its value describes the
+            # point as it was before the step moved it.
+            image, labels = current(dummy, label_logits)
             distance = float(optimizer.step(closure).detach())
             initial = distance if initial is None else initial
-            record(attempt, distance, dummy, label_logits)
+            record(attempt, distance, image, labels)
             step += 1
             bar.update(1)
             best_so_far.append(objective.best_distance)
@@ -339,7 +342,7 @@ def reconstruct(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor | l
         if status != "diverged":
             with torch.enable_grad():
                 final = float(objective.distance(dummy, label_logits, create_graph=False))
-            record(attempt, final, dummy, label_logits)
+            record(attempt, final, *current(dummy, label_logits))
         attempts.append(Attempt(seed=attempt_seed, status=status, steps=step,
                                 best_distance=objective.best_distance))
         if objective.best_input is not None and (best is None or objective.best_distance < best[0]):

@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["shared_gradient", "gradient_distance", "idlg_label", "last_linear_layer"]
+__all__ = ["shared_gradient", "gradient_distance", "idlg_label", "last_linear_layer",
+           "classifier_gradient"]
 
 
 def _check_batchnorm_batch(model: nn.Module, batch_size: int) -> None:
@@ -57,20 +58,28 @@ def last_linear_layer(model: nn.Module) -> nn.Linear:
     return linears[-1]
 
 
+def classifier_gradient(model: nn.Module, shared: list[torch.Tensor]
+                        ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The shared gradient of the last linear layer: (weight gradient, bias gradient or None)."""
+    layer = last_linear_layer(model)
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    index = {id(p): i for i, p in enumerate(parameters)}
+    if id(layer.weight) not in index:
+        raise ValueError("the classifier layer is frozen, so its gradient is not shared")
+    bias = shared[index[id(layer.bias)]] if layer.bias is not None and id(layer.bias) in index \
+        else None
+    return shared[index[id(layer.weight)]], bias
+
+
 def idlg_label(model: nn.Module, shared: list[torch.Tensor]) -> int:
     """The label of a single private image, read off the shared gradient (Zhao et al. 2020).
 
     For softmax cross-entropy, the gradient of the classifier's bias is ``p - y``: negative only
     at the true class. Without a bias, the weight gradient's rows are ``(p - y) h`` with the
-    penultimate features ``h``, and the true class is the row pointing the other way.
+    penultimate features ``h >= 0`` (after Sigmoid or ReLU), so the true class is the one row
+    whose sum is negative.
     """
-    layer = last_linear_layer(model)
-    parameters = [p for p in model.parameters() if p.requires_grad]
-    index = {id(p): i for i, p in enumerate(parameters)}
-    if layer.bias is not None and id(layer.bias) in index:
-        bias_grad = shared[index[id(layer.bias)]]
+    weight_grad, bias_grad = classifier_gradient(model, shared)
+    if bias_grad is not None:
         return int(torch.argmin(bias_grad))
-    weight_grad = shared[index[id(layer.weight)]]
-    row_sums = weight_grad.sum(dim=1)
-    # The true class's row sum has the opposite sign to all others (h >= 0 after Sigmoid/ReLU).
-    return int(torch.argmin(row_sums))
+    return int(torch.argmin(weight_grad.sum(dim=1)))

@@ -15,7 +15,8 @@ from matplotlib.figure import Figure
 
 from .attack import AttackResult, StepRecord
 
-__all__ = ["STYLE", "show_image", "plot_images", "plot_evolution", "plot_mse_curves"]
+__all__ = ["STYLE", "show_image", "plot_images", "plot_evolution", "plot_mse_curves",
+           "plot_mse_panels", "plot_label_gradient"]
 
 STYLE = {
     "figure.facecolor": "white",
@@ -84,8 +85,10 @@ def plot_evolution(result: AttackResult, columns: int = 10, include_truth: bool 
     return fig
 
 
-def plot_mse_curves(runs: Mapping[str, AttackResult | Sequence[StepRecord]],
-                    ax: Axes | None = None, threshold: float | None = 1e-3,
+Runs = Mapping[str, AttackResult | Sequence[StepRecord]]
+
+
+def plot_mse_curves(runs: Runs, ax: Axes | None = None, threshold: float | None = 1e-3,
                     title: str = "") -> Figure:
     """The report's Fig. 8: image MSE against L-BFGS step on a log axis, one line per run.
 
@@ -112,5 +115,32 @@ def plot_mse_curves(runs: Mapping[str, AttackResult | Sequence[StepRecord]],
         if title:
             ax.set_title(title)
         ax.legend(fontsize=8, frameon=False)
+        fig.tight_layout()
+    return fig
+
+
+def plot_mse_panels(panels: Mapping[str, Runs], threshold: float | None = 1e-3) -> Figure:
+    """Several :func:`plot_mse_curves` side by side on a shared MSE axis, one panel per title."""
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), sharey=True,
+                                 squeeze=False)
+        for ax, (title, runs) in zip(axes[0], panels.items()):
+            plot_mse_curves(runs, ax=ax, threshold=threshold, title=title)
+        fig.tight_layout()
+    return fig
+
+
+def plot_label_gradient(bias_gradient: torch.Tensor, label: int) -> Figure:
+    """The classifier-bias gradient ``p - y``: one bar per class, the true class the only negative."""
+    values = bias_gradient.detach().flatten().cpu().numpy()
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.4, 2.8))
+        colours = ["#D55E00" if i == label else "#0072B2" for i in range(len(values))]
+        ax.bar(range(len(values)), values, color=colours, width=0.8)
+        ax.axhline(0, color="#1a1a1a", linewidth=0.8)
+        ax.annotate(f"class {label}", (label, values[label]), xytext=(8, -4),
+                    textcoords="offset points", color="#D55E00", fontsize=9)
+        ax.set_xlabel("class")
+        ax.set_ylabel("d loss / d bias")
         fig.tight_layout()
     return fig

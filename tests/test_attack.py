@@ -1,0 +1,149 @@
+import math
+from dataclasses import asdict
+
+import pytest
+import torch
+
+import dlg_helpers as dlg
+from dlg_helpers.attack import AttackConfig
+
+
+def _history(result):
+    return [{k: v for k, v in asdict(r).items() if k != "seconds"} for r in result.history]
+
+
+@pytest.mark.slow
+def test_lenet_reconstructs_a_shipped_image_with_the_right_label(lenet, cat):
+    result = dlg.reconstruct(lenet, cat.pixels, cat.label, AttackConfig(seed=0, progress=False))
+    assert result.final_mse < 1e-3
+    assert result.label_pred == [cat.label]
+    assert result.steps <= 300
+    assert result.status == "matched"
+    assert dlg.ssim(result.reconstruction, result.truth) > 0.95
+
+
+@pytest.mark.slow
+def test_default_engine_reconstructs_the_cat_for_at_least_four_of_five_seeds():
+    successes = []
+    for seed in range(5):
+        result = dlg.run_attack("lenet", "cat", AttackConfig(seed=seed, progress=False),
+                                device="cpu")
+        successes.append(result.final_mse < 1e-3 and result.label_correct and result.steps <= 300)
+    assert sum(successes) >= 4, successes
+
+
+def test_same_seed_gives_the_identical_history(lenet, cat):
+    config = AttackConfig(steps=15, seed=3, progress=False)
+    first = dlg.reconstruct(lenet, cat.pixels, cat.label, config)
+    second = dlg.reconstruct(lenet, cat.pixels, cat.label, config)
+    assert _history(first) == _history(second)
+    assert torch.equal(first.reconstruction, second.reconstruction)
+
+
+def test_history_records_every_step(lenet, cat):
+    result = dlg.reconstruct(lenet, cat.pixels, cat.label,
+                             AttackConfig(steps=12, snapshot_every=5, progress=False))
+    steps = [r.step for r in result.history]
+    assert steps == list(range(13))  # the start, then after each of the 12 steps
+    evaluations = [r.evaluations for r in result.history]
+    assert evaluations == sorted(evaluations) and evaluations[-1] == result.evaluations
+    assert result.history[0].mse > result.history[-1].mse
+    assert sorted(result.snapshots) == [0, 5, 10]
+    assert result.snapshots[0].shape == (1, 3, 32, 32)
+
+
+def test_best_iterate_is_chosen_by_gradient_distance(lenet, cat):
+    result = dlg.reconstruct(lenet, cat.pixels, cat.label, AttackConfig(steps=20, progress=False))
+    finite = [r.grad_distance for r in result.history if math.isfinite(r.grad_distance)]
+    assert result.best_distance <= min(finite)
+
+
+def test_divergence_is_detected_and_a_restart_recovers(cat):
+    # Seed 1's first random start blows up under plain L-BFGS (measured: the original loop
+    # ends with MSE 4e10 there); the engine sees it from the gradient distance alone.
+    model = dlg.build_model("lenet", seed=1)
+    alone = dlg.reconstruct(model, cat.pixels, cat.label,
+                            AttackConfig(seed=1, restarts=0, steps=30, progress=False))
+    assert [a.status for a in alone.attempts] == ["diverged"]
+    assert alone.steps < 30
+    recovered = dlg.reconstruct(model, cat.pixels, cat.label,
+                                AttackConfig(seed=1, steps=60, progress=False))
+    assert recovered.attempts[0].status == "diverged"
+    assert len(recovered.attempts) >= 2
+    assert recovered.attempts[1].seed != recovered.attempts[0].seed
+    assert recovered.best_distance < alone.best_distance
+
+
+def test_a_stalled_attempt_is_restarted(lenet, cat):
+    # A tolerance no attempt can meet: every attempt plateaus "too high" and is restarted.
+    result = dlg.reconstruct(lenet, cat.pixels, cat.label,
+                             AttackConfig(steps=40, patience=3, plateau_tolerance=0.99,
+                                          restart_ratio=1e-12, restarts=2, progress=False))
+    statuses = [a.status for a in result.attempts]
+    assert statuses[0] == "stalled"
+    assert len(statuses) == 3 and set(statuses) <= {"stalled", "diverged"}
+    assert result.steps < 40  # each attempt gave up early, leaving budget for the next
+
+
+def test_idlg_and_known_labels(lenet, cat):
+    for mode in ("idlg", "known"):
+        result = dlg.reconstruct(lenet, cat.pixels, cat.label,
+                                 AttackConfig(steps=3, label_mode=mode, progress=False))
+        assert all(r.label_pred == [cat.label] for r in result.history)
+
+
+def test_idlg_refuses_a_batch(lenet):
+    with pytest.raises(ValueError, match="iDLG reads the label of a single image.*joint"):
+        dlg.reconstruct(lenet, torch.rand(2, 3, 32, 32), [1, 2],
+                        AttackConfig(steps=1, label_mode="idlg", progress=False))
+
+
+def test_a_batch_of_two_runs_jointly(lenet):
+    result = dlg.reconstruct(lenet, torch.rand(2, 3, 32, 32), [1, 2],
+                             AttackConfig(steps=2, progress=False))
+    assert result.reconstruction.shape == (2, 3, 32, 32)
+    assert len(result.label_pred) == 2
+
+
+def test_bad_images_are_refused_with_the_fix(lenet):
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\].*unnormalised"):
+        dlg.reconstruct(lenet, torch.full((1, 3, 32, 32), 2.0), 0, AttackConfig(progress=False))
+    with pytest.raises(ValueError, match=r"shape \(B, 3, H, W\).*load_image"):
+        dlg.reconstruct(lenet, torch.rand(3, 32, 32), 0, AttackConfig(progress=False))
+
+
+def test_wrong_image_size_for_the_model_is_an_error(lenet):
+    with pytest.raises(RuntimeError):
+        dlg.reconstruct(lenet, torch.rand(1, 3, 64, 64), 0, AttackConfig(progress=False))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"label_mode": "guess"}, "unknown label_mode 'guess'"),
+    ({"steps": 0}, "at least 1"),
+    ({"lr": 0}, "lr must be positive"),
+    ({"restarts": -1}, "cannot be negative"),
+    ({"match_ratio": 2}, "fractions"),
+    ({"divergence_factor": 1}, "must exceed 1"),
+])
+def test_config_validation(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        AttackConfig(**kwargs)
+
+
+def test_original_loop_runs_its_fixed_number_of_steps(lenet, cat):
+    from dlg_helpers.original import original_dlg
+
+    image, history = original_dlg(lenet, cat.pixels, cat.label, steps=5, seed=0)
+    assert len(history) == 5 and image.shape == cat.pixels.shape
+    assert history[-1].evaluations > 5
+
+
+def test_engine_follows_the_original_trajectory_from_the_same_seed(lenet, cat):
+    from dlg_helpers.original import original_dlg
+
+    _, original = original_dlg(lenet, cat.pixels, cat.label, steps=8, seed=2)
+    result = dlg.reconstruct(lenet, cat.pixels, cat.label, AttackConfig(steps=8, seed=2,
+                                                                        progress=False))
+    # Entry k of the engine is the state after k steps; the original measures after each step.
+    assert [r.mse for r in result.history[1:9]] == pytest.approx([s.mse for s in original],
+                                                                 rel=1e-5)

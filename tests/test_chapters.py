@@ -1,0 +1,62 @@
+"""The chapters as notebooks: well-formed, executed, and runnable with quick parameters.
+
+nbval (configured in pyproject.toml) separately re-executes every chapter with its committed
+parameters and compares the cells marked NBVAL_CHECK_OUTPUT with the committed outputs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+
+# Small settings that exercise every code path of a chapter in seconds.
+QUICK_PARAMETERS: dict[str, dict[str, object]] = {
+    "01_background": {"IMAGE": "coffee"},
+    "02_lenet": {"STEPS": 3, "IMAGES": ["cat", "coffee"], "SEEDS": [0]},
+}
+
+
+def _code_cells(path: Path) -> list[nbformat.NotebookNode]:
+    notebook = nbformat.read(path, as_version=4)
+    return [cell for cell in notebook.cells if cell.cell_type == "code" and cell.source.strip()]
+
+
+def test_every_chapter_has_quick_parameters():
+    assert {path.stem for path in CHAPTERS} == set(QUICK_PARAMETERS)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_is_committed_executed_with_a_parameters_cell(path):
+    cells = _code_cells(path)
+    assert "parameters" in cells[0].metadata.get("tags", []), "first code cell: parameters"
+    assert all(cell.execution_count is not None for cell in cells), "execute before committing"
+    errors = [o for cell in cells for o in cell.outputs if o.output_type == "error"]
+    assert not errors
+    assert any("NBVAL_CHECK_OUTPUT" in cell.source for cell in cells)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_figure_has_a_caption(path):
+    for cell in _code_cells(path):
+        if any("image/png" in output.get("data", {}) for output in cell.outputs):
+            caption = cell.metadata.get("mystnb", {}).get("figure", {}).get("caption", "")
+            assert caption.strip(), f"figure without a caption in cell:\n{cell.source}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_runs_with_quick_parameters(path, tmp_path):
+    output = tmp_path / path.name
+    papermill.execute_notebook(str(path), str(output), parameters=QUICK_PARAMETERS[path.stem],
+                               cwd=str(path.parent), kernel_name="python3", progress_bar=False)
+    executed = json.loads(output.read_text())
+    injected = [c for c in executed["cells"]
+                if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert len(injected) == 1

@@ -1,0 +1,68 @@
+import pytest
+import torch
+from torch import nn
+
+import dlg_helpers as dlg
+from dlg_helpers.gradients import classifier_gradient
+
+
+def test_shared_gradient_covers_every_parameter(lenet, cat):
+    grads = dlg.shared_gradient(lenet, cat.pixels, torch.tensor([cat.label]))
+    assert [g.shape for g in grads] == [p.shape for p in lenet.parameters()]
+    assert not any(g.requires_grad for g in grads)
+
+
+def test_shared_gradient_checks_its_inputs(lenet):
+    with pytest.raises(ValueError, match=r"batch \(B, C, H, W\)"):
+        dlg.shared_gradient(lenet, torch.rand(3, 32, 32), torch.tensor([0]))
+    with pytest.raises(ValueError, match="one label per image"):
+        dlg.shared_gradient(lenet, torch.rand(2, 3, 32, 32), torch.tensor([0]))
+
+
+def test_batch_norm_in_training_mode_needs_two_images():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Sigmoid(), nn.Flatten(),
+                          nn.LazyLinear(10))
+    model(torch.rand(2, 3, 8, 8))
+    with pytest.raises(ValueError, match="batch of at least 2.*model.eval"):
+        dlg.shared_gradient(model, torch.rand(1, 3, 8, 8), torch.tensor([1]))
+    model.eval()
+    assert len(dlg.shared_gradient(model, torch.rand(1, 3, 8, 8), torch.tensor([1]))) == 6
+
+
+def test_gradient_distance():
+    a = [torch.ones(2, 2), torch.zeros(3)]
+    b = [torch.zeros(2, 2), torch.full((3,), 2.0)]
+    assert dlg.gradient_distance(a, a) == 0
+    assert dlg.gradient_distance(a, b) == pytest.approx(4 + 12)
+    with pytest.raises(ValueError):
+        dlg.gradient_distance(a, b[:1])
+
+
+def test_idlg_label_is_right_on_fifty_random_images_and_initialisations():
+    generator = torch.Generator().manual_seed(0)
+    for trial in range(50):
+        model = dlg.build_model("lenet", seed=trial)
+        image = torch.rand(1, 3, 32, 32, generator=generator)
+        label = int(torch.randint(0, 100, (1,), generator=generator))
+        shared = dlg.shared_gradient(model, image, torch.tensor([label]))
+        assert dlg.idlg_label(model, shared) == label, f"trial {trial}"
+
+
+def test_idlg_label_without_a_bias_uses_the_weight_rows():
+    generator = torch.Generator().manual_seed(1)
+    for trial in range(20):
+        torch.manual_seed(trial)
+        model = nn.Sequential(nn.Flatten(), nn.Linear(48, 16), nn.Sigmoid(),
+                              nn.Linear(16, 10, bias=False))
+        label = trial % 10
+        shared = dlg.shared_gradient(model, torch.rand(1, 3, 4, 4, generator=generator),
+                                     torch.tensor([label]))
+        assert classifier_gradient(model, shared)[1] is None
+        assert dlg.idlg_label(model, shared) == label
+
+
+def test_idlg_needs_a_linear_classifier():
+    model = nn.Sequential(nn.Conv2d(3, 10, 4), nn.Flatten())
+    shared = dlg.shared_gradient(model, torch.rand(1, 3, 4, 4), torch.tensor([2]))
+    with pytest.raises(ValueError, match="nn.Linear classifier"):
+        dlg.idlg_label(model, shared)

@@ -1,0 +1,65 @@
+import pytest
+import torch
+from torch import nn
+
+import dlg_helpers as dlg
+from dlg_helpers.models import LeNet
+
+
+def test_lenet_is_the_original_dlg_network():
+    model = dlg.build_model("lenet")
+    assert dlg.count_parameters(model) == 85_036
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding) for c in convs] == [
+        (3, 12, (5, 5), (2, 2), (2, 2)),
+        (12, 12, (5, 5), (2, 2), (2, 2)),
+        (12, 12, (5, 5), (1, 1), (2, 2)),
+    ]
+    assert sum(isinstance(m, nn.Sigmoid) for m in model.modules()) == 3
+    assert not any(isinstance(m, nn.ReLU) for m in model.modules())
+    assert (model.fc.in_features, model.fc.out_features) == (768, 100)
+    assert model(torch.rand(2, 3, 32, 32)).shape == (2, 100)
+
+
+def test_lenet_weights_are_uniform_in_half_interval():
+    weights = torch.cat([p.detach().flatten() for p in LeNet().parameters()])
+    assert weights.min() >= -0.5 and weights.max() <= 0.5
+    assert weights.std().item() == pytest.approx(1 / 12 ** 0.5, rel=0.05)  # std of U(-0.5, 0.5)
+
+
+def test_build_model_is_reproducible_and_leaves_global_rng_alone():
+    torch.manual_seed(123)
+    expected_next = torch.rand(1)
+    torch.manual_seed(123)
+    a = dlg.build_model("lenet", seed=7)
+    assert torch.equal(torch.rand(1), expected_next)
+    b = dlg.build_model("lenet", seed=7)
+    c = dlg.build_model("lenet", seed=8)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not torch.equal(a.fc.weight, c.fc.weight)
+
+
+def test_unknown_model_names_the_choices():
+    with pytest.raises(KeyError, match="unknown model 'lenet5'.*lenet.*register_model"):
+        dlg.get_spec("lenet5")
+
+
+def test_registering_a_name_twice_is_refused():
+    with pytest.raises(ValueError, match="already registered"):
+        dlg.register_model(dlg.get_spec("lenet"))
+
+
+def test_spec_carries_the_reports_setting():
+    spec = dlg.get_spec("lenet")
+    assert spec.image_size == 32
+    assert spec.reported_parameters == 60_000
+    assert spec.normalisation == dlg.Normalisation()
+
+
+def test_normalisation_round_trip():
+    norm = dlg.Normalisation(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+    pixels = torch.rand(2, 3, 8, 8)
+    model_input = norm.to_model_input(pixels)
+    expected = (pixels[:, 0] - 0.485) / 0.229
+    assert torch.allclose(model_input[:, 0], expected, atol=1e-6)
+    assert torch.allclose(norm.to_pixels(model_input), pixels, atol=1e-6)

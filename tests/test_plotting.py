@@ -1,0 +1,56 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+import dlg_helpers as dlg  # noqa: E402
+from dlg_helpers import plotting  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def result():
+    return dlg.run_attack("lenet", "cat", dlg.AttackConfig(steps=12, snapshot_every=4,
+                                                          progress=False), device="cpu")
+
+
+def _visible_axes(fig):
+    return [ax for ax in fig.axes if ax.get_visible() and (ax.images or ax.lines or ax.patches)]
+
+
+def test_evolution_grid_has_every_snapshot_best_and_truth(result):
+    fig = plotting.plot_evolution(result, columns=3)
+    assert len(_visible_axes(fig)) == len(result.snapshots) + 2
+    assert fig.get_facecolor()[:3] == (1.0, 1.0, 1.0)  # opaque white: readable in dark mode
+    plt.close(fig)
+
+
+def test_evolution_needs_snapshots():
+    result = dlg.run_attack("lenet", "cat", dlg.AttackConfig(steps=1, snapshot_every=0,
+                                                            progress=False), device="cpu")
+    with pytest.raises(ValueError, match="snapshot_every"):
+        plotting.plot_evolution(result)
+
+
+def test_mse_curves_one_line_per_run_on_a_log_axis(result):
+    fig = plotting.plot_mse_curves({"a": result, "b": result.history})
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    assert len(ax.lines) == 3  # two runs and the threshold
+    plt.close(fig)
+    panels = plotting.plot_mse_panels({"left": {"a": result}, "right": {"b": result}})
+    assert len(panels.axes) == 2
+    plt.close(panels)
+
+
+def test_images_side_by_side_and_label_gradient():
+    fig = plotting.plot_images([torch.rand(1, 3, 8, 8), torch.rand(3, 8, 8)], ["a", "b"])
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="2 images but 1 titles"):
+        plotting.plot_images([torch.rand(3, 4, 4)] * 2, ["a"])
+    bars = plotting.plot_label_gradient(torch.linspace(-1, 1, 10), 0)
+    assert len(bars.axes[0].patches) == 10
+    plt.close(bars)

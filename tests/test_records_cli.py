@@ -1,0 +1,76 @@
+import json
+import math
+
+import pytest
+
+import dlg_helpers as dlg
+from dlg_helpers.cli import main
+from dlg_helpers.records import REQUIRED_KEYS, build_record, load_record, save_record
+
+
+@pytest.fixture(scope="module")
+def short_result():
+    return dlg.run_attack("lenet", "coffee", dlg.AttackConfig(steps=4, progress=False),
+                          device="cpu")
+
+
+def test_save_and_load_round_trip(tmp_path, short_result):
+    path = save_record(short_result, tmp_path / "run", model="lenet", image="coffee",
+                       device="cpu", command="python -m dlg_helpers attack")
+    record = load_record(path.parent)
+    for key in REQUIRED_KEYS:
+        assert key in record
+    assert record["final_mse"] == pytest.approx(short_result.final_mse)
+    assert len(record["history"]) == len(short_result.history)
+    assert {"mse", "grad_distance"} <= set(record["history"][0])
+    assert (tmp_path / "run" / "reconstruction.png").is_file()
+    assert (tmp_path / "run" / "truth.png").is_file()
+
+
+def test_non_finite_numbers_become_null(short_result):
+    record = build_record(short_result, "lenet", "coffee", "cpu")
+    record_text = json.dumps(record | {"extra": [math.nan]})
+    assert "NaN" in record_text  # json would write NaN ...
+    cleaned = dlg.records._finite_or_none({"a": [math.inf, 1.0], "b": math.nan})
+    assert cleaned == {"a": [None, 1.0], "b": None}  # ... so the record writes null instead
+
+
+def test_missing_corrupt_and_incomplete_records_are_refused(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no attack record.*python -m dlg_helpers"):
+        load_record(tmp_path)
+    (tmp_path / "record.json").write_text("{ not json")
+    with pytest.raises(ValueError, match="corrupt.*re-run"):
+        load_record(tmp_path)
+    (tmp_path / "record.json").write_text(json.dumps({"final_mse": 1.0}))
+    with pytest.raises(ValueError, match="lacks label_true"):
+        load_record(tmp_path)
+
+
+def test_cli_attack_writes_a_complete_record(tmp_path, capsys):
+    out = tmp_path / "cli"
+    code = main(["attack", "--model", "lenet", "--image", "cat", "--steps", "3", "--seed", "0",
+                 "--no-progress", "--out", str(out)])
+    assert code == 0
+    record = load_record(out)
+    assert record["steps"] == 3 and record["model"] == "lenet" and record["image"] == "cat"
+    assert record["command"].startswith("python -m dlg_helpers attack --model lenet")
+    assert record["device"] == "cpu" and record["torch_version"]
+    assert "MSE" in capsys.readouterr().out
+
+
+def test_cli_reports_bad_input_with_the_fix(tmp_path, capsys):
+    assert main(["attack", "--image", "dog", "--out", str(tmp_path)]) == 2
+    assert "unknown image 'dog'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["attack", "--model", "vgg", "--out", str(tmp_path)])
+    assert "invalid choice: 'vgg'" in capsys.readouterr().err
+
+
+def test_cli_help_explains_every_option(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["attack", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--model", "--image", "--steps", "--seed", "--out", "--label-mode",
+                   "--restarts", "--device", "--threads", "--no-progress"):
+        assert option in text
