@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .gradients import gradient_distance, idlg_label, shared_gradient
 from .metrics import mse
@@ -282,7 +282,10 @@ def reconstruct(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor | l
     start = time.perf_counter()
     step = 0
     best: tuple[float, torch.Tensor, list[int]] | None = None  # distance, model input, labels
-    bar = tqdm(total=config.steps, disable=not config.progress, desc="DLG", unit="step")
+    # A text bar (not a widget): it updates in place in a terminal and in a notebook, and what a
+    # notebook stores is its final state rather than a widget's stale first frame.
+    bar = tqdm(total=config.steps, disable=not config.progress, desc="DLG", unit="step",
+               mininterval=1.0)
 
     def record(attempt: int, distance: float, image: torch.Tensor, labels: list[int]) -> None:
         history.append(StepRecord(

@@ -41,7 +41,14 @@ def shared_gradient(model: nn.Module, inputs: torch.Tensor,
         )
     _check_batchnorm_batch(model, inputs.shape[0])
     parameters = [p for p in model.parameters() if p.requires_grad]
-    loss = F.cross_entropy(model(inputs), labels)
+    try:
+        outputs = model(inputs)
+    except RuntimeError as error:  # torch's shape errors do not say what to change
+        raise ValueError(
+            f"the model cannot take images of shape {tuple(inputs.shape[1:])} ({error}); load "
+            "the image at the model's input size: load_image(name, get_spec(model_name).image_size)"
+        ) from error
+    loss = F.cross_entropy(outputs, labels)
     return [g.detach() for g in torch.autograd.grad(loss, parameters)]
 
 

@@ -6,7 +6,8 @@ light and dark modes (a transparent figure would put black labels on a dark page
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import matplotlib.pyplot as plt
 import torch
@@ -38,6 +39,22 @@ STYLE = {
 }
 
 
+@contextmanager
+def _styled() -> Iterator[None]:
+    """Apply :data:`STYLE` and restore just those settings afterwards.
+
+    Not ``plt.rc_context``: that restores *every* setting, including the interactive flag that
+    IPython's inline backend switches on when the first figure is made inside the context, after
+    which no later figure of the notebook is shown.
+    """
+    saved = {key: plt.rcParams[key] for key in STYLE}
+    plt.rcParams.update(STYLE)
+    try:
+        yield
+    finally:
+        plt.rcParams.update(saved)
+
+
 def _to_display(image: torch.Tensor):
     if image.dim() == 4:
         image = image[0]
@@ -56,7 +73,7 @@ def plot_images(images: Sequence[torch.Tensor], titles: Sequence[str],
     """Images side by side with titles, e.g. the ground truth beside its reconstruction."""
     if len(images) != len(titles):
         raise ValueError(f"{len(images)} images but {len(titles)} titles")
-    with plt.rc_context(STYLE):
+    with _styled():
         fig, axes = plt.subplots(1, len(images), figsize=(size * len(images), size + 0.3),
                                  squeeze=False)
         for ax, image, title in zip(axes[0], images, titles):
@@ -74,7 +91,7 @@ def plot_evolution(result: AttackResult, columns: int = 10, include_truth: bool 
     if include_truth:
         frames.append(("ground truth", result.truth))
     rows = -(-len(frames) // columns)
-    with plt.rc_context(STYLE):
+    with _styled():
         fig, axes = plt.subplots(rows, columns, figsize=(1.3 * columns, 1.45 * rows),
                                  squeeze=False)
         for ax in axes.flat:
@@ -97,7 +114,7 @@ def plot_mse_curves(runs: Runs, ax: Axes | None = None, threshold: float | None 
         ax: draw into this axis instead of a new figure.
         threshold: draw a dotted reference line at this MSE (None for none).
     """
-    with plt.rc_context(STYLE):
+    with _styled():
         if ax is None:
             fig, ax = plt.subplots(figsize=(6.4, 3.8))
         else:
@@ -121,7 +138,7 @@ def plot_mse_curves(runs: Runs, ax: Axes | None = None, threshold: float | None 
 
 def plot_mse_panels(panels: Mapping[str, Runs], threshold: float | None = 1e-3) -> Figure:
     """Several :func:`plot_mse_curves` side by side on a shared MSE axis, one panel per title."""
-    with plt.rc_context(STYLE):
+    with _styled():
         fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), sharey=True,
                                  squeeze=False)
         for ax, (title, runs) in zip(axes[0], panels.items()):
@@ -133,7 +150,7 @@ def plot_mse_panels(panels: Mapping[str, Runs], threshold: float | None = 1e-3) 
 def plot_label_gradient(bias_gradient: torch.Tensor, label: int) -> Figure:
     """The classifier-bias gradient ``p - y``: one bar per class, the true class the only negative."""
     values = bias_gradient.detach().flatten().cpu().numpy()
-    with plt.rc_context(STYLE):
+    with _styled():
         fig, ax = plt.subplots(figsize=(6.4, 2.8))
         colours = ["#D55E00" if i == label else "#0072B2" for i in range(len(values))]
         ax.bar(range(len(values)), values, color=colours, width=0.8)

@@ -113,7 +113,7 @@ def test_bad_images_are_refused_with_the_fix(lenet):
 
 
 def test_wrong_image_size_for_the_model_is_an_error(lenet):
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ValueError, match=r"cannot take images of shape \(3, 64, 64\).*image_size"):
         dlg.reconstruct(lenet, torch.rand(1, 3, 64, 64), 0, AttackConfig(progress=False))
 
 

@@ -54,3 +54,23 @@ def test_images_side_by_side_and_label_gradient():
     bars = plotting.plot_label_gradient(torch.linspace(-1, 1, 10), 0)
     assert len(bars.axes[0].patches) == 10
     plt.close(bars)
+
+
+def test_styling_keeps_settings_changed_while_drawing(monkeypatch):
+    # IPython's inline backend turns interactive mode on when the first figure is made; a style
+    # context that restored every setting would turn it off again and hide all later figures.
+    was_interactive = matplotlib.is_interactive()
+    real_subplots = plt.subplots
+
+    def subplots_as_ipython_does(*args, **kwargs):
+        matplotlib.interactive(True)
+        return real_subplots(*args, **kwargs)
+
+    monkeypatch.setattr(plt, "subplots", subplots_as_ipython_does)
+    try:
+        fig = plotting.plot_images([torch.rand(3, 4, 4)], ["a"])
+        assert matplotlib.is_interactive()
+        assert fig.get_facecolor()[:3] == (1.0, 1.0, 1.0)
+        plt.close(fig)
+    finally:
+        matplotlib.interactive(was_interactive)
