@@ -29,7 +29,7 @@ execute: $(STAMP)
 	done
 
 html: $(STAMP)
-	$(PYTHON) -m jupyter_book build . -W -n --keep-going
+	$(abspath $(VENV))/bin/jupyter-book build . -W -n --keep-going
 
 test: $(STAMP)
 	$(PYTHON) -m pytest
