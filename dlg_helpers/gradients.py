@@ -14,15 +14,6 @@ __all__ = ["shared_gradient", "gradient_distance", "idlg_label", "last_linear_la
            "classifier_gradient"]
 
 
-def _check_batchnorm_batch(model: nn.Module, batch_size: int) -> None:
-    has_batchnorm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
-    if model.training and has_batchnorm and batch_size < 2:
-        raise ValueError(
-            "this model has batch-norm layers in training mode, which need a batch of at least "
-            "2 images; attack a batch of 2 or call model.eval() first (and say so)"
-        )
-
-
 def shared_gradient(model: nn.Module, inputs: torch.Tensor,
                     labels: torch.Tensor) -> list[torch.Tensor]:
     """The gradient a client shares: d loss / d parameter for every trainable parameter.
@@ -39,11 +30,18 @@ def shared_gradient(model: nn.Module, inputs: torch.Tensor,
             f"need one label per image: {inputs.shape[0]} images but labels of shape "
             f"{tuple(labels.shape)}"
         )
-    _check_batchnorm_batch(model, inputs.shape[0])
     parameters = [p for p in model.parameters() if p.requires_grad]
     try:
         outputs = model(inputs)
-    except RuntimeError as error:  # torch's shape errors do not say what to change
+    except ValueError as error:  # batch norm's message does not say what to change
+        if "more than 1 value per channel" not in str(error):
+            raise
+        raise ValueError(
+            "a batch-norm layer in training mode saw one value per channel (a batch of 1 on a "
+            "1x1 feature map, as in Inception-v3's auxiliary head); attack a batch of at least 2 "
+            "images, remove the layer, or call model.eval() first (and say so)"
+        ) from error
+    except RuntimeError as error:  # torch's shape errors do not say what to change either
         raise ValueError(
             f"the model cannot take images of shape {tuple(inputs.shape[1:])} ({error}); load "
             "the image at the model's input size: load_image(name, get_spec(model_name).image_size)"

@@ -19,13 +19,21 @@ def test_shared_gradient_checks_its_inputs(lenet):
         dlg.shared_gradient(lenet, torch.rand(2, 3, 32, 32), torch.tensor([0]))
 
 
-def test_batch_norm_in_training_mode_needs_two_images():
-    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Sigmoid(), nn.Flatten(),
-                          nn.LazyLinear(10))
-    model(torch.rand(2, 3, 8, 8))
-    with pytest.raises(ValueError, match="batch of at least 2.*model.eval"):
+def test_batch_norm_on_a_single_value_per_channel_needs_two_images():
+    # Like Inception-v3's auxiliary head: batch norm after the map has shrunk to 1x1.
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.BatchNorm2d(4),
+                          nn.Sigmoid(), nn.Flatten(), nn.Linear(4, 10))
+    with pytest.raises(ValueError, match="one value per channel.*batch of at least 2.*model.eval"):
         dlg.shared_gradient(model, torch.rand(1, 3, 8, 8), torch.tensor([1]))
+    assert len(dlg.shared_gradient(model, torch.rand(2, 3, 8, 8), torch.tensor([1, 2]))) == 6
     model.eval()
+    assert len(dlg.shared_gradient(model, torch.rand(1, 3, 8, 8), torch.tensor([1]))) == 6
+
+
+def test_batch_norm_over_a_feature_map_takes_a_single_image():
+    # ResNet-18 and DenseNet-121 normalise 7x7 or larger maps: a batch of one is fine there.
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Sigmoid(), nn.Flatten(),
+                          nn.Linear(144, 10))
     assert len(dlg.shared_gradient(model, torch.rand(1, 3, 8, 8), torch.tensor([1]))) == 6
 
 
