@@ -5,7 +5,9 @@ The pieces, each in a module of its own:
 - :mod:`~dlg_helpers.models`: the victim networks by name, with the input each expects.
 - :mod:`~dlg_helpers.images`: private images that load offline (and CIFAR-100 online).
 - :mod:`~dlg_helpers.gradients`: the shared gradient, the gradient distance, the iDLG label.
-- :mod:`~dlg_helpers.attack`: the DLG reconstruction (:func:`reconstruct`, :class:`AttackConfig`).
+- :mod:`~dlg_helpers.attack`: the DLG reconstruction (:func:`reconstruct`, :class:`AttackConfig`),
+  step by step with checkpoints (:class:`Attack`).
+- :mod:`~dlg_helpers.activations`: ReLU replaced by Sigmoid, module and functional calls alike.
 - :mod:`~dlg_helpers.metrics`: MSE, PSNR and SSIM.
 - :mod:`~dlg_helpers.experiments`: one call per experiment, and the comparison with the original.
 - :mod:`~dlg_helpers.plotting`: the report's figures; :mod:`~dlg_helpers.tables`: results tables.
@@ -14,7 +16,7 @@ The pieces, each in a module of its own:
 - :mod:`~dlg_helpers.cli`: ``python -m dlg_helpers attack ...`` for long runs in the background.
 """
 
-from .attack import AttackConfig, AttackResult, reconstruct
+from .attack import Attack, AttackConfig, AttackResult, reconstruct
 from .devices import pick_device
 from .experiments import run_attack, run_attacks
 from .gradients import gradient_distance, idlg_label, shared_gradient
@@ -24,7 +26,8 @@ from .models import (ModelSpec, Normalisation, build_model, count_parameters, ge
                      model_names, register_model)
 
 __all__ = [
-    "AttackConfig", "AttackResult", "reconstruct", "pick_device", "run_attack", "run_attacks",
+    "Attack", "AttackConfig", "AttackResult", "reconstruct",
+    "pick_device", "run_attack", "run_attacks",
     "gradient_distance", "idlg_label", "shared_gradient",
     "ImageSample", "image_names", "load_cifar100", "load_image",
     "image_metrics", "mse", "psnr", "ssim",

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Literal
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -21,11 +22,12 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .gradients import gradient_distance, idlg_label, shared_gradient
+from .gradients import (classification_loss, classifier_gradient, gradient_distance,
+                        idlg_label, shared_gradient)
 from .metrics import mse
 from .models import Normalisation
 
-__all__ = ["AttackConfig", "StepRecord", "Attempt", "AttackResult", "reconstruct"]
+__all__ = ["AttackConfig", "StepRecord", "Attempt", "AttackResult", "Attack", "reconstruct"]
 
 LabelMode = Literal["joint", "idlg", "known"]
 Status = Literal["matched", "plateaued", "stalled", "diverged", "budget"]
@@ -199,6 +201,20 @@ class _Objective:
         self.best_input: torch.Tensor | None = None
         self.best_labels: list[int] = []
 
+    def forget_best(self) -> None:
+        """Start a new attempt's memory of its best point."""
+        self.best_distance, self.best_input, self.best_labels = math.inf, None, []
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"evaluations": self.evaluations, "best_distance": self.best_distance,
+                "best_input": None if self.best_input is None else self.best_input.cpu(),
+                "best_labels": self.best_labels}
+
+    def load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
+        self.evaluations, self.best_distance = state["evaluations"], state["best_distance"]
+        self.best_input = None if state["best_input"] is None else state["best_input"].to(device)
+        self.best_labels = state["best_labels"]
+
     def soft_labels(self, label_logits: torch.Tensor) -> torch.Tensor:
         if self.fixed_labels is not None:
             return F.one_hot(self.fixed_labels, label_logits.shape[-1]).float()
@@ -207,7 +223,7 @@ class _Objective:
     def distance(self, dummy: torch.Tensor, label_logits: torch.Tensor,
                  create_graph: bool) -> torch.Tensor:
         self.evaluations += 1
-        loss = F.cross_entropy(self.model(dummy), self.soft_labels(label_logits))
+        loss = classification_loss(self.model(dummy), self.soft_labels(label_logits))
         grads = torch.autograd.grad(loss, self.parameters, create_graph=create_graph)
         value = gradient_distance(list(grads), self.shared)
         scalar = float(value.detach())
@@ -230,10 +246,26 @@ def _plateaued(best_so_far: list[float], patience: int, tolerance: float) -> boo
     return before - now < tolerance * before
 
 
-def reconstruct(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor | list[int] | int,
-                config: AttackConfig = AttackConfig(),
-                normalisation: Normalisation = Normalisation()) -> AttackResult:
-    """Reconstruct a private batch from the gradient it produces on ``model``.
+@dataclass
+class _AttemptState:
+    """The live state of the current random start."""
+
+    index: int
+    seed: int
+    dummy: torch.Tensor
+    label_logits: torch.Tensor
+    optimizer: torch.optim.LBFGS
+    initial: float | None = None
+    best_so_far: list[float] = field(default_factory=list)
+
+
+class Attack:
+    """A DLG reconstruction that runs step by step, and can be checkpointed and resumed.
+
+    ``Attack(...).run()`` does what :func:`reconstruct` does. ``run(max_steps=k)`` pauses after
+    ``k`` more steps; :meth:`save` writes everything needed to continue (images, labels, L-BFGS
+    state, history, snapshots, the best iterate, clocks and counters) and :meth:`resume` picks it
+    up again, giving the same history as a run that was never interrupted.
 
     Args:
         model: the shared model (train or eval mode as the victim uses it); its device is used.
@@ -242,130 +274,316 @@ def reconstruct(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor | l
         labels: their class indices.
         config: the attack's settings.
         normalisation: how pixels become model input (the model's ``ModelSpec.normalisation``).
+    """
+
+    def __init__(self, model: nn.Module, pixels: torch.Tensor,
+                 labels: torch.Tensor | list[int] | int, config: AttackConfig = AttackConfig(),
+                 normalisation: Normalisation = Normalisation()) -> None:
+        device = next(model.parameters()).device
+        if pixels.dim() != 4 or pixels.shape[1] != 3:
+            raise ValueError(
+                f"pixels must have shape (B, 3, H, W), got {tuple(pixels.shape)}; "
+                "use dlg_helpers.load_image(...).pixels"
+            )
+        if pixels.min() < 0 or pixels.max() > 1:
+            raise ValueError(
+                f"pixels must lie in [0, 1], got [{float(pixels.min()):.3g}, "
+                f"{float(pixels.max()):.3g}]; pass unnormalised images and the model's "
+                "normalisation"
+            )
+        self.config = config
+        self.normalisation = normalisation
+        self.device = device
+        self.truth = pixels.detach().to(device)
+        self.label_true = torch.as_tensor(labels, device=device).reshape(-1).long()
+        batch = self.truth.shape[0]
+        if config.label_mode == "idlg" and batch != 1:
+            raise ValueError(
+                f"iDLG reads the label of a single image, but the batch has {batch}; "
+                "use label_mode='joint' or 'known' for batches"
+            )
+        self.inputs = normalisation.to_model_input(self.truth)
+        shared = shared_gradient(model, self.inputs, self.label_true)
+        self.num_classes = classifier_gradient(model, shared)[0].shape[0]
+        fixed: torch.Tensor | None = None
+        if config.label_mode == "known":
+            fixed = self.label_true
+        elif config.label_mode == "idlg":
+            fixed = torch.tensor([idlg_label(model, shared)], device=device)
+        self.objective = _Objective(model, shared, fixed)
+        self.history: list[StepRecord] = []
+        self.attempts: list[Attempt] = []
+        self.snapshots: dict[int, torch.Tensor] = {}
+        self.step = 0
+        self.elapsed = 0.0  # seconds spent in run() so far, over all sessions
+        self.finished = False
+        self._best: tuple[float, torch.Tensor, list[int]] | None = None  # distance, input, labels
+        self._attempt: _AttemptState | None = None
+        self._clock_start = 0.0
+
+    # -- running -----------------------------------------------------------------------------
+
+    def run(self, max_steps: int | None = None, checkpoint: str | Path | None = None,
+            checkpoint_every: int = 10) -> AttackResult:
+        """Continue the attack until it finishes, or for at most ``max_steps`` more steps.
+
+        Args:
+            max_steps: pause after this many steps (None: run to the end).
+            checkpoint: save the attack here every ``checkpoint_every`` steps and when pausing
+                or finishing, so that an interrupted run loses at most that many steps.
+            checkpoint_every: steps between checkpoints.
+
+        Returns:
+            The result so far (complete when :attr:`finished`).
+        """
+        self._clock_start = time.perf_counter() - self.elapsed
+        # A text bar (not a widget): it updates in place in a terminal and in a notebook, and
+        # what a notebook stores is its final state rather than a widget's stale first frame.
+        bar = tqdm(total=self.config.steps, initial=self.step, disable=not self.config.progress,
+                   desc="DLG", unit="step", mininterval=1.0)
+        taken = 0
+        try:
+            while not self.finished and (max_steps is None or taken < max_steps):
+                if self._attempt is None:
+                    self._start_attempt()
+                status = self._take_step()
+                taken += 1
+                bar.update(1)
+                bar.set_postfix(distance=f"{self.history[-1].grad_distance:.2e}",
+                                mse=f"{self.history[-1].mse:.2e}", refresh=False)
+                if status is None and self.step >= self.config.steps:
+                    status = "budget"
+                if status is not None:
+                    self._end_attempt(status)
+                if checkpoint is not None and checkpoint_every and taken % checkpoint_every == 0:
+                    self._pause_clock()
+                    self.save(checkpoint)
+        finally:
+            bar.close()
+            self._pause_clock()
+        if checkpoint is not None:
+            self.save(checkpoint)
+        return self.result()
+
+    def _pause_clock(self) -> None:
+        self.elapsed = time.perf_counter() - self._clock_start
+
+    def _start_attempt(self) -> None:
+        index = len(self.attempts)
+        seed = _attempt_seed(self.config.seed, index)
+        generator = torch.Generator().manual_seed(seed)
+        dummy = torch.randn(self.inputs.shape, generator=generator).to(self.device)
+        label_logits = torch.randn((self.truth.shape[0], self.num_classes),
+                                   generator=generator).to(self.device)
+        dummy.requires_grad_(True)
+        label_logits.requires_grad_(self.objective.fixed_labels is None)
+        variables = [dummy] + ([label_logits] if label_logits.requires_grad else [])
+        optimizer = torch.optim.LBFGS(variables, lr=self.config.lr,
+                                      history_size=self.config.history_size,
+                                      max_iter=self.config.max_iter)
+        self.objective.forget_best()
+        self._attempt = _AttemptState(index, seed, dummy, label_logits, optimizer)
+
+    def _current(self) -> tuple[torch.Tensor, list[int]]:
+        attempt = self._attempt
+        return (self.normalisation.to_pixels(attempt.dummy.detach()),
+                self.objective.predicted_labels(attempt.label_logits))
+
+    def _record(self, distance: float, image: torch.Tensor, labels: list[int]) -> None:
+        self.history.append(StepRecord(
+            step=self.step, attempt=self._attempt.index, grad_distance=distance,
+            mse=mse(image, self.truth), label_pred=labels,
+            evaluations=self.objective.evaluations,
+            seconds=time.perf_counter() - self._clock_start))
+        if self.config.snapshot_every and self.step % self.config.snapshot_every == 0:
+            self.snapshots[self.step] = image.cpu()
+
+    def _take_step(self) -> Status | None:
+        """One L-BFGS step; returns how the attempt ended, or None while it goes on."""
+        attempt, config, objective = self._attempt, self.config, self.objective
+
+        def closure() -> torch.Tensor:
+            attempt.optimizer.zero_grad()
+            value = objective.distance(attempt.dummy, attempt.label_logits, create_graph=True)
+            value.backward()
+            return value
+
+        # The step's first evaluation is at the current point, so its value describes the
+        # point as it was before the step moved it.
+        image, labels = self._current()
+        distance = float(attempt.optimizer.step(closure).detach())
+        attempt.initial = distance if attempt.initial is None else attempt.initial
+        self._record(distance, image, labels)
+        self.step += 1
+        attempt.best_so_far.append(objective.best_distance)
+        dummy = attempt.dummy
+        if (not math.isfinite(distance) or distance > config.divergence_factor * attempt.initial
+                or not torch.isfinite(dummy).all() or dummy.abs().max() > config.max_pixel):
+            return "diverged"
+        if objective.best_distance <= config.match_ratio * attempt.initial:
+            return "matched"
+        if _plateaued(attempt.best_so_far, config.patience, config.plateau_tolerance):
+            good = objective.best_distance <= config.restart_ratio * attempt.initial
+            return "plateaued" if good else "stalled"
+        return None
+
+    def _end_attempt(self, status: Status) -> None:
+        attempt, objective = self._attempt, self.objective
+        if status != "diverged":
+            with torch.enable_grad():
+                final = float(objective.distance(attempt.dummy, attempt.label_logits,
+                                                 create_graph=False))
+            self._record(final, *self._current())
+        self.attempts.append(Attempt(seed=attempt.seed, status=status, steps=self.step,
+                                     best_distance=objective.best_distance))
+        if objective.best_input is not None and (self._best is None
+                                                 or objective.best_distance < self._best[0]):
+            self._best = (objective.best_distance, objective.best_input, objective.best_labels)
+        self._attempt = None
+        self.finished = (status in ("matched", "plateaued", "budget")
+                         or len(self.attempts) > self.config.restarts
+                         or self.step >= self.config.steps)
+
+    # -- results and checkpoints -------------------------------------------------------------
+
+    def result(self) -> AttackResult:
+        """The best reconstruction so far, over finished attempts and the current one."""
+        candidates = [b for b in (self._best,) if b is not None]
+        if self._attempt is not None and self.objective.best_input is not None:
+            candidates.append((self.objective.best_distance, self.objective.best_input,
+                               self.objective.best_labels))
+        if not candidates:
+            raise RuntimeError(
+                "no finite gradient distance was seen yet: run more steps; if every attempt "
+                "diverges, lower lr, allow more restarts, or check that the model's activations "
+                "are smooth (Sigmoid)"
+            )
+        _, best_input, best_labels = min(candidates, key=lambda c: c[0])
+        attempts = list(self.attempts)
+        if self._attempt is not None:  # an unfinished attempt, shown as still running
+            attempts.append(Attempt(seed=self._attempt.seed, status="budget", steps=self.step,
+                                    best_distance=self.objective.best_distance))
+        return AttackResult(
+            reconstruction=self.normalisation.to_pixels(best_input).cpu(),
+            truth=self.truth.cpu(),
+            label_true=self.label_true.tolist(),
+            label_pred=best_labels,
+            history=list(self.history),
+            attempts=attempts,
+            snapshots=dict(self.snapshots),
+            config=self.config,
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue this attack exactly where it stands."""
+        attempt = self._attempt
+        return {
+            "config": asdict(replace(self.config, progress=True)),
+            "truth": self.truth.cpu(),
+            "label_true": self.label_true.cpu(),
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "finished": self.finished,
+            "history": [asdict(r) for r in self.history],
+            "attempts": [asdict(a) for a in self.attempts],
+            "snapshots": self.snapshots,
+            "best": None if self._best is None else (self._best[0], self._best[1].cpu(),
+                                                       self._best[2]),
+            "objective": self.objective.state_dict(),
+            "attempt": None if attempt is None else {
+                "index": attempt.index, "seed": attempt.seed,
+                "dummy": attempt.dummy.detach().cpu(),
+                "label_logits": attempt.label_logits.detach().cpu(),
+                "optimizer": attempt.optimizer.state_dict(),
+                "initial": attempt.initial, "best_so_far": attempt.best_so_far,
+            },
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`state_dict` of an attack with the same settings and images.
+
+        Raises:
+            ValueError: when the state belongs to other settings or other private images.
+        """
+        ours = asdict(replace(self.config, progress=True))
+        if state["config"] != ours:
+            changed = sorted(k for k in ours if state["config"].get(k) != ours[k])
+            raise ValueError(
+                f"the checkpoint was made with other settings ({', '.join(changed)} differ); "
+                "resume with the checkpoint's settings or delete the checkpoint to start afresh"
+            )
+        if not (torch.equal(state["truth"], self.truth.cpu())
+                and torch.equal(state["label_true"], self.label_true.cpu())):
+            raise ValueError(
+                "the checkpoint was made for other private images or labels; resume with the "
+                "same image, size and label, or delete the checkpoint to start afresh"
+            )
+        self.step, self.elapsed, self.finished = state["step"], state["elapsed"], state["finished"]
+        self.history = [StepRecord(**r) for r in state["history"]]
+        self.attempts = [Attempt(**a) for a in state["attempts"]]
+        self.snapshots = dict(state["snapshots"])
+        best = state["best"]
+        self._best = None if best is None else (best[0], best[1].to(self.device), best[2])
+        self.objective.load_state_dict(state["objective"], self.device)
+        self._attempt = None
+        saved = state["attempt"]
+        if saved is not None:
+            self._start_attempt_from(saved)
+
+    def _start_attempt_from(self, saved: dict[str, Any]) -> None:
+        dummy = saved["dummy"].to(self.device).requires_grad_(True)
+        label_logits = saved["label_logits"].to(self.device)
+        label_logits.requires_grad_(self.objective.fixed_labels is None)
+        variables = [dummy] + ([label_logits] if label_logits.requires_grad else [])
+        optimizer = torch.optim.LBFGS(variables, lr=self.config.lr,
+                                      history_size=self.config.history_size,
+                                      max_iter=self.config.max_iter)
+        optimizer.load_state_dict(saved["optimizer"])
+        self._attempt = _AttemptState(saved["index"], saved["seed"], dummy, label_logits,
+                                      optimizer, saved["initial"], list(saved["best_so_far"]))
+
+    def save(self, path: str | Path) -> Path:
+        """Write a checkpoint atomically (a crash mid-write leaves the previous one intact)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        torch.save(self.state_dict(), partial)
+        partial.replace(path)
+        return path
+
+    @classmethod
+    def resume(cls, path: str | Path, model: nn.Module, pixels: torch.Tensor,
+               labels: torch.Tensor | list[int] | int, config: AttackConfig = AttackConfig(),
+               normalisation: Normalisation = Normalisation()) -> Attack:
+        """An attack continued from the checkpoint at ``path`` (same model, images, settings).
+
+        Raises:
+            FileNotFoundError: when there is no checkpoint at ``path``.
+            ValueError: when it is corrupt, or belongs to other settings or images.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no checkpoint at {path}; start a new Attack instead")
+        attack = cls(model, pixels, labels, config, normalisation)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as error:  # pickle, zip and EOF errors all mean the same to a user
+            raise ValueError(
+                f"the checkpoint {path} cannot be read ({error}); it is corrupt: delete it and "
+                "start afresh"
+            ) from error
+        attack.load_state_dict(state)
+        return attack
+
+
+def reconstruct(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor | list[int] | int,
+                config: AttackConfig = AttackConfig(),
+                normalisation: Normalisation = Normalisation()) -> AttackResult:
+    """Reconstruct a private batch from the gradient it produces on ``model``.
+
+    The arguments are those of :class:`Attack`; this runs it to the end.
 
     Returns:
         An :class:`AttackResult` with the best reconstruction, its label, and the history.
     """
-    device = next(model.parameters()).device
-    if pixels.dim() != 4 or pixels.shape[1] != 3:
-        raise ValueError(
-            f"pixels must have shape (B, 3, H, W), got {tuple(pixels.shape)}; "
-            "use dlg_helpers.load_image(...).pixels"
-        )
-    if pixels.min() < 0 or pixels.max() > 1:
-        raise ValueError(
-            f"pixels must lie in [0, 1], got [{float(pixels.min()):.3g}, "
-            f"{float(pixels.max()):.3g}]; pass unnormalised images and the model's normalisation"
-        )
-    truth = pixels.detach().to(device)
-    label_tensor = torch.as_tensor(labels, device=device).reshape(-1).long()
-    batch = truth.shape[0]
-    if config.label_mode == "idlg" and batch != 1:
-        raise ValueError(
-            f"iDLG reads the label of a single image, but the batch has {batch}; "
-            "use label_mode='joint' or 'known' for batches"
-        )
-    inputs = normalisation.to_model_input(truth)
-    shared = shared_gradient(model, inputs, label_tensor)
-    num_classes = model(inputs[:1]).shape[-1]
-    if config.label_mode == "known":
-        fixed: torch.Tensor | None = label_tensor
-    elif config.label_mode == "idlg":
-        fixed = torch.tensor([idlg_label(model, shared)], device=device)
-    else:
-        fixed = None
-
-    objective = _Objective(model, shared, fixed)
-    history: list[StepRecord] = []
-    attempts: list[Attempt] = []
-    snapshots: dict[int, torch.Tensor] = {}
-    start = time.perf_counter()
-    step = 0
-    best: tuple[float, torch.Tensor, list[int]] | None = None  # distance, model input, labels
-    # A text bar (not a widget): it updates in place in a terminal and in a notebook, and what a
-    # notebook stores is its final state rather than a widget's stale first frame.
-    bar = tqdm(total=config.steps, disable=not config.progress, desc="DLG", unit="step",
-               mininterval=1.0)
-
-    def record(attempt: int, distance: float, image: torch.Tensor, labels: list[int]) -> None:
-        history.append(StepRecord(
-            step=step, attempt=attempt, grad_distance=distance, mse=mse(image, truth),
-            label_pred=labels, evaluations=objective.evaluations,
-            seconds=time.perf_counter() - start))
-        if config.snapshot_every and step % config.snapshot_every == 0:
-            snapshots[step] = image.cpu()
-        bar.set_postfix(distance=f"{distance:.2e}", mse=f"{history[-1].mse:.2e}", refresh=False)
-
-    def current(dummy: torch.Tensor, label_logits: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
-        return normalisation.to_pixels(dummy.detach()), objective.predicted_labels(label_logits)
-
-    for attempt in range(config.restarts + 1):
-        if step >= config.steps:
-            break
-        attempt_seed = _attempt_seed(config.seed, attempt)
-        generator = torch.Generator().manual_seed(attempt_seed)
-        dummy = torch.randn(inputs.shape, generator=generator).to(device).requires_grad_(True)
-        label_logits = torch.randn((batch, num_classes), generator=generator).to(device)
-        label_logits.requires_grad_(fixed is None)
-        variables = [dummy] + ([label_logits] if fixed is None else [])
-        optimizer = torch.optim.LBFGS(variables, lr=config.lr, history_size=config.history_size,
-                                      max_iter=config.max_iter)
-        objective.best_distance, objective.best_input = math.inf, None
-
-        def closure() -> torch.Tensor:
-            optimizer.zero_grad()
-            value = objective.distance(dummy, label_logits, create_graph=True)
-            value.backward()
-            return value
-
-        initial: float | None = None
-        best_so_far: list[float] = []
-        status: Status = "budget"
-        while step < config.steps:
-            # The step's first evaluation is at the current point, so its value describes the
-            # point as it was before the step moved it.
-            image, labels = current(dummy, label_logits)
-            distance = float(optimizer.step(closure).detach())
-            initial = distance if initial is None else initial
-            record(attempt, distance, image, labels)
-            step += 1
-            bar.update(1)
-            best_so_far.append(objective.best_distance)
-            if (not math.isfinite(distance) or distance > config.divergence_factor * initial
-                    or not torch.isfinite(dummy).all() or dummy.abs().max() > config.max_pixel):
-                status = "diverged"
-                break
-            if objective.best_distance <= config.match_ratio * initial:
-                status = "matched"
-                break
-            if _plateaued(best_so_far, config.patience, config.plateau_tolerance):
-                good = objective.best_distance <= config.restart_ratio * initial
-                status = "plateaued" if good else "stalled"
-                break
-        if status != "diverged":
-            with torch.enable_grad():
-                final = float(objective.distance(dummy, label_logits, create_graph=False))
-            record(attempt, final, *current(dummy, label_logits))
-        attempts.append(Attempt(seed=attempt_seed, status=status, steps=step,
-                                best_distance=objective.best_distance))
-        if objective.best_input is not None and (best is None or objective.best_distance < best[0]):
-            best = (objective.best_distance, objective.best_input, objective.best_labels)
-        if status in ("matched", "plateaued", "budget"):
-            break
-    bar.close()
-
-    if best is None:
-        raise RuntimeError(
-            "every attempt diverged before a finite gradient distance was seen; lower lr, "
-            "give more restarts, or check that the model's activations are smooth (Sigmoid)"
-        )
-    return AttackResult(
-        reconstruction=normalisation.to_pixels(best[1]).cpu(),
-        truth=truth.cpu(),
-        label_true=label_tensor.tolist(),
-        label_pred=best[2],
-        history=history,
-        attempts=attempts,
-        snapshots=snapshots,
-        config=config,
-    )
+    return Attack(model, pixels, labels, config, normalisation).run()

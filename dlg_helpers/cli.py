@@ -20,7 +20,9 @@ from .images import image_names
 from .models import model_names
 from .records import save_record
 
-__all__ = ["main"]
+__all__ = ["main", "CHECKPOINT_FILE"]
+
+CHECKPOINT_FILE = "checkpoint.pt"
 
 _DEFAULTS = AttackConfig()
 
@@ -74,7 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     attack.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (use 1 for a background run beside other work)")
     attack.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    attack.add_argument("--out", type=Path, required=True, help="folder for the record")
+    attack.add_argument("--out", type=Path, required=True,
+                        help="folder for the record; the run checkpoints to DIR/checkpoint.pt as "
+                             "it goes and, started again with the same options, resumes from it")
     return parser
 
 
@@ -88,8 +92,11 @@ def _attack(args: argparse.Namespace, argv: Sequence[str]) -> int:
         progress=not args.no_progress,
     )
     device = pick_device(args.device)
+    checkpoint = args.out / CHECKPOINT_FILE
+    if checkpoint.is_file():
+        print(f"resuming from {checkpoint}", file=sys.stderr)
     result = run_attack(args.model, args.image, config, size=args.size, label=args.label,
-                        device=str(device))
+                        device=str(device), checkpoint=checkpoint)
     command = shlex.join(["python", "-m", "dlg_helpers", *argv])
     path = save_record(result, args.out, model=args.model, image=args.image, device=str(device),
                        command=command)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
-from .attack import AttackConfig, AttackResult, reconstruct
+from .attack import Attack, AttackConfig, AttackResult, reconstruct
 from .devices import pick_device
 from .images import load_image
 from .metrics import image_metrics
@@ -20,7 +21,8 @@ __all__ = ["run_attack", "run_attacks", "result_row", "median_of", "success_coun
 
 def run_attack(model: str, image: str, config: AttackConfig = AttackConfig(), *,
                model_seed: int | None = None, size: int | None = None,
-               label: int | None = None, device: str | None = None) -> AttackResult:
+               label: int | None = None, device: str | None = None,
+               checkpoint: str | Path | None = None) -> AttackResult:
     """Attack registered ``model`` on shipped image ``image`` with the model's own input settings.
 
     Args:
@@ -31,14 +33,20 @@ def run_attack(model: str, image: str, config: AttackConfig = AttackConfig(), *,
         size: image side in pixels (default: the model's input size).
         label: class index to use instead of the image's own.
         device: ``"cpu"`` or ``"cuda"`` (default: the GPU when there is one).
+        checkpoint: a file to checkpoint to as the attack runs; when it already exists, the
+            attack resumes from it (it must have been made with the same arguments).
     """
     spec = get_spec(model)
     target = pick_device(device)
     sample = load_image(image, size or spec.image_size, label=label)
     network = build_model(model, seed=config.seed if model_seed is None else model_seed,
                           device=target)
-    return reconstruct(network, sample.pixels.to(target), sample.label, config,
-                       spec.normalisation)
+    arguments = (network, sample.pixels.to(target), sample.label, config, spec.normalisation)
+    if checkpoint is not None and Path(checkpoint).is_file():
+        attack = Attack.resume(checkpoint, *arguments)
+    else:
+        attack = Attack(*arguments)
+    return attack.run(checkpoint=checkpoint)
 
 
 def run_attacks(model: str, images: Iterable[str], config: AttackConfig = AttackConfig(),

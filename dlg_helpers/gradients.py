@@ -6,12 +6,32 @@ the gradient with respect to every parameter, as a client does in federated SGD.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["shared_gradient", "gradient_distance", "idlg_label", "last_linear_layer",
-           "classifier_gradient"]
+__all__ = ["classification_loss", "shared_gradient", "gradient_distance", "idlg_label",
+           "last_linear_layer", "classifier_gradient"]
+
+
+AUX_LOSS_WEIGHT = 0.4  # torchvision's Inception-v3 training recipe: main loss + 0.4 aux loss
+
+
+def classification_loss(outputs: Any, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the model's outputs against class indices or soft labels.
+
+    Inception-v3 in training mode also returns its auxiliary classifier's logits; as in
+    torchvision's training recipe, their loss is added with weight 0.4, so that the auxiliary
+    head's parameters have a gradient to share too.
+    """
+    aux_logits = getattr(outputs, "aux_logits", None)
+    logits = getattr(outputs, "logits", outputs)
+    loss = F.cross_entropy(logits, targets)
+    if aux_logits is not None:
+        loss = loss + AUX_LOSS_WEIGHT * F.cross_entropy(aux_logits, targets)
+    return loss
 
 
 def shared_gradient(model: nn.Module, inputs: torch.Tensor,
@@ -46,7 +66,7 @@ def shared_gradient(model: nn.Module, inputs: torch.Tensor,
             f"the model cannot take images of shape {tuple(inputs.shape[1:])} ({error}); load "
             "the image at the model's input size: load_image(name, get_spec(model_name).image_size)"
         ) from error
-    loss = F.cross_entropy(outputs, labels)
+    loss = classification_loss(outputs, labels)
     return [g.detach() for g in torch.autograd.grad(loss, parameters)]
 
 

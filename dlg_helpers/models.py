@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 __all__ = [
+    "IMAGENET",
     "Normalisation",
     "ModelSpec",
     "LeNet",
@@ -145,6 +146,22 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
+IMAGENET = Normalisation(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+
+
+def _torchvision_with_sigmoid(name: str, **options: object) -> Callable[[int], nn.Module]:
+    """A builder for torchvision model ``name``, random weights, every ReLU computing Sigmoid."""
+
+    def build(num_classes: int) -> nn.Module:
+        from torchvision import models
+
+        from .activations import to_sigmoid
+
+        return to_sigmoid(getattr(models, name)(weights=None, num_classes=num_classes, **options))
+
+    return build
+
+
 register_model(
     ModelSpec(
         name="lenet",
@@ -154,5 +171,40 @@ register_model(
         num_classes=100,
         reported_parameters=60_000,
         description="the original DLG LeNet: 3 Sigmoid convolutions and one linear layer",
+    )
+)
+
+for _name, _reported, _description in (
+    ("resnet18", 11_000_000, "torchvision ResNet-18, every ReLU replaced by Sigmoid"),
+    ("densenet121", 8_100_000, "torchvision DenseNet-121, every ReLU (modules and F.relu) "
+                               "replaced by Sigmoid"),
+):
+    register_model(ModelSpec(name=_name, builder=_torchvision_with_sigmoid(_name), image_size=224,
+                             normalisation=IMAGENET, num_classes=1000,
+                             reported_parameters=_reported, description=_description))
+
+register_model(
+    ModelSpec(
+        name="inception_v3",
+        builder=_torchvision_with_sigmoid("inception_v3", aux_logits=True, init_weights=True),
+        image_size=299,
+        normalisation=IMAGENET,
+        num_classes=1000,
+        batch_size=2,
+        min_batch_size=2,  # the auxiliary head's batch norm sees a 1x1 map in training mode
+        reported_parameters=6_000_000,
+        description="torchvision Inception-v3 with its auxiliary classifier, every ReLU "
+                    "(modules and F.relu) replaced by Sigmoid",
+    )
+)
+register_model(
+    ModelSpec(
+        name="inception_v3_noaux",
+        builder=_torchvision_with_sigmoid("inception_v3", aux_logits=False, init_weights=True),
+        image_size=299,
+        normalisation=IMAGENET,
+        num_classes=1000,
+        reported_parameters=6_000_000,
+        description="Inception-v3 without the auxiliary classifier, so a batch of one works",
     )
 )

@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 import dlg_helpers as dlg
+from dlg_helpers.activations import SigmoidForRelu
 from dlg_helpers.models import LeNet
 
 
@@ -63,3 +64,37 @@ def test_normalisation_round_trip():
     expected = (pixels[:, 0] - 0.485) / 0.229
     assert torch.allclose(model_input[:, 0], expected, atol=1e-6)
     assert torch.allclose(norm.to_pixels(model_input), pixels, atol=1e-6)
+
+
+# Measured parameter counts (1000 classes, as torchvision builds them) beside the report's.
+MEASURED = {
+    "resnet18": 11_689_512,
+    "densenet121": 7_978_856,
+    "inception_v3": 27_161_264,
+    "inception_v3_noaux": 23_834_568,
+}
+
+
+@pytest.mark.parametrize("name", sorted(MEASURED))
+def test_large_models_have_the_reports_settings_and_no_relu_modules(name):
+    spec = dlg.get_spec(name)
+    assert spec.image_size == (299 if name.startswith("inception") else 224)
+    assert spec.normalisation.mean == (0.485, 0.456, 0.406)
+    assert spec.normalisation.std == (0.229, 0.224, 0.225)
+    model = dlg.build_model(name, seed=0)
+    assert dlg.count_parameters(model) == MEASURED[name]
+    assert not any(isinstance(m, nn.ReLU) for m in model.modules())
+    assert isinstance(model, SigmoidForRelu)  # functional ReLUs compute Sigmoid too
+
+
+def test_inception_with_its_auxiliary_head_needs_a_batch_of_two():
+    spec = dlg.get_spec("inception_v3")
+    assert (spec.batch_size, spec.min_batch_size) == (2, 2)
+    model = dlg.build_model("inception_v3", seed=0)
+    one = spec.normalisation.to_model_input(torch.rand(1, 3, 299, 299))
+    with pytest.raises(ValueError, match="one value per channel.*batch of at least 2"):
+        dlg.shared_gradient(model, one, torch.tensor([1]))
+    two = torch.cat([one, one.flip(-1)])
+    grads = dlg.shared_gradient(model, two, torch.tensor([1, 2]))
+    aux = [p for n, p in model.named_parameters() if "AuxLogits" in n]
+    assert aux and len(grads) == len(list(model.parameters()))  # the aux head shares too

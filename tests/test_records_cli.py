@@ -74,3 +74,18 @@ def test_cli_help_explains_every_option(capsys):
     for option in ("--model", "--image", "--steps", "--seed", "--out", "--label-mode",
                    "--restarts", "--device", "--threads", "--no-progress"):
         assert option in text
+
+
+def test_cli_resumes_an_interrupted_run_from_its_checkpoint(tmp_path, capsys):
+    out = tmp_path / "long"
+    options = ["attack", "--image", "cat", "--steps", "6", "--no-progress", "--out", str(out)]
+    assert main(options) == 0
+    assert (out / "checkpoint.pt").is_file()
+    first = load_record(out)
+    # Started again with the same options, the finished run is picked up, not recomputed.
+    assert main(options) == 0
+    assert "resuming from" in capsys.readouterr().err
+    again = load_record(out)
+    assert again["history"] == first["history"] and again["steps"] == 6
+    assert main(options[:-2] + ["--seed", "3", "--out", str(out)]) == 2
+    assert "other settings" in capsys.readouterr().err
