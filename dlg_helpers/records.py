@@ -1,7 +1,10 @@
-"""One attack, written to disk: ``record.json`` (settings, history, provenance) and the images.
+"""One attack, written to disk and read back.
 
-A record is plain JSON so that a reader can open it in any tool; non-finite numbers (a diverged
-step) are written as ``null``.
+A record folder holds ``record.json`` (settings, per-step history, provenance; plain JSON that
+any tool opens, non-finite numbers written as ``null``), ``arrays.npz`` (the reconstruction and
+the ground truth as float32, the snapshots as 8-bit images, compressed: a few MB even at
+224x224), and the two images as PNG. :func:`load_result` turns a folder back into an
+:class:`~dlg_helpers.attack.AttackResult`, so a chapter plots a stored run exactly as a fresh one.
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .attack import AttackResult
+from .attack import Attempt, AttackConfig, AttackResult, StepRecord
 from .metrics import image_metrics
 
-__all__ = ["RECORD_FILE", "REQUIRED_KEYS", "build_record", "save_record", "load_record",
-           "save_png"]
+__all__ = ["RECORD_FILE", "ARRAYS_FILE", "REQUIRED_KEYS", "build_record", "save_record",
+           "load_record", "load_result", "save_png"]
 
 RECORD_FILE = "record.json"
+ARRAYS_FILE = "arrays.npz"
 REQUIRED_KEYS = ("final_mse", "label_true", "label_pred", "steps", "evaluations",
                  "wall_seconds", "device", "torch_version", "history", "config")
 
@@ -60,17 +64,20 @@ def build_record(result: AttackResult, model: str, image: str, device: str,
     return _finite_or_none(record)
 
 
+def _to_uint8(image: torch.Tensor) -> np.ndarray:
+    return (image.detach().clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8)
+
+
 def save_png(image: torch.Tensor, path: Path) -> None:
     """Write a [0, 1] image of shape (3, H, W) or (1, 3, H, W) as an 8-bit PNG (clipped)."""
     if image.dim() == 4:
         image = image[0]
-    array = (image.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255).round()
-    Image.fromarray(array.astype(np.uint8)).save(path)
+    Image.fromarray(_to_uint8(image).transpose(1, 2, 0)).save(path)
 
 
 def save_record(result: AttackResult, out_dir: str | Path, model: str, image: str,
                 device: str, command: str = "") -> Path:
-    """Write ``record.json``, ``reconstruction.png`` and ``truth.png`` into ``out_dir``.
+    """Write ``record.json``, ``arrays.npz``, ``reconstruction.png`` and ``truth.png``.
 
     Returns the path of ``record.json``.
     """
@@ -79,6 +86,9 @@ def save_record(result: AttackResult, out_dir: str | Path, model: str, image: st
     record = build_record(result, model=model, image=image, device=device, command=command)
     path = out / RECORD_FILE
     path.write_text(json.dumps(record, indent=1))
+    snapshots = {f"snapshot_{step}": _to_uint8(image) for step, image in result.snapshots.items()}
+    np.savez_compressed(out / ARRAYS_FILE, reconstruction=result.reconstruction.numpy(),
+                        truth=result.truth.numpy(), **snapshots)
     save_png(result.reconstruction, out / "reconstruction.png")
     save_png(result.truth, out / "truth.png")
     return path
@@ -111,3 +121,40 @@ def load_record(path: str | Path) -> dict[str, Any]:
     if missing:
         raise ValueError(f"{path} is not an attack record: it lacks {', '.join(missing)}")
     return record
+
+
+def load_result(path: str | Path) -> AttackResult:
+    """The :class:`AttackResult` stored in a record folder by :func:`save_record`.
+
+    Snapshots come back from their 8-bit copies (for display); the reconstruction and ground
+    truth are exact.
+
+    Raises:
+        FileNotFoundError, ValueError: as :func:`load_record`, or when ``arrays.npz`` is missing
+            or corrupt.
+    """
+    folder = Path(path)
+    folder = folder.parent if folder.name == RECORD_FILE else folder
+    record = load_record(folder)
+    try:
+        with np.load(folder / ARRAYS_FILE) as arrays:
+            reconstruction = torch.from_numpy(arrays["reconstruction"])
+            truth = torch.from_numpy(arrays["truth"])
+            snapshots = {int(key.removeprefix("snapshot_")):
+                         torch.from_numpy(arrays[key].astype(np.float32) / 255)
+                         for key in arrays.files if key.startswith("snapshot_")}
+    except (OSError, KeyError, ValueError) as error:
+        raise ValueError(
+            f"{folder / ARRAYS_FILE} is missing or corrupt ({error}); re-run the command stored "
+            f"in {folder / RECORD_FILE}"
+        ) from error
+    nan = float("nan")
+    history = [StepRecord(**{**r, "grad_distance": nan if r["grad_distance"] is None
+                             else r["grad_distance"], "mse": nan if r["mse"] is None else r["mse"]})
+               for r in record["history"]]
+    return AttackResult(
+        reconstruction=reconstruction, truth=truth, label_true=record["label_true"],
+        label_pred=record["label_pred"], history=history,
+        attempts=[Attempt(**a) for a in record["attempts"]], snapshots=snapshots,
+        config=AttackConfig(**record["config"]),
+    )

@@ -2,6 +2,7 @@ import json
 import math
 
 import pytest
+import torch
 
 import dlg_helpers as dlg
 from dlg_helpers.cli import main
@@ -89,3 +90,21 @@ def test_cli_resumes_an_interrupted_run_from_its_checkpoint(tmp_path, capsys):
     assert again["history"] == first["history"] and again["steps"] == 6
     assert main(options[:-2] + ["--seed", "3", "--out", str(out)]) == 2
     assert "other settings" in capsys.readouterr().err
+
+
+def test_a_stored_result_comes_back_as_it_was(tmp_path, short_result):
+    from dlg_helpers.records import load_result
+
+    save_record(short_result, tmp_path, model="lenet", image="coffee", device="cpu")
+    loaded = load_result(tmp_path)
+    assert torch.equal(loaded.reconstruction, short_result.reconstruction)
+    assert torch.equal(loaded.truth, short_result.truth)
+    assert loaded.final_mse == short_result.final_mse
+    assert loaded.history == short_result.history
+    assert loaded.attempts == short_result.attempts and loaded.config == short_result.config
+    assert sorted(loaded.snapshots) == sorted(short_result.snapshots)
+    for step, image in short_result.snapshots.items():  # 8-bit copies, for display
+        assert (loaded.snapshots[step] - image.clamp(0, 1)).abs().max() <= 0.5 / 255 + 1e-6
+    (tmp_path / "arrays.npz").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="arrays.npz is missing or corrupt.*re-run"):
+        load_result(tmp_path)
