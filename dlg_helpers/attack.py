@@ -197,9 +197,10 @@ class _Objective:
         self.shared = shared
         self.fixed_labels = fixed_labels
         self.evaluations = 0
-        self.best_distance = math.inf
-        self.best_input: torch.Tensor | None = None
-        self.best_labels: list[int] = []
+        self.best_distance: float
+        self.best_input: torch.Tensor | None
+        self.best_labels: list[int]
+        self.forget_best()
 
     def forget_best(self) -> None:
         """Start a new attempt's memory of its best point."""
