@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -27,7 +28,8 @@ from .gradients import (classification_loss, classifier_gradient, gradient_dista
 from .metrics import mse
 from .models import Normalisation
 
-__all__ = ["AttackConfig", "StepRecord", "Attempt", "AttackResult", "Attack", "reconstruct"]
+__all__ = ["AttackConfig", "StepRecord", "Attempt", "AttackResult", "Attack", "reconstruct",
+           "AttackDivergedWarning"]
 
 LabelMode = Literal["joint", "idlg", "known"]
 Status = Literal["matched", "plateaued", "stalled", "diverged", "budget"]
@@ -90,6 +92,10 @@ class AttackConfig:
             raise ValueError("match_ratio, restart_ratio and plateau_tolerance are fractions in [0, 1)")
         if self.divergence_factor <= 1:
             raise ValueError("divergence_factor must exceed 1")
+
+
+class AttackDivergedWarning(UserWarning):
+    """Every attempt of an attack diverged."""
 
 
 @dataclass(frozen=True)
@@ -364,6 +370,11 @@ class Attack:
             self._pause_clock()
         if checkpoint is not None:
             self.save(checkpoint)
+        if self.finished and all(a.status == "diverged" for a in self.attempts):
+            warnings.warn(
+                f"every one of the {len(self.attempts)} attempts diverged; the result is the best "
+                "point seen before that. Lower lr, allow more restarts, or check that the model's "
+                "activations are smooth (Sigmoid, not ReLU)", AttackDivergedWarning, stacklevel=2)
         return self.result()
 
     def _pause_clock(self) -> None:

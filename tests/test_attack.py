@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import dlg_helpers as dlg
-from dlg_helpers.attack import AttackConfig
+from dlg_helpers.attack import AttackConfig, AttackDivergedWarning
 
 
 def _history(result):
@@ -62,8 +62,9 @@ def test_divergence_is_detected_and_a_restart_recovers(cat):
     # Seed 1's first random start blows up under plain L-BFGS (measured: the original loop
     # ends with MSE 4e10 there); the engine sees it from the gradient distance alone.
     model = dlg.build_model("lenet", seed=1)
-    alone = dlg.reconstruct(model, cat.pixels, cat.label,
-                            AttackConfig(seed=1, restarts=0, steps=30, progress=False))
+    with pytest.warns(AttackDivergedWarning):
+        alone = dlg.reconstruct(model, cat.pixels, cat.label,
+                                AttackConfig(seed=1, restarts=0, steps=30, progress=False))
     assert [a.status for a in alone.attempts] == ["diverged"]
     assert alone.steps < 30
     recovered = dlg.reconstruct(model, cat.pixels, cat.label,
@@ -147,3 +148,12 @@ def test_engine_follows_the_original_trajectory_from_the_same_seed(lenet, cat):
     # Entry k of the engine is the state after k steps; the original measures after each step.
     assert [r.mse for r in result.history[1:9]] == pytest.approx([s.mse for s in original],
                                                                  rel=1e-5)
+
+
+def test_an_attack_whose_every_attempt_diverges_warns_with_the_fix(cat):
+    model = dlg.build_model("lenet", seed=1)  # its seed-1 start diverges (see above)
+    with pytest.warns(AttackDivergedWarning, match="every one of the 1 attempts diverged.*lr"):
+        result = dlg.reconstruct(model, cat.pixels, cat.label,
+                                 AttackConfig(seed=1, restarts=0, steps=30, progress=False))
+    assert result.status == "diverged"
+    assert math.isfinite(result.best_distance)  # what was computed is kept, not thrown away
