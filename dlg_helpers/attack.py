@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from .gradients import (classification_loss, classifier_gradient, gradient_distance,
                         idlg_label, shared_gradient)
-from .metrics import mse
+from .metrics import aligned_mse, mse
 from .models import Normalisation
 
 __all__ = ["AttackConfig", "StepRecord", "Attempt", "AttackResult", "Attack", "reconstruct",
@@ -100,7 +100,11 @@ class AttackDivergedWarning(UserWarning):
 
 @dataclass(frozen=True)
 class StepRecord:
-    """The state after ``step`` L-BFGS steps in all (attempt ``attempt``)."""
+    """The state after ``step`` L-BFGS steps in all (attempt ``attempt``).
+
+    ``mse`` is the report's measure; ``aligned_mse`` the MSE after the contrast and colour-cast
+    correction that batch norm hides from the gradient (:func:`~dlg_helpers.metrics.aligned_mse`).
+    """
 
     step: int
     attempt: int
@@ -109,6 +113,7 @@ class StepRecord:
     label_pred: list[int]
     evaluations: int
     seconds: float
+    aligned_mse: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -153,7 +158,8 @@ class AttackResult:
 
     @property
     def label_correct(self) -> bool:
-        return self.label_pred == self.label_true
+        """Every private label recovered (in any order: a batch's gradient has no order)."""
+        return sorted(self.label_pred) == sorted(self.label_true)
 
     @property
     def steps(self) -> int:
@@ -167,9 +173,10 @@ class AttackResult:
     def wall_seconds(self) -> float:
         return self.history[-1].seconds
 
-    def first_step_below(self, threshold: float) -> int | None:
-        """The first step whose image MSE is below ``threshold``, or None."""
-        return next((r.step for r in self.history if r.mse < threshold), None)
+    def first_step_below(self, threshold: float, metric: str = "mse") -> int | None:
+        """The first step whose ``metric`` (``"mse"`` or ``"aligned_mse"``) is below
+        ``threshold``, or None."""
+        return next((r.step for r in self.history if getattr(r, metric) < threshold), None)
 
     def summary(self) -> dict[str, object]:
         """The headline numbers, JSON-ready."""
@@ -389,12 +396,15 @@ class Attack:
                                    generator=generator).to(self.device)
         dummy.requires_grad_(True)
         label_logits.requires_grad_(self.objective.fixed_labels is None)
-        variables = [dummy] + ([label_logits] if label_logits.requires_grad else [])
-        optimizer = torch.optim.LBFGS(variables, lr=self.config.lr,
-                                      history_size=self.config.history_size,
-                                      max_iter=self.config.max_iter)
         self.objective.forget_best()
-        self._attempt = _AttemptState(index, seed, dummy, label_logits, optimizer)
+        self._attempt = _AttemptState(index, seed, dummy, label_logits,
+                                      self._optimiser(dummy, label_logits))
+
+    def _optimiser(self, dummy: torch.Tensor, label_logits: torch.Tensor) -> torch.optim.LBFGS:
+        variables = [dummy] + ([label_logits] if label_logits.requires_grad else [])
+        return torch.optim.LBFGS(variables, lr=self.config.lr,
+                                 history_size=self.config.history_size,
+                                 max_iter=self.config.max_iter)
 
     def _current(self) -> tuple[torch.Tensor, list[int]]:
         attempt = self._attempt
@@ -406,7 +416,8 @@ class Attack:
             step=self.step, attempt=self._attempt.index, grad_distance=distance,
             mse=mse(image, self.truth), label_pred=labels,
             evaluations=self.objective.evaluations,
-            seconds=time.perf_counter() - self._clock_start))
+            seconds=time.perf_counter() - self._clock_start,
+            aligned_mse=aligned_mse(image, self.truth)))
         if self.config.snapshot_every and self.step % self.config.snapshot_every == 0:
             self.snapshots[self.step] = image.cpu()
 
@@ -546,10 +557,7 @@ class Attack:
         dummy = saved["dummy"].to(self.device).requires_grad_(True)
         label_logits = saved["label_logits"].to(self.device)
         label_logits.requires_grad_(self.objective.fixed_labels is None)
-        variables = [dummy] + ([label_logits] if label_logits.requires_grad else [])
-        optimizer = torch.optim.LBFGS(variables, lr=self.config.lr,
-                                      history_size=self.config.history_size,
-                                      max_iter=self.config.max_iter)
+        optimizer = self._optimiser(dummy, label_logits)
         optimizer.load_state_dict(saved["optimizer"])
         self._attempt = _AttemptState(saved["index"], saved["seed"], dummy, label_logits,
                                       optimizer, saved["initial"], list(saved["best_so_far"]))

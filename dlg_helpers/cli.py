@@ -42,9 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     attack.add_argument("--model", default="lenet", choices=model_names(),
                         help="victim network (its input size and normalisation come with it)")
-    attack.add_argument("--image", default="cat",
-                        help=f"private image: one of {', '.join(image_names())}, face-N (N < 200, "
-                             "an LFW face), or an image file's path")
+    attack.add_argument("--image", default=["cat"], nargs="+",
+                        help=f"private image(s), one batch: each one of {', '.join(image_names())}, "
+                             "face-N (N < 200, an LFW face), or an image file's path")
     attack.add_argument("--label", type=int, default=None,
                         help="class index of the image (None: the image's own)")
     attack.add_argument("--size", type=int, default=None,
@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
                              "plateaued (0: never)")
     attack.add_argument("--snapshot-every", type=int, default=_DEFAULTS.snapshot_every,
                         help="keep the image every this many steps")
+    attack.add_argument("--checkpoint-every", type=int, default=10,
+                        help="steps between checkpoints (an interruption loses at most these)")
     attack.add_argument("--device", default=None,
                         help="cpu or cuda (None: cuda when available)")
     attack.add_argument("--threads", type=int, default=None,
@@ -96,11 +98,13 @@ def _attack(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if checkpoint.is_file():
         print(f"resuming from {checkpoint}", file=sys.stderr)
     result = run_attack(args.model, args.image, config, size=args.size, label=args.label,
-                        device=str(device), checkpoint=checkpoint)
+                        device=str(device), checkpoint=checkpoint,
+                        checkpoint_every=args.checkpoint_every)
     command = shlex.join(["python", "-m", "dlg_helpers", *argv])
-    path = save_record(result, args.out, model=args.model, image=args.image, device=str(device),
+    images = "+".join(args.image)
+    path = save_record(result, args.out, model=args.model, image=images, device=str(device),
                        command=command)
-    print(f"{args.model} on {args.image}: MSE {result.final_mse:.3g}, label "
+    print(f"{args.model} on {images}: MSE {result.final_mse:.3g}, label "
           f"{result.label_pred} (true {result.label_true}), {result.status} after "
           f"{result.steps} steps, {result.evaluations} evaluations, "
           f"{result.wall_seconds:.1f} s -> {path}")

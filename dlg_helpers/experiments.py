@@ -8,6 +8,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from .attack import Attack, AttackConfig, AttackResult, reconstruct
 from .devices import pick_device
 from .images import load_image
@@ -19,34 +21,39 @@ __all__ = ["run_attack", "run_attacks", "result_row", "median_of", "success_coun
            "OriginalVsEngine", "compare_with_original"]
 
 
-def run_attack(model: str, image: str, config: AttackConfig = AttackConfig(), *,
+def run_attack(model: str, image: str | Sequence[str], config: AttackConfig = AttackConfig(), *,
                model_seed: int | None = None, size: int | None = None,
                label: int | None = None, device: str | None = None,
-               checkpoint: str | Path | None = None) -> AttackResult:
+               checkpoint: str | Path | None = None, checkpoint_every: int = 10) -> AttackResult:
     """Attack registered ``model`` on shipped image ``image`` with the model's own input settings.
 
     Args:
         model: a registered model name (``dlg_helpers.model_names()``).
-        image: an image name (``dlg_helpers.image_names()``), ``face-N``, or a file path.
+        image: an image name (``dlg_helpers.image_names()``), ``face-N`` or a file path; several
+            of them make one batch (Inception-v3 with its auxiliary head needs two).
         config: the attack's settings.
         model_seed: seed of the model's random weights (default: ``config.seed``).
         size: image side in pixels (default: the model's input size).
-        label: class index to use instead of the image's own.
+        label: class index to use instead of each image's own.
         device: ``"cpu"`` or ``"cuda"`` (default: the GPU when there is one).
         checkpoint: a file to checkpoint to as the attack runs; when it already exists, the
             attack resumes from it (it must have been made with the same arguments).
+        checkpoint_every: steps between checkpoints.
     """
     spec = get_spec(model)
     target = pick_device(device)
-    sample = load_image(image, size or spec.image_size, label=label)
+    names = [image] if isinstance(image, str) else list(image)
+    samples = [load_image(name, size or spec.image_size, label=label) for name in names]
+    pixels = torch.cat([sample.pixels for sample in samples]).to(target)
     network = build_model(model, seed=config.seed if model_seed is None else model_seed,
                           device=target)
-    arguments = (network, sample.pixels.to(target), sample.label, config, spec.normalisation)
+    arguments = (network, pixels, [sample.label for sample in samples], config,
+                 spec.normalisation)
     if checkpoint is not None and Path(checkpoint).is_file():
         attack = Attack.resume(checkpoint, *arguments)
     else:
         attack = Attack(*arguments)
-    return attack.run(checkpoint=checkpoint)
+    return attack.run(checkpoint=checkpoint, checkpoint_every=checkpoint_every)
 
 
 def run_attacks(model: str, images: Iterable[str], config: AttackConfig = AttackConfig(),

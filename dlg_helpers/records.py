@@ -2,7 +2,8 @@
 
 A record folder holds ``record.json`` (settings, per-step history, provenance; plain JSON that
 any tool opens, non-finite numbers written as ``null``), ``arrays.npz`` (the reconstruction and
-the ground truth as float32, the snapshots as 8-bit images, compressed: a few MB even at
+the ground truth as float32, the snapshots as 8-bit images with each channel's own value range,
+so that a dummy that left [0, 1] is kept rather than clipped; compressed: a few MB even at
 224x224), and the two images as PNG. :func:`load_result` turns a folder back into an
 :class:`~dlg_helpers.attack.AttackResult`, so a chapter plots a stored run exactly as a fresh one.
 """
@@ -44,11 +45,16 @@ def _finite_or_none(value: Any) -> Any:
 
 
 def build_record(result: AttackResult, model: str, image: str, device: str,
-                 command: str = "") -> dict[str, Any]:
-    """The JSON-ready record of ``result``: summary, metrics, history, config and provenance."""
+                 command: str = "", model_seed: int | None = None) -> dict[str, Any]:
+    """The JSON-ready record of ``result``: summary, metrics, history, config and provenance.
+
+    ``model_seed`` is the seed of the model's weights (None: the attack's seed, as the CLI uses).
+    """
     record: dict[str, Any] = {
         "model": model,
         "image": image,
+        "image_size": result.truth.shape[-1],
+        "model_seed": result.config.seed if model_seed is None else model_seed,
         **result.summary(),
         **{k: v for k, v in image_metrics(result.reconstruction, result.truth).items()
            if k != "mse"},
@@ -68,6 +74,24 @@ def _to_uint8(image: torch.Tensor) -> np.ndarray:
     return (image.detach().clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8)
 
 
+def _encode_snapshot(image: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """8 bits per value over each channel's own [min, max], and those ranges, shape (B, C, 2)."""
+    x = image.detach().float().cpu()
+    low = x.amin(dim=(2, 3), keepdim=True)
+    span = (x.amax(dim=(2, 3), keepdim=True) - low).clamp_min(1e-12)
+    codes = ((x - low) / span * 255).round().to(torch.uint8).numpy()
+    ranges = torch.stack([low.flatten(2)[..., 0], (low + span).flatten(2)[..., 0]], dim=-1)
+    return codes, ranges.numpy()
+
+
+def _decode_snapshot(codes: np.ndarray, ranges: np.ndarray | None) -> torch.Tensor:
+    values = torch.from_numpy(codes.astype(np.float32) / 255)
+    if ranges is None:  # records written before the ranges were kept: [0, 1], clipped
+        return values
+    low, high = (torch.from_numpy(ranges[..., i])[..., None, None] for i in (0, 1))
+    return low + values * (high - low)
+
+
 def save_png(image: torch.Tensor, path: Path) -> None:
     """Write a [0, 1] image of shape (3, H, W) or (1, 3, H, W) as an 8-bit PNG (clipped)."""
     if image.dim() == 4:
@@ -76,17 +100,20 @@ def save_png(image: torch.Tensor, path: Path) -> None:
 
 
 def save_record(result: AttackResult, out_dir: str | Path, model: str, image: str,
-                device: str, command: str = "") -> Path:
+                device: str, command: str = "", model_seed: int | None = None) -> Path:
     """Write ``record.json``, ``arrays.npz``, ``reconstruction.png`` and ``truth.png``.
 
     Returns the path of ``record.json``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    record = build_record(result, model=model, image=image, device=device, command=command)
+    record = build_record(result, model=model, image=image, device=device, command=command,
+                          model_seed=model_seed)
     path = out / RECORD_FILE
     path.write_text(json.dumps(record, indent=1))
-    snapshots = {f"snapshot_{step}": _to_uint8(image) for step, image in result.snapshots.items()}
+    snapshots = {}
+    for step, image in result.snapshots.items():
+        snapshots[f"snapshot_{step}"], snapshots[f"range_{step}"] = _encode_snapshot(image)
     np.savez_compressed(out / ARRAYS_FILE, reconstruction=result.reconstruction.numpy(),
                         truth=result.truth.numpy(), **snapshots)
     save_png(result.reconstruction, out / "reconstruction.png")
@@ -126,8 +153,8 @@ def load_record(path: str | Path) -> dict[str, Any]:
 def load_result(path: str | Path) -> AttackResult:
     """The :class:`AttackResult` stored in a record folder by :func:`save_record`.
 
-    Snapshots come back from their 8-bit copies (for display); the reconstruction and ground
-    truth are exact.
+    Snapshots come back from their 8-bit copies (about 0.2% of each channel's range off, enough
+    for figures and MSE curves); the reconstruction and ground truth are exact.
 
     Raises:
         FileNotFoundError, ValueError: as :func:`load_record`, or when ``arrays.npz`` is missing
@@ -140,18 +167,19 @@ def load_result(path: str | Path) -> AttackResult:
         with np.load(folder / ARRAYS_FILE) as arrays:
             reconstruction = torch.from_numpy(arrays["reconstruction"])
             truth = torch.from_numpy(arrays["truth"])
-            snapshots = {int(key.removeprefix("snapshot_")):
-                         torch.from_numpy(arrays[key].astype(np.float32) / 255)
-                         for key in arrays.files if key.startswith("snapshot_")}
+            snapshots = {}
+            for key in arrays.files:
+                if key.startswith("snapshot_"):
+                    step = key.removeprefix("snapshot_")
+                    ranges = arrays[f"range_{step}"] if f"range_{step}" in arrays.files else None
+                    snapshots[int(step)] = _decode_snapshot(arrays[key], ranges)
     except (OSError, KeyError, ValueError) as error:
         raise ValueError(
             f"{folder / ARRAYS_FILE} is missing or corrupt ({error}); re-run the command stored "
             f"in {folder / RECORD_FILE}"
         ) from error
-    nan = float("nan")
-    history = [StepRecord(**{**r, "grad_distance": nan if r["grad_distance"] is None
-                             else r["grad_distance"], "mse": nan if r["mse"] is None else r["mse"]})
-               for r in record["history"]]
+    history = [StepRecord(**{key: math.nan if value is None else value
+                             for key, value in r.items()}) for r in record["history"]]
     return AttackResult(
         reconstruction=reconstruction, truth=truth, label_true=record["label_true"],
         label_pred=record["label_pred"], history=history,

@@ -43,6 +43,39 @@ def test_shape_mismatch_is_an_error():
         dlg.mse(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 5, 5))
 
 
-def test_image_metrics_bundles_all_three():
+def test_image_metrics_bundles_all_four():
     a, b = torch.zeros(1, 3, 8, 8), torch.full((1, 3, 8, 8), 0.1)
-    assert set(dlg.image_metrics(a, b)) == {"mse", "psnr", "ssim"}
+    assert set(dlg.image_metrics(a, b)) == {"mse", "psnr", "ssim", "aligned_mse"}
+
+
+def test_aligned_mse_ignores_contrast_and_channel_brightness_only():
+    generator = torch.Generator().manual_seed(1)
+    truth = torch.rand(1, 3, 16, 16, generator=generator)
+    offsets = torch.tensor([0.7, -2.0, 3.0]).view(1, 3, 1, 1)
+    drifted = 14.5 * truth + offsets  # what training-mode batch norm hides from the gradient
+    assert dlg.mse(drifted, truth) > 1
+    assert dlg.metrics.aligned_mse(drifted, truth) == pytest.approx(0, abs=1e-10)
+    # A per-channel gain is *not* hidden, so it is not forgiven.
+    tinted = truth * torch.tensor([1.0, 0.2, 1.0]).view(1, 3, 1, 1)
+    assert dlg.metrics.aligned_mse(tinted, truth) > 1e-3
+    noise = torch.rand(1, 3, 16, 16, generator=generator)
+    assert dlg.metrics.aligned_mse(noise, truth) <= dlg.mse(noise, truth)
+
+
+def test_standardise_needs_no_truth_and_undoes_a_drift():
+    generator = torch.Generator().manual_seed(2)
+    truth = torch.rand(1, 3, 16, 16, generator=generator)
+    drifted = 9.0 * truth - 4.0
+    shown = dlg.metrics.standardise(drifted)
+    assert 0 <= shown.min() and shown.max() <= 1
+    assert dlg.mse(shown, truth) < dlg.mse(drifted, truth) / 100
+
+
+def test_batches_are_paired_whatever_their_order():
+    generator = torch.Generator().manual_seed(3)
+    truth = torch.rand(3, 3, 8, 8, generator=generator)
+    swapped = truth[[2, 0, 1]]
+    assert torch.equal(dlg.metrics.match_batch(swapped, truth), truth)
+    assert dlg.mse(swapped, truth) == 0
+    assert dlg.ssim(swapped, truth) == pytest.approx(1.0)
+    assert dlg.metrics.aligned_mse(swapped * 3 + 1, truth) == pytest.approx(0, abs=1e-10)

@@ -1,0 +1,192 @@
+"""Stored runs: a chapter reuses the record of an attack it would otherwise spend hours on.
+
+A run is identified by a :class:`RunSpec` (model, images, image size, model seed and the attack's
+settings). :func:`load_or_run` looks under a results folder for a record whose identity matches
+exactly, loads it and says so; otherwise it computes the attack (resuming from a checkpoint if one
+is there) and, when asked, stores it. Records that do not match, or cannot be read, are named with
+the reason and never used.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .attack import AttackConfig, AttackResult
+from .devices import pick_device
+from .experiments import run_attack
+from .models import get_spec
+from .records import RECORD_FILE, load_record, load_result, save_record
+
+__all__ = ["RunSpec", "StoredRunError", "find_record", "load_or_run"]
+
+
+class StoredRunError(ValueError):
+    """A stored record exists but cannot be used (corrupt, or made with other settings)."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that decides the outcome of an attack, and so identifies its record.
+
+    Attributes:
+        model: registered model name.
+        images: the private batch, as image names (one name for a batch of one).
+        config: the attack's settings (``progress`` does not count).
+        size: image side (None: the model's input size).
+        model_seed: seed of the model's weights (None: ``config.seed``).
+    """
+
+    model: str
+    images: tuple[str, ...]
+    config: AttackConfig = field(default_factory=AttackConfig)
+    size: int | None = None
+    model_seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.images, str):
+            object.__setattr__(self, "images", (self.images,))
+        get_spec(self.model)  # an unknown model fails here, with the list of known ones
+
+    @property
+    def image_size(self) -> int:
+        return self.size or get_spec(self.model).image_size
+
+    @property
+    def weights_seed(self) -> int:
+        return self.config.seed if self.model_seed is None else self.model_seed
+
+    @property
+    def folder_name(self) -> str:
+        """``<images>-seed<k>``, the record's folder under ``results/<model>/``."""
+        return f"{'+'.join(self.images)}-seed{self.config.seed}"
+
+    def identity(self) -> dict[str, Any]:
+        """The fields a record must repeat exactly to stand for this run."""
+        return {
+            "model": self.model,
+            "image": "+".join(self.images),
+            "image_size": self.image_size,
+            "model_seed": self.weights_seed,
+            "config": asdict(replace(self.config, progress=True)),
+        }
+
+    def command(self, out: str | Path) -> str:
+        """The command line that computes this run in the background and stores it in ``out``."""
+        defaults, config = AttackConfig(), self.config
+        words = ["python", "-m", "dlg_helpers", "attack", "--model", self.model,
+                 "--image", *self.images, "--seed", str(config.seed)]
+        options = {"steps": "--steps", "lr": "--lr", "max_iter": "--max-iter",
+                   "history_size": "--history-size", "label_mode": "--label-mode",
+                   "match_ratio": "--match-ratio", "patience": "--patience",
+                   "restarts": "--restarts", "snapshot_every": "--snapshot-every"}
+        for name, flag in options.items():
+            if getattr(config, name) != getattr(defaults, name):
+                words += [flag, str(getattr(config, name))]
+        unsupported = [name for name in ("plateau_tolerance", "restart_ratio",
+                                         "divergence_factor", "max_pixel")
+                       if getattr(config, name) != getattr(defaults, name)]
+        if unsupported:
+            raise ValueError(f"the command line cannot set {', '.join(unsupported)}; "
+                             "run this configuration from Python with load_or_run(..., save=True)")
+        if self.size is not None:
+            words += ["--size", str(self.size)]
+        if self.model_seed is not None and self.model_seed != config.seed:
+            raise ValueError("the command line seeds the weights with --seed; run a different "
+                             "model_seed from Python with load_or_run(..., save=True)")
+        return shlex.join([*words, "--out", str(out)])
+
+
+def _identity_of(record: dict[str, Any]) -> dict[str, Any]:
+    config = dict(record["config"], progress=True)
+    return {
+        "model": record.get("model"),
+        "image": record.get("image"),
+        "image_size": record.get("image_size"),
+        "model_seed": record.get("model_seed"),
+        "config": config,
+    }
+
+
+def _differences(wanted: dict[str, Any], found: dict[str, Any]) -> list[str]:
+    differences = []
+    for key, value in wanted.items():
+        if key == "config":
+            differences += [f"{name} {found[key].get(name)!r} (wanted {option!r})"
+                            for name, option in value.items() if found[key].get(name) != option]
+        elif found[key] != value:
+            differences.append(f"{key} {found[key]!r} (wanted {value!r})")
+    return differences
+
+
+def find_record(spec: RunSpec, results_dir: str | Path) -> tuple[Path | None, list[str]]:
+    """The folder of a record under ``results_dir/<model>/`` that matches ``spec`` exactly.
+
+    Returns:
+        ``(folder, refusals)``: the matching folder (or None) and, for every other record
+        looked at, why it was not used.
+    """
+    wanted = spec.identity()
+    refusals: list[str] = []
+    preferred = Path(results_dir) / spec.model / spec.folder_name
+    candidates = sorted(Path(results_dir, spec.model).glob(f"*/{RECORD_FILE}"),
+                        key=lambda path: path.parent != preferred)
+    for path in candidates:
+        try:
+            found = _identity_of(load_record(path))
+        except (ValueError, KeyError, TypeError) as error:
+            refusals.append(f"{path.parent}: unreadable ({error})")
+            continue
+        differences = _differences(wanted, found)
+        if not differences:
+            return path.parent, refusals
+        if path.parent == preferred:  # only the folder this run would use is worth explaining
+            refusals.append(f"{path.parent}: made with other settings: {'; '.join(differences)}")
+    return None, refusals
+
+
+def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *, recompute: bool = False,
+                save: bool = False, device: str | None = None,
+                checkpoint: str | Path | None = None) -> AttackResult:
+    """The attack ``spec`` describes: its stored record when one matches, else computed.
+
+    Args:
+        spec: the run.
+        results_dir: the folder of stored records (``results/`` at the repository's top).
+        recompute: compute even when a matching record is stored.
+        save: store a computed run as ``results_dir/<model>/<images>-seed<k>/`` (replacing what
+            is there).
+        device: where to compute (None: the GPU when there is one).
+        checkpoint: checkpoint a computation here, and resume from it if it exists.
+
+    Raises:
+        StoredRunError: when the matching record's arrays are missing or corrupt (its JSON is
+            fine, so it would have been used); the message says how to remake it.
+    """
+    folder, refusals = (None, []) if recompute else find_record(spec, results_dir)
+    for refusal in refusals:
+        print(f"not using {refusal}")
+    if folder is not None:
+        record = load_record(folder)
+        try:
+            result = load_result(folder)
+        except (FileNotFoundError, ValueError) as error:
+            raise StoredRunError(str(error)) from error
+        print(f"Loaded the stored run {folder.name} of {spec.model} (computed on "
+              f"{record['device']} in {record['wall_seconds'] / 60:.0f} min, torch "
+              f"{record['torch_version']}); recompute it with: {record['command']}")
+        return result
+    print(f"Computing {spec.model} on {'+'.join(spec.images)} "
+          f"({'asked to recompute' if recompute else 'no stored run matches'}); in the "
+          f"background instead: {spec.command(Path(results_dir) / spec.model / spec.folder_name)}")
+    target = str(pick_device(device))
+    result = run_attack(spec.model, list(spec.images), spec.config, model_seed=spec.model_seed,
+                        size=spec.size, device=target, checkpoint=checkpoint)
+    if save:
+        out = Path(results_dir) / spec.model / spec.folder_name
+        save_record(result, out, model=spec.model, image="+".join(spec.images), device=target,
+                    command=spec.command(out), model_seed=spec.weights_seed)
+    return result
+

@@ -1,0 +1,126 @@
+"""Stored runs: the right record is used, the wrong ones are refused, and the store is honest."""
+
+import json
+import shlex
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+import dlg_helpers as dlg
+from dlg_helpers.cli import main
+from dlg_helpers.records import load_record
+from dlg_helpers.store import RunSpec, StoredRunError, find_record, load_or_run
+
+RESULTS = Path(__file__).resolve().parent.parent / "results"
+TINY = dlg.AttackConfig(steps=3, progress=False)
+
+
+@pytest.fixture()
+def stored(tmp_path):
+    """A results folder holding one tiny LeNet run, made through the command line."""
+    spec = RunSpec("lenet", ("coffee",), TINY)
+    out = tmp_path / "lenet" / spec.folder_name
+    assert main(shlex.split(spec.command(out))[3:] + ["--no-progress"]) == 0
+    return spec, tmp_path
+
+
+def test_the_stored_command_recreates_a_matching_record(stored):
+    spec, results = stored
+    folder, refusals = find_record(spec, results)
+    assert folder == results / "lenet" / "coffee-seed0" and refusals == []
+
+
+def test_a_matching_record_is_loaded_and_announced(stored, capsys):
+    spec, results = stored
+    result = load_or_run(spec, results)
+    assert "Loaded the stored run coffee-seed0" in capsys.readouterr().out
+    assert result.steps == 3 and result.final_mse == load_record(
+        results / "lenet" / "coffee-seed0")["final_mse"]
+
+
+def test_a_record_with_other_settings_is_refused_by_name_and_the_run_computed(stored, capsys):
+    spec, results = stored
+    other = replace(spec, config=replace(TINY, steps=2))
+    result = load_or_run(other, results)
+    out = capsys.readouterr().out
+    assert "made with other settings: steps 3 (wanted 2)" in out
+    assert "Computing lenet on coffee (no stored run matches)" in out
+    assert result.steps == 2
+
+
+def test_a_corrupt_record_is_refused_and_named(stored, capsys):
+    spec, results = stored
+    (results / "lenet" / "coffee-seed0" / "record.json").write_text("{ truncated")
+    result = load_or_run(spec, results)
+    out = capsys.readouterr().out
+    assert "coffee-seed0: unreadable" in out and "corrupt" in out
+    assert result.steps == 3
+
+
+def test_a_matching_record_with_broken_arrays_raises_with_the_fix(stored):
+    spec, results = stored
+    (results / "lenet" / "coffee-seed0" / "arrays.npz").write_bytes(b"garbage")
+    with pytest.raises(StoredRunError, match="corrupt.*re-run"):
+        load_or_run(spec, results)
+
+
+def test_recompute_and_save_replace_the_record(stored, capsys):
+    spec, results = stored
+    load_or_run(spec, results, recompute=True, save=True)
+    assert "asked to recompute" in capsys.readouterr().out
+    record = load_record(results / "lenet" / "coffee-seed0")
+    assert record["command"].startswith("python -m dlg_helpers attack --model lenet")
+    load_or_run(spec, results)
+    assert "Loaded the stored run" in capsys.readouterr().out
+
+
+def test_batches_and_sizes_are_part_of_the_identity(tmp_path):
+    pair = RunSpec("lenet", ("cat", "astronaut"), TINY, size=32)
+    assert pair.folder_name == "cat+astronaut-seed0"
+    out = tmp_path / "lenet" / pair.folder_name
+    assert main(shlex.split(pair.command(out))[3:] + ["--no-progress"]) == 0
+    assert find_record(pair, tmp_path)[0] == out
+    assert find_record(replace(pair, size=None), tmp_path)[0] == out  # 32 is LeNet's own size
+    assert find_record(replace(pair, size=16), tmp_path)[0] is None
+    assert find_record(replace(pair, images=("astronaut", "cat")), tmp_path)[0] is None
+
+
+def test_unknown_models_fail_when_the_run_is_described():
+    with pytest.raises(KeyError, match="unknown model 'vgg'"):
+        RunSpec("vgg", ("cat",))
+
+
+@pytest.mark.slow
+def test_the_stored_lenet_record_is_what_the_code_computes(tmp_path):
+    """Recompute the committed LeNet record from scratch: the store does not flatter."""
+    folder = RESULTS / "lenet" / "cat-seed0"
+    record = load_record(folder)
+    config = dlg.AttackConfig(**{**record["config"], "progress": False})
+    spec = RunSpec("lenet", ("cat",), config)
+    assert find_record(spec, RESULTS)[0] == folder
+    fresh = load_or_run(spec, tmp_path, recompute=True)
+    stored = dlg.records.load_result(folder)
+    assert [r.label_pred for r in fresh.history] == [r.label_pred for r in stored.history]
+    assert [r.evaluations for r in fresh.history] == [r.evaluations for r in stored.history]
+    torch.testing.assert_close(torch.tensor([r.mse for r in fresh.history]),
+                               torch.tensor([r.mse for r in stored.history]), rtol=1e-4, atol=0)
+    torch.testing.assert_close(fresh.reconstruction, stored.reconstruction, rtol=1e-4, atol=1e-6)
+    assert fresh.final_mse < 1e-4 and fresh.label_correct
+
+
+def test_every_committed_record_is_complete_and_matches_its_command():
+    folders = sorted(path.parent for path in RESULTS.glob("*/*/record.json"))
+    assert folders, "results/ holds no records"
+    for folder in folders:
+        record = load_record(folder)
+        result = dlg.records.load_result(folder)
+        assert record["model"] == folder.parent.name
+        assert f"--out results/{folder.parent.name}/{folder.name}" in record["command"]
+        assert result.history[-1].step == record["steps"]
+        assert json.loads(json.dumps(record)) == record
+        spec = RunSpec(record["model"], tuple(record["image"].split("+")),
+                       dlg.AttackConfig(**record["config"]))
+        assert find_record(spec, RESULTS)[0] == folder
