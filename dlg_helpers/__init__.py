@@ -8,10 +8,13 @@ The pieces, each in a module of its own:
 - :mod:`~dlg_helpers.attack`: the DLG reconstruction (:func:`reconstruct`, :class:`AttackConfig`),
   step by step with checkpoints (:class:`Attack`).
 - :mod:`~dlg_helpers.activations`: ReLU replaced by Sigmoid, module and functional calls alike.
-- :mod:`~dlg_helpers.metrics`: MSE, PSNR and SSIM.
+- :mod:`~dlg_helpers.metrics`: MSE, PSNR, SSIM, and the aligned MSE that ignores what batch norm
+  hides from the gradient (contrast, colour cast); batches are paired image by image first.
 - :mod:`~dlg_helpers.experiments`: one call per experiment, and the comparison with the original.
 - :mod:`~dlg_helpers.plotting`: the report's figures; :mod:`~dlg_helpers.tables`: results tables.
-- :mod:`~dlg_helpers.records`: one attack as a JSON record with its image.
+- :mod:`~dlg_helpers.records`: one attack as a JSON record with its arrays and images.
+- :mod:`~dlg_helpers.store`: stored runs, reused when their settings match (:func:`load_or_run`).
+- :mod:`~dlg_helpers.summaries`: the settings, parameter and results tables the chapters share.
 - :mod:`~dlg_helpers.original`: the original DLG loop, as a baseline.
 - :mod:`~dlg_helpers.cli`: ``python -m dlg_helpers attack ...`` for long runs in the background.
 """

@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
 
-__all__ = ["SigmoidForRelu", "replace_relu_modules", "to_sigmoid"]
+__all__ = ["SigmoidForRelu", "replace_relu_modules", "to_sigmoid", "count_relu_calls"]
 
 _RELU_FUNCTIONS = {F.relu, F.relu_, torch.relu, torch.relu_, torch.Tensor.relu,
                    torch.Tensor.relu_}
@@ -67,3 +68,28 @@ def to_sigmoid(model: nn.Module, functional: bool = True) -> nn.Module:
     """``model`` with ReLU replaced by Sigmoid: every call (default), or modules only (naive)."""
     replace_relu_modules(model)
     return SigmoidForRelu(model) if functional else model
+
+
+class _CountRelu(TorchDispatchMode):
+    """Counts the ReLU kernels that actually execute, however they were called."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (),
+                           kwargs: dict | None = None) -> Any:
+        if "relu" in str(func.overloadpacket):
+            self.calls += 1
+        return func(*args, **(kwargs or {}))
+
+
+def count_relu_calls(model: nn.Module, x: torch.Tensor) -> int:
+    """How many ReLU kernels run in one forward pass of ``model`` on ``x`` (no gradients).
+
+    Counted below the Python API (at the dispatcher), so module calls, ``F.relu``, ``torch.relu``
+    and ``Tensor.relu`` all count: the proof that a swap left no ReLU behind.
+    """
+    with torch.no_grad(), _CountRelu() as counter:
+        model(x)
+    return counter.calls

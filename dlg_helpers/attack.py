@@ -178,6 +178,29 @@ class AttackResult:
         ``threshold``, or None."""
         return next((r.step for r in self.history if getattr(r, metric) < threshold), None)
 
+    def value_at(self, step: int, metric: str = "mse") -> float:
+        """``metric`` after ``step`` steps (the last record of that step)."""
+        values = [getattr(r, metric) for r in self.history if r.step == step]
+        if not values:
+            raise ValueError(f"no record of step {step}; this run has steps 0 to {self.steps}")
+        return values[-1]
+
+    def settling_step(self, metric: str = "mse", factor: float = 2.0) -> int:
+        """The first step from which ``metric`` stays within ``factor`` times its final value.
+
+        A reading of "converges in N steps" that works at any error level: after this step the
+        curve has flattened out (it does not say the final value is small).
+        """
+        if factor < 1:
+            raise ValueError(f"factor must be at least 1, got {factor}")
+        final = getattr(self.history[-1], metric)
+        settled = self.history[-1].step
+        for record in reversed(self.history):
+            if not getattr(record, metric) <= factor * final:  # NaN counts as unsettled
+                break
+            settled = record.step
+        return settled
+
     def summary(self) -> dict[str, object]:
         """The headline numbers, JSON-ready."""
         return {

@@ -1,4 +1,5 @@
-"""Command line: ``python -m dlg_helpers attack ...`` runs one attack and stores its record.
+"""Command line: ``python -m dlg_helpers attack ...`` runs one attack and stores its record;
+``python -m dlg_helpers records`` lists the stored ones.
 
 Long runs go through here so they can run in the background (``nohup ... &``) while you work.
 """
@@ -18,7 +19,8 @@ from .devices import pick_device
 from .experiments import run_attack
 from .images import image_names
 from .models import model_names
-from .records import save_record
+from .records import list_records, save_record
+from .tables import fmt_int, fmt_sci, markdown_table
 
 __all__ = ["main", "CHECKPOINT_FILE"]
 
@@ -81,7 +83,31 @@ def _parser() -> argparse.ArgumentParser:
     attack.add_argument("--out", type=Path, required=True,
                         help="folder for the record; the run checkpoints to DIR/checkpoint.pt as "
                              "it goes and, started again with the same options, resumes from it")
+    listing = commands.add_parser(
+        "records", help="list the stored runs (a Markdown table)",
+        description="List every record under DIR/<model>/<run>/: settings, cost and outcome.")
+    listing.add_argument("dir", nargs="?", type=Path, default=Path("results"),
+                         help="the results folder")
     return parser
+
+
+def _records(args: argparse.Namespace) -> int:
+    rows = list_records(args.dir)
+    if not rows:
+        print(f"error: no records under {args.dir}/<model>/<run>/", file=sys.stderr)
+        return 2
+    good = [row for row in rows if "error" not in row]
+    print(markdown_table(good, {
+        "folder": ("record", str), "model": ("model", str), "image": ("image", str),
+        "steps": ("steps", fmt_int), "evaluations": ("evaluations", fmt_int),
+        "minutes": ("wall time", lambda v: f"{v:.1f} min"), "device": ("device", str),
+        "threads": ("threads", str), "final_mse": ("MSE", fmt_sci),
+        "aligned_mse": ("aligned MSE", fmt_sci), "label_correct": ("label right", str),
+    }).data)
+    for row in rows:
+        if "error" in row:
+            print(f"unreadable: {row['folder']}: {row['error']}", file=sys.stderr)
+    return 0
 
 
 def _attack(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -116,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     try:
-        return _attack(args, argv)
+        return _records(args) if args.command == "records" else _attack(args, argv)
     except (ValueError, KeyError, RuntimeError, FileNotFoundError) as error:
         message = error.args[0] if isinstance(error, KeyError) else error
         print(f"error: {message}", file=sys.stderr)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -13,12 +13,13 @@ import torch
 from .attack import Attack, AttackConfig, AttackResult, reconstruct
 from .devices import pick_device
 from .images import load_image
-from .metrics import image_metrics
+from .gradients import relative_gradient_gap
+from .metrics import image_metrics, mse
 from .models import build_model, get_spec
 from .original import BaselineStep, original_dlg
 
 __all__ = ["run_attack", "run_attacks", "result_row", "median_of", "success_count",
-           "OriginalVsEngine", "compare_with_original"]
+           "OriginalVsEngine", "compare_with_original", "gradient_gaps"]
 
 
 def run_attack(model: str, image: str | Sequence[str], config: AttackConfig = AttackConfig(), *,
@@ -63,6 +64,30 @@ def run_attacks(model: str, images: Iterable[str], config: AttackConfig = Attack
             for image in images for seed in seeds}
 
 
+def gradient_gaps(model: str, image: str, changes: Mapping[str, Callable[[torch.Tensor],
+                                                                        torch.Tensor]],
+                  seed: int = 0) -> list[dict[str, Any]]:
+    """How far each change of the private image moves its gradient, and how far its pixels.
+
+    For every named change (a function of the (1, 3, H, W) pixels), the image MSE and the
+    :func:`~dlg_helpers.gradients.relative_gradient_gap` on ``model`` (random weights ``seed``),
+    with the image at the model's own size.
+    """
+    spec = get_spec(model)
+    victim = build_model(model, seed=seed)
+    sample = load_image(image, spec.image_size)
+    labels = torch.tensor([sample.label])
+    inputs = spec.normalisation.to_model_input(sample.pixels)
+    rows = []
+    for name, change in changes.items():
+        other = change(sample.pixels)
+        rows.append({"model": model, "change": name, "mse": mse(other, sample.pixels),
+                     "gap": relative_gradient_gap(victim, inputs,
+                                                  spec.normalisation.to_model_input(other),
+                                                  labels)})
+    return rows
+
+
 def result_row(result: AttackResult, threshold: float = 1e-3) -> dict[str, Any]:
     """The numbers a results table shows for one attack."""
     quality = image_metrics(result.reconstruction, result.truth)
@@ -73,6 +98,9 @@ def result_row(result: AttackResult, threshold: float = 1e-3) -> dict[str, Any]:
         "label_correct": result.label_correct,
         "reconstructed": quality["mse"] < threshold,
         "first_step_below": result.first_step_below(threshold),
+        "first_aligned_step_below": result.first_step_below(threshold, "aligned_mse"),
+        "settling_step": result.settling_step("mse"),
+        "aligned_settling_step": result.settling_step("aligned_mse"),
         "steps": result.steps,
         "evaluations": result.evaluations,
         "seconds": result.wall_seconds,

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["classification_loss", "shared_gradient", "gradient_distance", "idlg_label",
-           "last_linear_layer", "classifier_gradient"]
+           "last_linear_layer", "classifier_gradient", "relative_gradient_gap"]
 
 
 AUX_LOSS_WEIGHT = 0.4  # torchvision's Inception-v3 training recipe: main loss + 0.4 aux loss
@@ -73,6 +73,19 @@ def shared_gradient(model: nn.Module, inputs: torch.Tensor,
 def gradient_distance(dummy: list[torch.Tensor], shared: list[torch.Tensor]) -> torch.Tensor:
     """Squared Euclidean distance between two gradients, summed over all parameters (DLG's loss)."""
     return sum(((d - s) ** 2).sum() for d, s in zip(dummy, shared, strict=True))
+
+
+def relative_gradient_gap(model: nn.Module, inputs: torch.Tensor, other: torch.Tensor,
+                          labels: torch.Tensor) -> float:
+    """How differently two inputs look to a gradient-matching attacker.
+
+    The gradient distance between the gradients of ``other`` and of ``inputs`` (same labels),
+    as a fraction of the squared norm of the gradient of ``inputs``: 0 means the attacker cannot
+    tell them apart at all.
+    """
+    reference = shared_gradient(model, inputs, labels)
+    gap = gradient_distance(shared_gradient(model, other, labels), reference)
+    return float(gap / sum((g ** 2).sum() for g in reference))
 
 
 def last_linear_layer(model: nn.Module) -> nn.Linear:

@@ -6,7 +6,7 @@ light and dark modes (a transparent figure would put black labels on a dark page
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import matplotlib.pyplot as plt
@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from .attack import AttackResult, StepRecord
 
-__all__ = ["STYLE", "show_image", "plot_images", "plot_evolution", "plot_mse_curves",
+__all__ = ["STYLE", "METRIC_LABELS", "show_image", "plot_images", "plot_evolution", "plot_mse_curves",
            "plot_mse_panels", "plot_label_gradient"]
 
 STYLE = {
@@ -82,12 +82,25 @@ def plot_images(images: Sequence[torch.Tensor], titles: Sequence[str],
     return fig
 
 
-def plot_evolution(result: AttackResult, columns: int = 10, include_truth: bool = True) -> Figure:
-    """The report's Fig. 7: the dummy image at every stored snapshot, then the best iterate."""
+def plot_evolution(result: AttackResult, columns: int = 10, include_truth: bool = True,
+                   view: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                   every: int = 1) -> Figure:
+    """The report's Fig. 7: the dummy image at every stored snapshot, then the best iterate.
+
+    Args:
+        result: the attack (for a batch, its first image is shown).
+        columns: frames per row.
+        include_truth: end with the private image.
+        view: applied to each reconstruction before it is shown, e.g.
+            :func:`~dlg_helpers.metrics.standardise` (the truth is shown as it is).
+        every: show every ``every``-th snapshot only.
+    """
     if not result.snapshots:
         raise ValueError("this result kept no snapshots; run with AttackConfig(snapshot_every=10)")
-    frames = [(f"step {s}", image) for s, image in sorted(result.snapshots.items())]
-    frames.append(("best", result.reconstruction))
+    shown = view or (lambda image: image)
+    frames = [(f"step {s}", shown(image))
+              for s, image in sorted(result.snapshots.items())[::every]]
+    frames.append(("best", shown(result.reconstruction)))
     if include_truth:
         frames.append(("ground truth", result.truth))
     rows = -(-len(frames) // columns)
@@ -105,15 +118,27 @@ def plot_evolution(result: AttackResult, columns: int = 10, include_truth: bool 
 Runs = Mapping[str, AttackResult | Sequence[StepRecord]]
 
 
+METRIC_LABELS = {
+    "mse": "image MSE (pixels in [0, 1])",
+    "aligned_mse": "MSE after contrast/colour alignment",
+    "grad_distance": "gradient distance",
+}
+
+
 def plot_mse_curves(runs: Runs, ax: Axes | None = None, threshold: float | None = 1e-3,
-                    title: str = "") -> Figure:
+                    title: str = "", metric: str = "mse") -> Figure:
     """The report's Fig. 8: image MSE against L-BFGS step on a log axis, one line per run.
 
     Args:
         runs: label -> a result or its history.
         ax: draw into this axis instead of a new figure.
         threshold: draw a dotted reference line at this MSE (None for none).
+        title: the axis title.
+        metric: the :class:`~dlg_helpers.attack.StepRecord` field to plot: ``"mse"``,
+            ``"aligned_mse"`` or ``"grad_distance"``.
     """
+    if metric not in METRIC_LABELS:
+        raise ValueError(f"unknown metric {metric!r}; use one of {', '.join(METRIC_LABELS)}")
     with _styled():
         if ax is None:
             fig, ax = plt.subplots(figsize=(6.4, 3.8))
@@ -121,14 +146,14 @@ def plot_mse_curves(runs: Runs, ax: Axes | None = None, threshold: float | None 
             fig = ax.figure
         for label, run in runs.items():
             history = run.history if isinstance(run, AttackResult) else run
-            ax.plot([r.step for r in history], [r.mse for r in history], label=label,
-                    linewidth=1.5)
+            ax.plot([r.step for r in history], [getattr(r, metric) for r in history],
+                    label=label, linewidth=1.5)
         if threshold is not None:
             ax.axhline(threshold, color="#555555", linestyle=":", linewidth=1,
-                       label=f"MSE = {threshold:g}")
+                       label=f"{threshold:g} (threshold)")
         ax.set_yscale("log")
         ax.set_xlabel("L-BFGS step")
-        ax.set_ylabel("image MSE (pixels in [0, 1])")
+        ax.set_ylabel(METRIC_LABELS[metric])
         if title:
             ax.set_title(title)
         ax.legend(fontsize=8, frameon=False)
@@ -136,13 +161,20 @@ def plot_mse_curves(runs: Runs, ax: Axes | None = None, threshold: float | None 
     return fig
 
 
-def plot_mse_panels(panels: Mapping[str, Runs], threshold: float | None = 1e-3) -> Figure:
-    """Several :func:`plot_mse_curves` side by side on a shared MSE axis, one panel per title."""
+def plot_mse_panels(panels: Mapping[str, Runs], threshold: float | None = 1e-3,
+                    metrics: Sequence[str] | None = None) -> Figure:
+    """Several :func:`plot_mse_curves` side by side, one panel per title.
+
+    ``metrics`` gives each panel its own quantity (default: MSE everywhere, on a shared axis).
+    """
+    chosen = list(metrics) if metrics is not None else ["mse"] * len(panels)
+    if len(chosen) != len(panels):
+        raise ValueError(f"{len(panels)} panels but {len(chosen)} metrics")
     with _styled():
-        fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), sharey=True,
-                                 squeeze=False)
-        for ax, (title, runs) in zip(axes[0], panels.items()):
-            plot_mse_curves(runs, ax=ax, threshold=threshold, title=title)
+        fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8),
+                                 sharey=metrics is None, squeeze=False)
+        for ax, (title, runs), metric in zip(axes[0], panels.items(), chosen):
+            plot_mse_curves(runs, ax=ax, threshold=threshold, title=title, metric=metric)
         fig.tight_layout()
     return fig
 

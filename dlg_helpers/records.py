@@ -26,7 +26,7 @@ from .attack import Attempt, AttackConfig, AttackResult, StepRecord
 from .metrics import image_metrics
 
 __all__ = ["RECORD_FILE", "ARRAYS_FILE", "REQUIRED_KEYS", "build_record", "save_record",
-           "load_record", "load_result", "save_png"]
+           "load_record", "load_result", "save_png", "list_records"]
 
 RECORD_FILE = "record.json"
 ARRAYS_FILE = "arrays.npz"
@@ -186,3 +186,30 @@ def load_result(path: str | Path) -> AttackResult:
         attempts=[Attempt(**a) for a in record["attempts"]], snapshots=snapshots,
         config=AttackConfig(**record["config"]),
     )
+
+
+def list_records(results_dir: str | Path) -> list[dict[str, Any]]:
+    """The headline numbers of every record under ``results_dir`` (``<model>/<run>/``), sorted.
+
+    Unreadable records are listed with their error rather than skipped.
+    """
+    rows = []
+    for path in sorted(Path(results_dir).glob(f"*/*/{RECORD_FILE}")):
+        try:
+            record = load_record(path)
+        except ValueError as error:
+            rows.append({"folder": str(path.parent), "error": str(error)})
+            continue
+        rows.append({
+            "folder": str(path.parent), "model": record["model"], "image": record["image"],
+            "steps": record["steps"], "evaluations": record["evaluations"],
+            "minutes": record["wall_seconds"] / 60, "device": record["device"],
+            "threads": _threads(record.get("command", "")), "final_mse": record["final_mse"],
+            "aligned_mse": record.get("aligned_mse"), "label_correct": record["label_correct"],
+        })
+    return rows
+
+
+def _threads(command: str) -> str:
+    words = command.split()
+    return words[words.index("--threads") + 1] if "--threads" in words[:-1] else "default"

@@ -6,29 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
 from torchvision import models
 
+from dlg_helpers.activations import count_relu_calls as relu_calls
 from dlg_helpers.activations import replace_relu_modules, to_sigmoid
-
-
-class _CountRelu(TorchDispatchMode):
-    """Counts the ReLU kernels that actually execute, however they were called."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if "relu" in str(func.overloadpacket):
-            self.calls += 1
-        return func(*args, **(kwargs or {}))
-
-
-def relu_calls(model: nn.Module, x: torch.Tensor) -> int:
-    with torch.no_grad(), _CountRelu() as counter:
-        model(x)
-    return counter.calls
 
 
 class _FunctionalRelu(nn.Module):

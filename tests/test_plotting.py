@@ -74,3 +74,27 @@ def test_styling_keeps_settings_changed_while_drawing(monkeypatch):
         plt.close(fig)
     finally:
         matplotlib.interactive(was_interactive)
+
+
+def test_curves_of_another_metric_and_an_unknown_one(result):
+    fig = plotting.plot_mse_panels({"plain": {"a": result}, "aligned": {"a": result}},
+                                   metrics=["mse", "aligned_mse"])
+    left, right = fig.axes
+    assert list(left.lines[0].get_ydata()) == [r.mse for r in result.history]
+    assert list(right.lines[0].get_ydata()) == [r.aligned_mse for r in result.history]
+    assert right.get_ylabel() == plotting.METRIC_LABELS["aligned_mse"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="unknown metric 'psnr'"):
+        plotting.plot_mse_curves({"a": result}, metric="psnr")
+    with pytest.raises(ValueError, match="2 panels but 1 metrics"):
+        plotting.plot_mse_panels({"x": {"a": result}, "y": {"a": result}}, metrics=["mse"])
+
+
+def test_evolution_applies_the_view_to_reconstructions_only(result):
+    fig = plotting.plot_evolution(result, columns=3, every=2,
+                                  view=lambda image: torch.zeros_like(image))
+    shown = [ax for ax in _visible_axes(fig)]
+    assert len(shown) == len(list(result.snapshots)[::2]) + 2
+    assert all(ax.images[0].get_array().max() == 0 for ax in shown[:-1])
+    assert shown[-1].images[0].get_array().max() > 0  # the truth, as it is
+    plt.close(fig)

@@ -114,3 +114,20 @@ def test_a_stored_result_comes_back_as_it_was(tmp_path, short_result):
     (tmp_path / "arrays.npz").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="arrays.npz is missing or corrupt.*re-run"):
         load_result(tmp_path)
+
+
+def test_cli_lists_stored_records_and_names_broken_ones(tmp_path, capsys):
+    out = tmp_path / "lenet" / "cat+coffee-seed0"
+    assert main(["attack", "--image", "cat", "coffee", "--steps", "2", "--threads", "1",
+                 "--no-progress", "--out", str(out)]) == 0
+    broken = tmp_path / "lenet" / "broken"
+    broken.mkdir()
+    (broken / "record.json").write_text("{")
+    capsys.readouterr()
+    assert main(["records", str(tmp_path)]) == 0
+    listing = capsys.readouterr()
+    assert f"| {out} | lenet | cat+coffee | 2 |" in listing.out
+    assert "| cpu | 1 |" in listing.out
+    assert f"unreadable: {broken}" in listing.err and "corrupt" in listing.err
+    assert main(["records", str(tmp_path / "empty")]) == 2
+    assert "no records under" in capsys.readouterr().err

@@ -1,0 +1,110 @@
+"""The tables every architecture chapter shows, built from the registry and the results.
+
+One function per table, so the LeNet, ResNet-18, DenseNet-121 and Inception-v3 chapters show
+their settings and outcomes the same way, and no chapter keeps its own copy of the layout.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from IPython.display import Markdown
+
+from .attack import AttackConfig, AttackResult
+from .metrics import image_metrics
+from .models import build_model, count_parameters, get_spec
+from .tables import fmt_int, fmt_sci, markdown_table
+
+__all__ = ["REPORT_MODELS", "setting_table", "parameter_rows", "parameter_table", "result_rows",
+           "result_table", "orders_of_magnitude"]
+
+REPORT_MODELS = ("lenet", "resnet18", "densenet121", "inception_v3")
+
+
+def _format(spec_name: str) -> str:
+    normalisation = get_spec(spec_name).normalisation
+    if normalisation.mean == (0.0, 0.0, 0.0) and normalisation.std == (1.0, 1.0, 1.0):
+        return "scaled to [0, 1]"
+    return f"[0, 1], then normalised with mean {normalisation.mean}, std {normalisation.std}"
+
+
+def setting_table(model: str, config: AttackConfig, batch_norm: str = "training mode") -> Markdown:
+    """The report's Table 2 column for ``model``, as this run uses it (read from the registry)."""
+    spec = get_spec(model)
+    early = ("on (stop once matched or plateaued)" if config.match_ratio or config.patience
+             else "off: every step is taken, as in the report")
+    rows = [
+        ("image size", f"{spec.image_size}×{spec.image_size}"),
+        ("pixel format", _format(model)),
+        ("activation", "Sigmoid (every ReLU replaced)" if model != "lenet" else "Sigmoid"),
+        ("weights", "random (nothing pretrained or downloaded)"),
+        ("parameters", f"{count_parameters(build_model(model)):,} measured; the report says "
+                       f"{spec.reported_parameters:,}"),
+        ("batch", f"{spec.batch_size} image{'s' if spec.batch_size > 1 else ''}"),
+        ("batch norm", batch_norm if model != "lenet" else "none in this network"),
+        ("optimiser", f"L-BFGS, lr {config.lr:g}, history {config.history_size}, "
+                      f"{config.max_iter} iterations per step"),
+        ("steps", f"{config.steps}; early stopping {early}"),
+        ("label", {"joint": "optimised with the image (DLG)", "idlg": "read off the gradient "
+                   "(iDLG)", "known": "given to the attacker"}[config.label_mode]),
+    ]
+    return markdown_table([{"what": what, "value": value} for what, value in rows],
+                          {"what": ("setting", str), "value": (spec.name, str)})
+
+
+def parameter_rows(models: tuple[str, ...] = REPORT_MODELS) -> list[dict[str, Any]]:
+    """Measured and reported parameter counts of ``models`` (each built once, random weights)."""
+    rows = []
+    for name in models:
+        spec = get_spec(name)
+        measured = count_parameters(build_model(name))
+        reported = spec.reported_parameters
+        rows.append({"model": name, "measured": measured, "reported": reported,
+                     "ratio": None if not reported else measured / reported})
+    return rows
+
+
+def parameter_table(rows: list[dict[str, Any]], reasons: Mapping[str, str]) -> Markdown:
+    """:func:`parameter_rows` as a table, with the reason for each difference from ``reasons``."""
+    return markdown_table([{**row, "reason": reasons.get(row["model"], "")} for row in rows], {
+        "model": ("model", str), "measured": ("measured", fmt_int),
+        "reported": ("report", fmt_int),
+        "ratio": ("measured / report", lambda v: "—" if v is None else f"{v:.2f}"),
+        "reason": ("why they differ", str),
+    })
+
+
+def result_rows(results: Mapping[str, AttackResult], threshold: float = 1e-3
+                ) -> list[dict[str, Any]]:
+    """One row of outcome numbers per labelled result."""
+    rows = []
+    for label, result in results.items():
+        metrics = image_metrics(result.reconstruction, result.truth)
+        rows.append({
+            "run": label, **metrics,
+            "label_correct": result.label_correct,
+            "first_below": result.first_step_below(threshold),
+            "first_aligned_below": result.first_step_below(threshold, "aligned_mse"),
+            "steps": result.steps, "evaluations": result.evaluations,
+            "minutes": result.wall_seconds / 60,
+        })
+    return rows
+
+
+def result_table(results: Mapping[str, AttackResult], threshold: float = 1e-3) -> Markdown:
+    """The outcome of each run: MSE (plain and aligned), PSNR, SSIM, label, steps, cost."""
+    return markdown_table(result_rows(results, threshold), {
+        "run": ("run", str), "mse": ("MSE", fmt_sci), "aligned_mse": ("aligned MSE", fmt_sci),
+        "psnr": ("PSNR (dB)", lambda v: f"{v:.1f}"), "ssim": ("SSIM", lambda v: f"{v:.3f}"),
+        "label_correct": ("label right", str),
+        "first_below": (f"first step MSE < {threshold:g}", fmt_int),
+        "first_aligned_below": (f"first step aligned < {threshold:g}", fmt_int),
+        "steps": ("steps", fmt_int), "evaluations": ("evaluations", fmt_int),
+    })
+
+
+def orders_of_magnitude(larger: float, smaller: float) -> float:
+    """``log10(larger / smaller)``: how many orders of magnitude ``larger`` is above."""
+    return math.log10(larger / smaller)

@@ -1,0 +1,66 @@
+"""The chapters' shared tables and the measurements behind their verdicts."""
+
+import math
+
+import pytest
+import torch
+
+import dlg_helpers as dlg
+from dlg_helpers import experiments, summaries
+from dlg_helpers.attack import StepRecord
+
+
+def _result(values: list[float]) -> dlg.AttackResult:
+    history = [StepRecord(step=i, attempt=0, grad_distance=v, mse=v, label_pred=[1],
+                          evaluations=i, seconds=float(i), aligned_mse=v / 10)
+               for i, v in enumerate(values)]
+    image = torch.zeros(1, 3, 4, 4)
+    return dlg.AttackResult(reconstruction=image, truth=image, label_true=[1], label_pred=[1],
+                            history=history, attempts=[])
+
+
+def test_settling_step_and_value_at():
+    run = _result([1.0, 0.5, 0.1, 0.06, 0.05, 0.05])
+    assert run.settling_step() == 2  # from step 2 on, within twice the final 0.05
+    assert run.settling_step(factor=1.0) == 4
+    assert run.value_at(3) == 0.06 and run.value_at(3, "aligned_mse") == pytest.approx(0.006)
+    assert _result([1.0, math.nan, 0.1]).settling_step() == 2  # NaN is never settled
+    with pytest.raises(ValueError, match="no record of step 9; this run has steps 0 to 5"):
+        run.value_at(9)
+    with pytest.raises(ValueError, match="factor must be at least 1"):
+        run.settling_step(factor=0.5)
+    assert run.first_step_below(0.01, "aligned_mse") == 3
+
+
+def test_setting_table_reads_the_registry():
+    text = summaries.setting_table("resnet18", dlg.AttackConfig(match_ratio=0, patience=0)).data
+    assert "| image size | 224×224 |" in text
+    assert "11,689,512 measured; the report says 11,000,000" in text
+    assert "early stopping off" in text
+    lenet = summaries.setting_table("lenet", dlg.AttackConfig()).data
+    assert "scaled to [0, 1]" in lenet and "none in this network" in lenet
+
+
+def test_parameter_rows_measure_each_model():
+    rows = summaries.parameter_rows(("lenet", "resnet18"))
+    assert [(r["model"], r["measured"], r["reported"]) for r in rows] == [
+        ("lenet", 85_036, 60_000), ("resnet18", 11_689_512, 11_000_000)]
+    table = summaries.parameter_table(rows, {"lenet": "another network"}).data
+    assert "| lenet | 85,036 | 60,000 | 1.42 | another network |" in table
+
+
+def test_result_table_counts_steps_and_labels():
+    run = _result([1.0, 0.5, 0.0005])
+    text = summaries.result_table({"toy": run}).data
+    assert "| toy | 0.0e+00 |" in text and "| True | 2 | 2 | 2 | 2 |" in text
+    assert summaries.orders_of_magnitude(1.0, 1e-3) == pytest.approx(3)
+
+
+def test_batch_norm_hides_contrast_from_resnet_but_not_from_lenet():
+    changes = {"contrast": lambda x: 5 * x - 1, "noise": lambda x: x + 0.01}
+    lenet = {row["change"]: row for row in experiments.gradient_gaps("lenet", "cat", changes)}
+    resnet = {row["change"]: row for row in experiments.gradient_gaps("resnet18", "cat", changes)}
+    assert lenet["contrast"]["gap"] > 0.05  # no batch norm: the gradient sees it
+    assert resnet["contrast"]["gap"] < lenet["contrast"]["gap"] / 100  # batch norm hides it
+    assert lenet["contrast"]["mse"] == pytest.approx(dlg.mse(
+        5 * dlg.load_image("cat", 32).pixels - 1, dlg.load_image("cat", 32).pixels))
