@@ -100,7 +100,8 @@ def _records(args: argparse.Namespace) -> int:
     print(markdown_table(good, {
         "folder": ("record", str), "model": ("model", str), "image": ("image", str),
         "steps": ("steps", fmt_int), "evaluations": ("evaluations", fmt_int),
-        "minutes": ("wall time", lambda v: f"{v:.1f} min"), "device": ("device", str),
+        "minutes": ("wall time", lambda v: f"{v:.1f} min"),
+        "seconds_per_evaluation": ("s / evaluation", lambda v: f"{v:.2f}"), "device": ("device", str),
         "threads": ("threads", str), "final_mse": ("MSE", fmt_sci),
         "aligned_mse": ("aligned MSE", fmt_sci), "label_correct": ("label right", str),
     }).data)

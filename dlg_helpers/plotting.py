@@ -15,6 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .attack import AttackResult, StepRecord
+from .metrics import match_batch
 
 __all__ = ["STYLE", "METRIC_LABELS", "show_image", "plot_images", "plot_evolution", "plot_mse_curves",
            "plot_mse_panels", "plot_label_gradient"]
@@ -84,25 +85,34 @@ def plot_images(images: Sequence[torch.Tensor], titles: Sequence[str],
 
 def plot_evolution(result: AttackResult, columns: int = 10, include_truth: bool = True,
                    view: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                   every: int = 1) -> Figure:
+                   every: int = 1, index: int = 0) -> Figure:
     """The report's Fig. 7: the dummy image at every stored snapshot, then the best iterate.
 
     Args:
-        result: the attack (for a batch, its first image is shown).
+        result: the attack.
         columns: frames per row.
         include_truth: end with the private image.
         view: applied to each reconstruction before it is shown, e.g.
             :func:`~dlg_helpers.metrics.standardise` (the truth is shown as it is).
         every: show every ``every``-th snapshot only.
+        index: for a batch, which private image to follow; each frame shows the reconstruction
+            paired with it (:func:`~dlg_helpers.metrics.match_batch`), since a batch may come
+            back in another order.
     """
     if not result.snapshots:
         raise ValueError("this result kept no snapshots; run with AttackConfig(snapshot_every=10)")
-    shown = view or (lambda image: image)
+    if not 0 <= index < result.truth.shape[0]:
+        raise ValueError(f"index {index} is outside the batch of {result.truth.shape[0]}")
+
+    def shown(image: torch.Tensor) -> torch.Tensor:
+        paired = match_batch(image, result.truth)[index:index + 1]
+        return view(paired) if view is not None else paired
+
     frames = [(f"step {s}", shown(image))
               for s, image in sorted(result.snapshots.items())[::every]]
     frames.append(("best", shown(result.reconstruction)))
     if include_truth:
-        frames.append(("ground truth", result.truth))
+        frames.append(("ground truth", result.truth[index:index + 1]))
     rows = -(-len(frames) // columns)
     with _styled():
         fig, axes = plt.subplots(rows, columns, figsize=(1.3 * columns, 1.45 * rows),

@@ -203,7 +203,9 @@ def list_records(results_dir: str | Path) -> list[dict[str, Any]]:
         rows.append({
             "folder": str(path.parent), "model": record["model"], "image": record["image"],
             "steps": record["steps"], "evaluations": record["evaluations"],
-            "minutes": record["wall_seconds"] / 60, "device": record["device"],
+            "minutes": record["wall_seconds"] / 60,
+            "seconds_per_evaluation": record["wall_seconds"] / max(record["evaluations"], 1),
+            "device": record["device"],
             "threads": _threads(record.get("command", "")), "final_mse": record["final_mse"],
             "aligned_mse": record.get("aligned_mse"), "label_correct": record["label_correct"],
         })

@@ -98,3 +98,16 @@ def test_evolution_applies_the_view_to_reconstructions_only(result):
     assert all(ax.images[0].get_array().max() == 0 for ax in shown[:-1])
     assert shown[-1].images[0].get_array().max() > 0  # the truth, as it is
     plt.close(fig)
+
+
+def test_evolution_follows_one_image_of_a_batch_whatever_its_order():
+    pair = dlg.run_attack("lenet", ["cat", "coffee"], dlg.AttackConfig(
+        steps=2, snapshot_every=1, progress=False), device="cpu")
+    swapped = dlg.AttackResult(**{**vars(pair), "reconstruction": pair.truth[[1, 0]],
+                                  "snapshots": {0: pair.truth[[1, 0]]}})
+    fig = plotting.plot_evolution(swapped, index=1)
+    frames = [ax.images[0].get_array() for ax in _visible_axes(fig)]
+    assert all((frame == frames[-1]).all() for frame in frames)  # all show coffee, as paired
+    plt.close(fig)
+    with pytest.raises(ValueError, match="index 2 is outside the batch of 2"):
+        plotting.plot_evolution(pair, index=2)
