@@ -186,20 +186,43 @@ class AttackResult:
         return values[-1]
 
     def settling_step(self, metric: str = "mse", factor: float = 2.0) -> int:
-        """The first step from which ``metric`` stays within ``factor`` times its final value.
+        """The first step from which ``metric`` stays within ``factor`` of its final value.
 
-        A reading of "converges in N steps" that works at any error level: after this step the
-        curve has flattened out (it does not say the final value is small).
+        Within means between ``final / factor`` and ``final * factor``. A reading of "converges
+        in N steps" that works at any error level: after this step the curve has flattened out
+        (it does not say the final value is small, nor that it fell rather than rose).
         """
         if factor < 1:
             raise ValueError(f"factor must be at least 1, got {factor}")
         final = getattr(self.history[-1], metric)
         settled = self.history[-1].step
         for record in reversed(self.history):
-            if not getattr(record, metric) <= factor * final:  # NaN counts as unsettled
+            if not final / factor <= getattr(record, metric) <= factor * final:  # NaN: unsettled
                 break
             settled = record.step
         return settled
+
+    def resting_step(self) -> int | None:
+        """The step after which L-BFGS stopped moving (one evaluation per step to the end).
+
+        L-BFGS returns after a single evaluation when its own convergence tests pass (the
+        objective changed by less than 1e-9, or its gradient is below 1e-7): the optimiser has
+        converged, whether or not the image has. None when it was still moving at the end.
+        """
+        # An attempt that did not diverge ends with one more evaluation, of its final point,
+        # which is not an L-BFGS step.
+        finals = {max(i for i, r in enumerate(self.history) if r.attempt == index)
+                  for index, attempt in enumerate(self.attempts)
+                  if attempt.status != "diverged"
+                  and any(r.attempt == index for r in self.history)}
+        stepping = [r for i, r in enumerate(self.history) if i not in finals]
+        resting = None
+        for before, after in zip(stepping, stepping[1:]):
+            if after.evaluations - before.evaluations > 1 or after.attempt != before.attempt:
+                resting = None
+            elif resting is None:
+                resting = before.step
+        return resting
 
     def summary(self) -> dict[str, object]:
         """The headline numbers, JSON-ready."""

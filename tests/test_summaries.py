@@ -7,16 +7,18 @@ import torch
 
 import dlg_helpers as dlg
 from dlg_helpers import experiments, summaries
-from dlg_helpers.attack import StepRecord
+from dlg_helpers.attack import Attempt, StepRecord
 
 
-def _result(values: list[float]) -> dlg.AttackResult:
+def _result(values: list[float], evaluations: list[int] | None = None) -> dlg.AttackResult:
+    counts = evaluations or [20 * (i + 1) for i in range(len(values))]
     history = [StepRecord(step=i, attempt=0, grad_distance=v, mse=v, label_pred=[1],
-                          evaluations=i, seconds=float(i), aligned_mse=v / 10)
-               for i, v in enumerate(values)]
+                          evaluations=n, seconds=float(i), aligned_mse=v / 10)
+               for i, (v, n) in enumerate(zip(values, counts))]
     image = torch.zeros(1, 3, 4, 4)
     return dlg.AttackResult(reconstruction=image, truth=image, label_true=[1], label_pred=[1],
-                            history=history, attempts=[])
+                            history=history,
+                            attempts=[Attempt(0, "budget", len(values) - 1, min(values))])
 
 
 def test_settling_step_and_value_at():
@@ -30,6 +32,17 @@ def test_settling_step_and_value_at():
     with pytest.raises(ValueError, match="factor must be at least 1"):
         run.settling_step(factor=0.5)
     assert run.first_step_below(0.01, "aligned_mse") == 3
+    rising = _result([0.07, 0.4, 0.56, 0.56])
+    assert rising.settling_step() == 1  # a curve that rose has not settled where it started
+
+
+def test_resting_step_is_where_lbfgs_stops_moving():
+    # 20 evaluations per step, then one per step from step 3 on; the last record is the
+    # attempt's final evaluation, not a step, so it neither starts nor ends a rest.
+    resting = _result([9, 5, 2, 1, 1, 1, 1], evaluations=[20, 40, 60, 61, 62, 63, 64])
+    assert resting.resting_step() == 2
+    moving = _result([9, 5, 2, 1], evaluations=[20, 40, 60, 61])
+    assert moving.resting_step() is None
 
 
 def test_setting_table_reads_the_registry():
@@ -52,7 +65,7 @@ def test_parameter_rows_measure_each_model():
 def test_result_table_counts_steps_and_labels():
     run = _result([1.0, 0.5, 0.0005])
     text = summaries.result_table({"toy": run}).data
-    assert "| toy | 0.0e+00 |" in text and "| True | 2 | 2 | 2 | 2 |" in text
+    assert "| toy | 0.0e+00 |" in text and "| True | 2 | 2 | 2 | 60 |" in text
     assert summaries.orders_of_magnitude(1.0, 1e-3) == pytest.approx(3)
 
 
