@@ -1,7 +1,9 @@
 # The two commands of the README:
 #   make book   set everything up, execute every chapter with papermill, build the book (_build/html)
-#   make test   set everything up and run every test (unit tests, nbval, papermill, the book build)
-# Both create the virtual environment .venv on first use; nothing else needs installing by hand.
+#   make test   set everything up and run every test (unit tests, nbval, papermill, the book build,
+#               the browser test in Debian's Chromium)
+# Both create the virtual environment .venv on first use (and the test installs Chromium with apt);
+# nothing else needs installing by hand.
 
 VENV ?= .venv
 PYTHON := $(abspath $(VENV))/bin/python
@@ -9,6 +11,9 @@ STAMP := $(VENV)/.installed
 # Kernels started by papermill and nbval must find this environment's python first.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
+# The browser test drives Debian's Chromium; Playwright never downloads a browser of its own.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: setup book execute html test benchmark clean
 
@@ -23,15 +28,17 @@ $(STAMP): requirements.txt pyproject.toml
 book: execute html
 
 execute: $(STAMP)
-	@for nb in $(CHAPTERS); do \
-		echo "papermill: $$nb"; \
-		$(PYTHON) -m papermill --kernel python3 --cwd chapters "$$nb" "$$nb" || exit 1; \
-	done
+	$(PYTHON) -m dlg_helpers.colab
+	$(PYTHON) -m dlg_helpers.execute $(CHAPTERS)
 
 html: $(STAMP)
 	$(abspath $(VENV))/bin/jupyter-book build . -W -n --keep-going
 
-test: $(STAMP)
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
+test: $(STAMP) $(CHROMIUM)
 	$(PYTHON) -m pytest
 
 benchmark: $(STAMP)

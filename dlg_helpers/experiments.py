@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from .attack import Attack, AttackConfig, AttackResult, reconstruct
 from .devices import pick_device
@@ -59,9 +60,14 @@ def run_attack(model: str, image: str | Sequence[str], config: AttackConfig = At
 
 def run_attacks(model: str, images: Iterable[str], config: AttackConfig = AttackConfig(),
                 seeds: Iterable[int] = (0,), **kwargs: Any) -> dict[tuple[str, int], AttackResult]:
-    """:func:`run_attack` for every image and seed; keys are ``(image, seed)``."""
+    """:func:`run_attack` for every image and seed; keys are ``(image, seed)``.
+
+    One progress bar counts the attacks (each attack's own bar follows ``config.progress``).
+    """
+    jobs = [(image, seed) for image in images for seed in seeds]
     return {(image, seed): run_attack(model, image, replace(config, seed=seed), **kwargs)
-            for image in images for seed in seeds}
+            for image, seed in tqdm(jobs, desc=f"{model} attacks", unit="attack",
+                                    mininterval=1.0)}
 
 
 def gradient_gaps(model: str, image: str, changes: Mapping[str, Callable[[torch.Tensor],
@@ -169,7 +175,7 @@ def compare_with_original(image: str, seeds: Iterable[int],
     """
     sample = load_image(image, get_spec("lenet").image_size)
     comparisons = []
-    for seed in seeds:
+    for seed in tqdm(list(seeds), desc="original vs engine", unit="seed", mininterval=1.0):
         network = build_model("lenet", seed=seed)
         _, original = original_dlg(network, sample.pixels, sample.label, steps=config.steps,
                                    seed=seed)

@@ -6,18 +6,21 @@ light and dark modes (a transparent figure would put black labels on a dark page
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import matplotlib.pyplot as plt
 import torch
+from IPython.display import HTML
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .attack import AttackResult, StepRecord
 from .metrics import match_batch
 
-__all__ = ["STYLE", "METRIC_LABELS", "show_image", "plot_images", "plot_evolution", "plot_mse_curves",
+__all__ = ["STYLE", "METRIC_LABELS", "show_image", "plot_images", "plot_evolution",
+           "animate_evolution", "plot_mse_curves",
            "plot_mse_panels", "plot_label_gradient"]
 
 STYLE = {
@@ -123,6 +126,62 @@ def plot_evolution(result: AttackResult, columns: int = 10, include_truth: bool 
             show_image(ax, image, title)
         fig.tight_layout()
     return fig
+
+
+def animate_evolution(result: AttackResult, view: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                      index: int = 0, size: float = 2.6, interval_ms: int = 250) -> HTML:
+    """The evolution as an animation with a slider that plays in a static web page.
+
+    Every snapshot, then the best iterate, beside the private image; the frames are embedded in
+    the page (JPEG) with matplotlib's JavaScript player, so no kernel is needed to watch it.
+
+    Args:
+        result: the attack (snapshots needed).
+        view: applied to each reconstruction before it is shown (e.g. ``standardise``).
+        index: for a batch, the private image to follow (paired as in :func:`plot_evolution`).
+        size: side of each panel in inches.
+        interval_ms: milliseconds per frame when playing.
+    """
+    from matplotlib.animation import FuncAnimation
+
+    if not result.snapshots:
+        raise ValueError("this result kept no snapshots; run with AttackConfig(snapshot_every=10)")
+    if not 0 <= index < result.truth.shape[0]:
+        raise ValueError(f"index {index} is outside the batch of {result.truth.shape[0]}")
+
+    def shown(image: torch.Tensor) -> torch.Tensor:
+        paired = match_batch(image, result.truth)[index:index + 1]
+        return view(paired) if view is not None else paired
+
+    frames = [(f"step {s}", shown(image)) for s, image in sorted(result.snapshots.items())]
+    frames.append(("best", shown(result.reconstruction)))
+    saved = plt.rcParams["animation.frame_format"]
+    with _styled():
+        plt.rcParams["animation.frame_format"] = "jpeg"  # a tenth of PNG's size for photographs
+        try:
+            fig, (left, right) = plt.subplots(1, 2, figsize=(2 * size, size + 0.4))
+            show_image(right, result.truth[index:index + 1], "private image")
+            picture = left.imshow(_to_display(frames[0][1]), interpolation="nearest")
+            left.set_axis_off()
+            title = left.set_title(frames[0][0], fontsize=9)
+            fig.tight_layout()
+
+            def draw(frame: int) -> list:
+                name, image = frames[frame]
+                picture.set_data(_to_display(image))
+                title.set_text(name)
+                return [picture, title]
+
+            animation = FuncAnimation(fig, draw, frames=len(frames), interval=interval_ms)
+            # The player links Font Awesome 4 from a CDN for its button icons; the book's theme
+            # ships Font Awesome already, and an offline page must not reach out for it.
+            player = re.sub(r'<link rel="stylesheet"[^>]*font-awesome[^>]*>\n?', "",
+                            animation.to_jshtml(default_mode="once"))
+            page = HTML(player)
+        finally:
+            plt.rcParams["animation.frame_format"] = saved
+            plt.close(fig)
+    return page
 
 
 Runs = Mapping[str, AttackResult | Sequence[StepRecord]]

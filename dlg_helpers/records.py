@@ -202,6 +202,7 @@ def list_records(results_dir: str | Path) -> list[dict[str, Any]]:
             continue
         rows.append({
             "folder": str(path.parent), "model": record["model"], "image": record["image"],
+            "image_size": record.get("image_size"),
             "steps": record["steps"], "evaluations": record["evaluations"],
             "minutes": record["wall_seconds"] / 60,
             "seconds_per_evaluation": record["wall_seconds"] / max(record["evaluations"], 1),

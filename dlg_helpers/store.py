@@ -147,15 +147,16 @@ def find_record(spec: RunSpec, results_dir: str | Path) -> tuple[Path | None, li
     return None, refusals
 
 
-def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *, recompute: bool = False,
-                save: bool = False, device: str | None = None,
+def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *,
+                recompute: bool | None = False, save: bool = False, device: str | None = None,
                 checkpoint: str | Path | None = None) -> AttackResult:
     """The attack ``spec`` describes: its stored record when one matches, else computed.
 
     Args:
         spec: the run.
         results_dir: the folder of stored records (``results/`` at the repository's top).
-        recompute: compute even when a matching record is stored.
+        recompute: compute even when a matching record is stored; None: compute on a GPU
+            (minutes at the report's scale), load on a CPU (hours).
         save: store a computed run as ``results_dir/<model>/<images>-seed<k>/`` (replacing what
             is there).
         device: where to compute (None: the GPU when there is one).
@@ -165,6 +166,9 @@ def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *, recompute
         StoredRunError: when the matching record's arrays are missing or corrupt (its JSON is
             fine, so it would have been used); the message says how to remake it.
     """
+    target = str(pick_device(device))
+    if recompute is None:
+        recompute = target.startswith("cuda")
     folder, refusals = (None, []) if recompute else find_record(spec, results_dir)
     for refusal in refusals:
         print(f"not using {refusal}")
@@ -181,7 +185,6 @@ def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *, recompute
     print(f"Computing {spec.model} on {'+'.join(spec.images)} "
           f"({'asked to recompute' if recompute else 'no stored run matches'}); in the "
           f"background instead: {spec.command(Path(results_dir) / spec.model / spec.folder_name)}")
-    target = str(pick_device(device))
     result = run_attack(spec.model, list(spec.images), spec.config, model_seed=spec.model_seed,
                         size=spec.size, device=target, checkpoint=checkpoint)
     if save:

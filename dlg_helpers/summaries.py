@@ -6,19 +6,24 @@ their settings and outcomes the same way, and no chapter keeps its own copy of t
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from IPython.display import Markdown
 
 from .attack import AttackConfig, AttackResult
+from .costs import COLAB_T4_FLOPS, estimated_seconds, flops_per_evaluation
 from .metrics import image_metrics
+from .records import list_records
 from .models import build_model, count_parameters, get_spec
 from .tables import fmt_int, fmt_sci, markdown_table
 
 __all__ = ["REPORT_MODELS", "setting_table", "parameter_rows", "parameter_table", "result_rows",
-           "result_table", "orders_of_magnitude"]
+           "result_table", "orders_of_magnitude", "chapter_durations", "chapter_duration_table",
+           "run_costs", "run_cost_table"]
 
 REPORT_MODELS = ("lenet", "resnet18", "densenet121", "inception_v3")
 
@@ -108,3 +113,58 @@ def result_table(results: Mapping[str, AttackResult], threshold: float = 1e-3) -
 def orders_of_magnitude(larger: float, smaller: float) -> float:
     """``log10(larger / smaller)``: how many orders of magnitude ``larger`` is above."""
     return math.log10(larger / smaller)
+
+
+def _duration(minutes: float) -> str:
+    return f"{minutes * 60:.1f} s" if minutes < 1 else f"{minutes:.1f} min"
+
+
+def chapter_durations(chapters_dir: str | Path) -> list[dict[str, Any]]:
+    """How long each executed chapter took, from the run time papermill stored in it."""
+    rows = []
+    for path in sorted(Path(chapters_dir).glob("*.ipynb")):
+        seconds = json.loads(path.read_text()).get("metadata", {}).get(
+            "papermill", {}).get("duration")
+        if seconds is not None:
+            rows.append({"chapter": path.stem, "minutes": seconds / 60})
+    return rows
+
+
+def chapter_duration_table(rows: list[dict[str, Any]]) -> Markdown:
+    """:func:`chapter_durations` as a table."""
+    return markdown_table(rows, {"chapter": ("chapter", str),
+                                 "minutes": ("run time (CPU, 1 thread)", _duration)})
+
+
+def run_costs(results_dir: str | Path, gpu_flops: float = COLAB_T4_FLOPS
+              ) -> list[dict[str, Any]]:
+    """Each stored run's measured CPU time and its estimated time on a GPU of ``gpu_flops``.
+
+    The estimate is the run's evaluations times the FLOPs of one evaluation of its model and
+    batch (:func:`~dlg_helpers.costs.flops_per_evaluation`), over the GPU's throughput.
+    """
+    flops: dict[tuple[str, int, int], int] = {}
+    rows = []
+    for record in list_records(results_dir):
+        if "error" in record:
+            continue
+        batch = len(record["image"].split("+"))
+        key = (record["model"], batch, record["image_size"])
+        if key not in flops:
+            flops[key] = flops_per_evaluation(record["model"], batch, record["image_size"])
+        rows.append({
+            "run": Path(record["folder"]).name, "model": record["model"],
+            "evaluations": record["evaluations"], "gflops": flops[key] / 1e9,
+            "cpu_minutes": record["minutes"],
+            "gpu_minutes": estimated_seconds(record["evaluations"], flops[key], gpu_flops) / 60,
+        })
+    return rows
+
+
+def run_cost_table(rows: list[dict[str, Any]]) -> Markdown:
+    """:func:`run_costs` as a table."""
+    return markdown_table(rows, {
+        "model": ("model", str), "run": ("run", str), "evaluations": ("evaluations", fmt_int),
+        "gflops": ("GFLOP per evaluation", lambda v: f"{v:.3g}"),
+        "cpu_minutes": ("CPU, measured", _duration), "gpu_minutes": ("GPU, estimated", _duration),
+    })

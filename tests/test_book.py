@@ -3,33 +3,57 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
+
+
+def _toc_pages() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [toc["root"]] + [entry["file"] for entry in toc["chapters"]]
 
 
 @pytest.mark.slow
-def test_book_builds_without_warnings(tmp_path):
-    jupyter_book = Path(sys.executable).with_name("jupyter-book")  # the environment's own
-    build = subprocess.run(
-        [str(jupyter_book), "build", str(ROOT), "--path-output", str(tmp_path),
-         "-W", "-n", "--keep-going"],
-        capture_output=True, text=True, timeout=900,
-    )
-    assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
-    html = tmp_path / "_build" / "html"
-    for page in ("chapters/intro", "chapters/01_background", "chapters/02_lenet",
-                 "chapters/bibliography"):
-        assert (html / f"{page}.html").is_file(), page
-    for notebook in sorted((ROOT / "chapters").glob("*.ipynb")):
-        figures = sum("image/png" in output.get("data", {})
-                      for cell in json.loads(notebook.read_text())["cells"]
-                      for output in cell.get("outputs", []))
-        page = (html / "chapters" / f"{notebook.stem}.html").read_text()
-        assert page.count("<figcaption") == figures, notebook.stem  # each with its caption
-    background = (html / "chapters" / "01_background.html").read_text()
+def test_every_page_of_the_table_of_contents_is_built(book_html):
+    for page in _toc_pages():
+        assert (book_html / f"{page}.html").is_file(), page
+    assert {f"chapters/{path.stem}" for path in NOTEBOOKS} <= set(_toc_pages())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_figure_is_shown_with_its_caption(book_html, notebook):
+    figures = sum(bool({"image/png", "text/html"} & set(output.get("data", {})))  # or animation
+                  for cell in json.loads(notebook.read_text())["cells"]
+                  if "remove-cell" not in cell.get("metadata", {}).get("tags", [])
+                  for output in cell.get("outputs", []))
+    page = (book_html / "chapters" / f"{notebook.stem}.html").read_text()
+    assert page.count("<figcaption") == figures
+
+
+@pytest.mark.slow
+def test_glued_numbers_reach_the_prose(book_html):
+    background = (book_html / "chapters" / "01_background.html").read_text()
     assert "85,036" in background  # a glued number, formatted into the prose
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_launch_links_open_notebooks_that_exist(book_html, notebook):
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    repo = config["repository"]["url"].removeprefix("https://github.com/").rstrip("/")
+    branch = config["repository"]["branch"]
+    page = (book_html / "chapters" / f"{notebook.stem}.html").read_text()
+    colab = re.findall(rf'https://colab\.research\.google\.com/github/{repo}/blob/{branch}/'
+                       rf'([^"?#]+)', page)
+    binder = re.findall(rf'https://mybinder\.org/v2/gh/{repo}/{branch}\?urlpath=[^"]*?'
+                        rf'(chapters(?:%2F|/)[^"&]+\.ipynb)', page)
+    assert colab and binder, "no Colab or Binder launch link"
+    for path in colab + [p.replace("%2F", "/") for p in binder]:
+        assert (ROOT / path).is_file(), path
+    assert f"_sources/chapters/{notebook.stem}.ipynb" in page  # the download button

@@ -13,6 +13,8 @@ import nbformat
 import papermill
 import pytest
 
+from dlg_helpers.colab import SETUP_TAG, sync_chapters
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 
@@ -20,6 +22,9 @@ CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 QUICK_PARAMETERS: dict[str, dict[str, object]] = {
     "01_background": {"IMAGE": "coffee"},
     "02_lenet": {"STEPS": 3, "IMAGES": ["cat", "coffee"], "SEEDS": [0]},
+    "03_resnet18": {"STEPS": 2, "RESULTS_DIR": "/nonexistent"},
+    "04_densenet121": {"STEPS": 2, "RESULTS_DIR": "/nonexistent"},
+    "instructor": {"GPU_FLOPS": 1e12},
 }
 
 
@@ -32,10 +37,17 @@ def test_every_chapter_has_quick_parameters():
     assert {path.stem for path in CHAPTERS} == set(QUICK_PARAMETERS)
 
 
+def test_every_chapter_has_the_current_colab_setup_cell():
+    stale = sync_chapters(CHAPTERS, ROOT / "_config.yml", check=True)
+    assert not stale, f"run `python -m dlg_helpers.colab` (make book does): {stale}"
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_is_committed_executed_with_a_parameters_cell(path):
     cells = _code_cells(path)
-    assert "parameters" in cells[0].metadata.get("tags", []), "first code cell: parameters"
+    assert SETUP_TAG in cells[0].metadata.get("tags", []), "first code cell: Colab setup"
+    assert "remove-cell" in cells[0].metadata["tags"], "the setup cell is hidden in the book"
+    assert "parameters" in cells[1].metadata.get("tags", []), "second code cell: parameters"
     assert all(cell.execution_count is not None for cell in cells), "execute before committing"
     errors = [o for cell in cells for o in cell.outputs if o.output_type == "error"]
     assert not errors
@@ -45,7 +57,9 @@ def test_chapter_is_committed_executed_with_a_parameters_cell(path):
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_every_figure_has_a_caption(path):
     for cell in _code_cells(path):
-        if any("image/png" in output.get("data", {}) for output in cell.outputs):
+        if "remove-cell" in cell.metadata.get("tags", []):
+            continue  # not in the book (the explorer widget; the animation stands in for it)
+        if any({"image/png", "text/html"} & set(output.get("data", {})) for output in cell.outputs):
             caption = cell.metadata.get("mystnb", {}).get("figure", {}).get("caption", "")
             assert caption.strip(), f"figure without a caption in cell:\n{cell.source}"
 

@@ -111,3 +111,13 @@ def test_evolution_follows_one_image_of_a_batch_whatever_its_order():
     plt.close(fig)
     with pytest.raises(ValueError, match="index 2 is outside the batch of 2"):
         plotting.plot_evolution(pair, index=2)
+
+
+def test_animation_is_a_self_contained_player_with_a_slider(result):
+    page = plotting.animate_evolution(result).data
+    frames = len(result.snapshots) + 1  # every snapshot, then the best iterate
+    assert page.count("data:image/jpeg;base64") == frames
+    assert 'type="range"' in page and "<script" in page  # plays with no kernel
+    assert plt.get_fignums() == []  # the figure is closed: no stray static copy
+    with pytest.raises(ValueError, match="index 1 is outside the batch of 1"):
+        plotting.animate_evolution(result, index=1)

@@ -124,3 +124,9 @@ def test_every_committed_record_is_complete_and_matches_its_command():
         spec = RunSpec(record["model"], tuple(record["image"].split("+")),
                        dlg.AttackConfig(**record["config"]))
         assert find_record(spec, RESULTS)[0] == folder
+
+
+def test_recompute_none_loads_on_a_cpu(stored, capsys):
+    spec, results = stored
+    load_or_run(spec, results, recompute=None, device="cpu")
+    assert "Loaded the stored run" in capsys.readouterr().out

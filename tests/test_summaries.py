@@ -77,3 +77,27 @@ def test_batch_norm_hides_contrast_from_resnet_but_not_from_lenet():
     assert resnet["contrast"]["gap"] < lenet["contrast"]["gap"] / 100  # batch norm hides it
     assert lenet["contrast"]["mse"] == pytest.approx(dlg.mse(
         5 * dlg.load_image("cat", 32).pixels - 1, dlg.load_image("cat", 32).pixels))
+
+
+def test_chapter_durations_come_from_papermill_metadata(tmp_path):
+    import nbformat
+
+    timed = nbformat.v4.new_notebook(metadata={"papermill": {"duration": 90.0}})
+    nbformat.write(timed, tmp_path / "a.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "b.ipynb")  # never executed
+    rows = summaries.chapter_durations(tmp_path)
+    assert rows == [{"chapter": "a", "minutes": 1.5}]
+    assert "| a | 1.5 min |" in summaries.chapter_duration_table(rows).data
+
+
+def test_run_costs_estimate_a_gpu_from_the_flops(tmp_path):
+    from dlg_helpers.cli import main
+    from dlg_helpers.costs import flops_per_evaluation
+
+    out = tmp_path / "lenet" / "cat-seed0"
+    assert main(["attack", "--steps", "2", "--no-progress", "--out", str(out)]) == 0
+    (row,) = summaries.run_costs(tmp_path, gpu_flops=1e9)
+    flops = flops_per_evaluation("lenet")
+    assert row["gflops"] == flops / 1e9
+    assert row["gpu_minutes"] == pytest.approx(row["evaluations"] * flops / 1e9 / 60)
+    assert "| lenet | cat-seed0 |" in summaries.run_cost_table([row]).data

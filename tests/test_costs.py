@@ -1,0 +1,20 @@
+"""FLOP counts of the DLG objective, and time estimates from them."""
+
+import pytest
+
+from dlg_helpers.costs import COLAB_T4_FLOPS, estimated_seconds, flops_per_evaluation
+
+
+def test_lenet_flops_are_dominated_by_its_layers_and_grow_with_the_batch():
+    one = flops_per_evaluation("lenet")
+    # forward of the three convolutions and the classifier, 2 FLOPs per multiply-add:
+    forward = 2 * (12 * 16 * 16 * 3 * 25 + 12 * 8 * 8 * 12 * 25 + 12 * 8 * 8 * 12 * 25 + 768 * 100)
+    assert 3 * forward < one < 12 * forward  # forward, backward and the backward of the backward
+    assert flops_per_evaluation("lenet", batch_size=2) == pytest.approx(2 * one, rel=0.05)
+
+
+def test_estimates_scale_with_the_work():
+    assert estimated_seconds(6000, 30 * 10**9) == pytest.approx(6000 * 30e9 / COLAB_T4_FLOPS)
+    assert estimated_seconds(10, 10**9, throughput=1e9) == 10
+    with pytest.raises(ValueError, match="throughput must be positive"):
+        estimated_seconds(1, 1, throughput=0)
