@@ -86,6 +86,25 @@ def plot_images(images: Sequence[torch.Tensor], titles: Sequence[str],
     return fig
 
 
+def _evolution_frames(result: AttackResult, view: Callable[[torch.Tensor], torch.Tensor] | None,
+                      index: int, every: int = 1) -> list[tuple[str, torch.Tensor]]:
+    """(title, image) for every ``every``-th snapshot and the best iterate, each the
+    reconstruction paired with private image ``index`` and passed through ``view``."""
+    if not result.snapshots:
+        raise ValueError("this result kept no snapshots; run with AttackConfig(snapshot_every=10)")
+    if not 0 <= index < result.truth.shape[0]:
+        raise ValueError(f"index {index} is outside the batch of {result.truth.shape[0]}")
+
+    def shown(image: torch.Tensor) -> torch.Tensor:
+        paired = match_batch(image, result.truth)[index:index + 1]
+        return view(paired) if view is not None else paired
+
+    frames = [(f"step {s}", shown(image))
+              for s, image in sorted(result.snapshots.items())[::every]]
+    frames.append(("best", shown(result.reconstruction)))
+    return frames
+
+
 def plot_evolution(result: AttackResult, columns: int = 10, include_truth: bool = True,
                    view: Callable[[torch.Tensor], torch.Tensor] | None = None,
                    every: int = 1, index: int = 0) -> Figure:
@@ -102,18 +121,7 @@ def plot_evolution(result: AttackResult, columns: int = 10, include_truth: bool 
             paired with it (:func:`~dlg_helpers.metrics.match_batch`), since a batch may come
             back in another order.
     """
-    if not result.snapshots:
-        raise ValueError("this result kept no snapshots; run with AttackConfig(snapshot_every=10)")
-    if not 0 <= index < result.truth.shape[0]:
-        raise ValueError(f"index {index} is outside the batch of {result.truth.shape[0]}")
-
-    def shown(image: torch.Tensor) -> torch.Tensor:
-        paired = match_batch(image, result.truth)[index:index + 1]
-        return view(paired) if view is not None else paired
-
-    frames = [(f"step {s}", shown(image))
-              for s, image in sorted(result.snapshots.items())[::every]]
-    frames.append(("best", shown(result.reconstruction)))
+    frames = _evolution_frames(result, view, index, every)
     if include_truth:
         frames.append(("ground truth", result.truth[index:index + 1]))
     rows = -(-len(frames) // columns)
@@ -128,7 +136,8 @@ def plot_evolution(result: AttackResult, columns: int = 10, include_truth: bool 
     return fig
 
 
-def animate_evolution(result: AttackResult, view: Callable[[torch.Tensor], torch.Tensor] | None = None,
+def animate_evolution(result: AttackResult,
+                      view: Callable[[torch.Tensor], torch.Tensor] | None = None,
                       index: int = 0, size: float = 2.6, interval_ms: int = 250) -> HTML:
     """The evolution as an animation with a slider that plays in a static web page.
 
@@ -144,17 +153,7 @@ def animate_evolution(result: AttackResult, view: Callable[[torch.Tensor], torch
     """
     from matplotlib.animation import FuncAnimation
 
-    if not result.snapshots:
-        raise ValueError("this result kept no snapshots; run with AttackConfig(snapshot_every=10)")
-    if not 0 <= index < result.truth.shape[0]:
-        raise ValueError(f"index {index} is outside the batch of {result.truth.shape[0]}")
-
-    def shown(image: torch.Tensor) -> torch.Tensor:
-        paired = match_batch(image, result.truth)[index:index + 1]
-        return view(paired) if view is not None else paired
-
-    frames = [(f"step {s}", shown(image)) for s, image in sorted(result.snapshots.items())]
-    frames.append(("best", shown(result.reconstruction)))
+    frames = _evolution_frames(result, view, index)
     saved = plt.rcParams["animation.frame_format"]
     with _styled():
         plt.rcParams["animation.frame_format"] = "jpeg"  # a tenth of PNG's size for photographs
