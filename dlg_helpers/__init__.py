@@ -6,7 +6,11 @@ The pieces, each in a module of its own:
 - :mod:`~dlg_helpers.images`: private images that load offline (and CIFAR-100 online).
 - :mod:`~dlg_helpers.gradients`: the shared gradient, the gradient distance, the iDLG label.
 - :mod:`~dlg_helpers.attack`: the DLG reconstruction (:func:`reconstruct`, :class:`AttackConfig`),
-  step by step with checkpoints (:class:`Attack`).
+  step by step with checkpoints (:class:`Attack`); the same engine runs the stronger attack of
+  Geiping et al. (:meth:`AttackConfig.inverting_gradients`).
+- :mod:`~dlg_helpers.priors`: what the attacker assumes about images (total variation).
+- :mod:`~dlg_helpers.defences`: what a victim can do to its gradient before sharing it (noise,
+  pruning, reduced precision, DP-SGD through Opacus), composable and read from text.
 - :mod:`~dlg_helpers.activations`: ReLU replaced by Sigmoid, module and functional calls alike.
 - :mod:`~dlg_helpers.metrics`: MSE, PSNR, SSIM, and the aligned MSE that ignores what batch norm
   hides from the gradient (contrast, colour cast); batches are paired image by image first.

@@ -1,11 +1,17 @@
-"""The DLG reconstruction: find an image (and label) whose gradient matches the shared one.
+"""The gradient-matching reconstruction: find an image (and label) whose gradient matches the
+shared one.
 
-The optimiser is the paper's: L-BFGS with learning rate 1, history 100 and 20 iterations per step
-on the squared gradient distance, from a dummy image drawn from N(0, 1). Around it, the engine adds
-what the original loop lacks, using only what an attacker can see (the gradient distance, never
+By default the optimiser is DLG's: L-BFGS with learning rate 1, history 100 and 20 iterations per
+step on the squared gradient distance, from a dummy image drawn from N(0, 1). Around it, the engine
+adds what the original loop lacks, using only what an attacker can see (the gradient distance, never
 the private image): it stops when the distance has fallen far enough or stopped falling, it notices
 divergence, it keeps the best iterate, and it restarts from a new random start when an attempt
-fails, all within one budget of L-BFGS steps.
+fails, all within one budget of steps.
+
+The same engine runs the attack the field uses now (Geiping et al. 2020,
+:meth:`AttackConfig.inverting_gradients`): cosine gradient matching, a total-variation prior, Adam
+on the signed gradient with a decaying step, the image kept in its valid range, and several
+independent trials of which the one with the smallest gradient distance wins.
 """
 
 from __future__ import annotations
@@ -23,17 +29,23 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .gradients import (classification_loss, classifier_gradient, gradient_distance,
-                        idlg_label, shared_gradient)
+from .defences import Defence
+from .gradients import (DISTANCES, classification_loss, classifier_gradient, idlg_labels,
+                        shared_gradient)
 from .metrics import aligned_mse, mse
 from .models import Normalisation
+from .priors import total_variation
 
 __all__ = ["AttackConfig", "StepRecord", "Attempt", "AttackResult", "Attack", "reconstruct",
-           "AttackDivergedWarning"]
+           "AttackDivergedWarning", "config_dict"]
 
 LabelMode = Literal["joint", "idlg", "known"]
+Optimiser = Literal["lbfgs", "adam"]
+Distance = Literal["euclidean", "cosine"]
 Status = Literal["matched", "plateaued", "stalled", "diverged", "budget"]
 LABEL_MODES: tuple[str, ...] = ("joint", "idlg", "known")
+OPTIMISERS: tuple[str, ...] = ("lbfgs", "adam")
+LR_DECAY_MILESTONES = (3 / 8, 5 / 8, 7 / 8)  # Geiping et al.: the step falls 10x at each
 
 
 @dataclass(frozen=True)
@@ -41,11 +53,22 @@ class AttackConfig:
     """Every knob of the attack; the defaults are the report's setting.
 
     Attributes:
-        steps: L-BFGS steps in all, shared by all attempts (the report ran 300).
-        lr, history_size, max_iter: ``torch.optim.LBFGS`` settings (report: 1, 100, 20).
+        steps: optimiser steps in all, shared by all attempts (the report ran 300 L-BFGS steps).
+        lr, history_size, max_iter: ``torch.optim.LBFGS`` settings (report: 1, 100, 20); ``lr``
+            is Adam's learning rate too (history_size and max_iter are L-BFGS's alone).
         label_mode: ``"joint"`` optimises a soft label with the image (DLG); ``"idlg"`` reads the
-            label off the classifier's gradient first (iDLG, batch of one); ``"known"`` gives the
-            attacker the true label.
+            labels off the classifier's gradient first (iDLG; a batch needs distinct labels);
+            ``"known"`` gives the attacker the true label.
+        optimiser: ``"lbfgs"`` (DLG: up to ``max_iter`` evaluations per step) or ``"adam"`` (one
+            evaluation per step).
+        distance: the gradient-matching loss, ``"euclidean"`` (DLG's squared distance) or
+            ``"cosine"`` (one minus the cosine similarity, Geiping et al.).
+        tv_weight: weight of the total-variation prior added to the matching loss (0: none).
+        boxed: keep the image in its valid range [0, 1] after every step.
+        signed: step on the sign of the image's gradient (Adam only, as Geiping et al.).
+        lr_decay: divide the step by 10 at 3/8, 5/8 and 7/8 of each trial's steps.
+        trials: independent random starts, each with an equal share of ``steps``; the one with
+            the smallest gradient distance wins (1: DLG's single start).
         seed: seed of the first random start; restarts derive theirs from it.
         snapshot_every: keep a copy of the image every this many steps (0 keeps none).
         match_ratio: stop, matched, once the distance is below this fraction of the starting
@@ -74,7 +97,38 @@ class AttackConfig:
     divergence_factor: float = 1e3
     max_pixel: float = 1e3
     restarts: int = 4
+    optimiser: Optimiser = "lbfgs"
+    distance: Distance = "euclidean"
+    tv_weight: float = 0.0
+    boxed: bool = False
+    signed: bool = False
+    lr_decay: bool = False
+    trials: int = 1
     progress: bool = True
+
+    @classmethod
+    def inverting_gradients(cls, steps: int = 6000, trials: int = 2, tv_weight: float = 1e-2,
+                            **overrides: Any) -> AttackConfig:
+        """The attack of Geiping et al. (2020), "Inverting Gradients", with the iDLG label.
+
+        Cosine matching, a total-variation prior, Adam (lr 0.1) on the signed gradient with the
+        step decaying 10x at 3/8, 5/8 and 7/8 of each trial, the image kept in [0, 1], and
+        ``trials`` random starts judged by their gradient distance. The default budget of 6,000
+        evaluations is what DLG's 300 L-BFGS steps may spend (20 per step), so the two compare
+        at equal cost. It runs to its budget: the early stops are DLG's.
+        """
+        settings: dict[str, Any] = dict(
+            steps=steps, trials=trials, tv_weight=tv_weight, optimiser="adam", lr=0.1,
+            distance="cosine", boxed=True, signed=True, lr_decay=True, label_mode="idlg",
+            match_ratio=0.0, patience=0, restarts=0, snapshot_every=max(1, steps // 30))
+        settings.update(overrides)
+        return cls(**settings)
+
+    @property
+    def name(self) -> str:
+        """``"DLG"`` for the paper's attack, ``"inverting gradients"`` for any other."""
+        dlg = (self.optimiser == "lbfgs" and self.distance == "euclidean" and not self.tv_weight)
+        return "DLG" if dlg else "inverting gradients"
 
     def __post_init__(self) -> None:
         if self.label_mode not in LABEL_MODES:
@@ -92,6 +146,18 @@ class AttackConfig:
             raise ValueError("match_ratio, restart_ratio and plateau_tolerance are fractions in [0, 1)")
         if self.divergence_factor <= 1:
             raise ValueError("divergence_factor must exceed 1")
+        if self.optimiser not in OPTIMISERS:
+            raise ValueError(
+                f"unknown optimiser {self.optimiser!r}; use one of {', '.join(OPTIMISERS)}")
+        if self.distance not in DISTANCES:
+            raise ValueError(
+                f"unknown distance {self.distance!r}; use one of {', '.join(DISTANCES)}")
+        if self.tv_weight < 0:
+            raise ValueError(f"tv_weight cannot be negative, got {self.tv_weight}")
+        if self.signed and self.optimiser != "adam":
+            raise ValueError("signed steps need optimiser='adam' (L-BFGS needs the true gradient)")
+        if not 1 <= self.trials <= self.steps:
+            raise ValueError(f"trials must be between 1 and steps ({self.steps}), got {self.trials}")
 
 
 class AttackDivergedWarning(UserWarning):
@@ -142,6 +208,7 @@ class AttackResult:
     attempts: list[Attempt]
     snapshots: dict[int, torch.Tensor] = field(default_factory=dict)
     config: AttackConfig = field(default_factory=AttackConfig)
+    defence: str | None = None  # what the victim did to its gradient (``Defence.text()``)
 
     @property
     def status(self) -> Status:
@@ -247,14 +314,20 @@ def _attempt_seed(seed: int, attempt: int) -> int:
 
 
 class _Objective:
-    """The DLG objective with a counter and a memory of the best point it has seen."""
+    """The matching objective with a counter and a memory of the best point it has seen.
+
+    The best point is judged by the gradient distance alone, what the attacker can measure
+    (the prior says what the attacker hopes, not what it has matched).
+    """
 
     def __init__(self, model: nn.Module, shared: list[torch.Tensor],
-                 fixed_labels: torch.Tensor | None) -> None:
+                 fixed_labels: torch.Tensor | None, config: AttackConfig) -> None:
         self.model = model
         self.parameters = [p for p in model.parameters() if p.requires_grad]
         self.shared = shared
         self.fixed_labels = fixed_labels
+        self.matching = DISTANCES[config.distance]
+        self.tv_weight = config.tv_weight
         self.evaluations = 0
         self.best_distance: float
         self.best_input: torch.Tensor | None
@@ -280,18 +353,21 @@ class _Objective:
             return F.one_hot(self.fixed_labels, label_logits.shape[-1]).float()
         return F.softmax(label_logits, dim=-1)
 
-    def distance(self, dummy: torch.Tensor, label_logits: torch.Tensor,
-                 create_graph: bool) -> torch.Tensor:
+    def evaluate(self, dummy: torch.Tensor, label_logits: torch.Tensor,
+                 create_graph: bool) -> tuple[torch.Tensor, float]:
+        """The objective to minimise (matching loss plus prior) and the gradient distance."""
         self.evaluations += 1
         loss = classification_loss(self.model(dummy), self.soft_labels(label_logits))
         grads = torch.autograd.grad(loss, self.parameters, create_graph=create_graph)
-        value = gradient_distance(list(grads), self.shared)
-        scalar = float(value.detach())
-        if scalar < self.best_distance:  # False for NaN, so a diverged point is never kept
-            self.best_distance = scalar
+        matching = self.matching(list(grads), self.shared)
+        distance = float(matching.detach())
+        if distance < self.best_distance:  # False for NaN, so a diverged point is never kept
+            self.best_distance = distance
             self.best_input = dummy.detach().clone()
             self.best_labels = self.predicted_labels(label_logits)
-        return value
+        if self.tv_weight:
+            return matching + self.tv_weight * total_variation(dummy), distance
+        return matching, distance
 
     def predicted_labels(self, label_logits: torch.Tensor) -> list[int]:
         if self.fixed_labels is not None:
@@ -314,9 +390,10 @@ class _AttemptState:
     seed: int
     dummy: torch.Tensor
     label_logits: torch.Tensor
-    optimizer: torch.optim.LBFGS
+    optimizer: torch.optim.Optimizer
     initial: float | None = None
     best_so_far: list[float] = field(default_factory=list)
+    first_step: int = 0
 
 
 class Attack:
@@ -334,11 +411,14 @@ class Attack:
         labels: their class indices.
         config: the attack's settings.
         normalisation: how pixels become model input (the model's ``ModelSpec.normalisation``).
+        defence: what the victim does to its gradient before sharing it (None: nothing); its
+            randomness is seeded with ``config.seed``.
     """
 
     def __init__(self, model: nn.Module, pixels: torch.Tensor,
                  labels: torch.Tensor | list[int] | int, config: AttackConfig = AttackConfig(),
-                 normalisation: Normalisation = Normalisation()) -> None:
+                 normalisation: Normalisation = Normalisation(),
+                 defence: Defence | None = None) -> None:
         device = next(model.parameters()).device
         if pixels.dim() != 4 or pixels.shape[1] != 3:
             raise ValueError(
@@ -357,20 +437,24 @@ class Attack:
         self.truth = pixels.detach().to(device)
         self.label_true = torch.as_tensor(labels, device=device).reshape(-1).long()
         batch = self.truth.shape[0]
-        if config.label_mode == "idlg" and batch != 1:
+        if config.label_mode == "idlg" and len(set(self.label_true.tolist())) != batch:
             raise ValueError(
-                f"iDLG reads the label of a single image, but the batch has {batch}; "
-                "use label_mode='joint' or 'known' for batches"
+                "iDLG reads a batch's labels off the gradient only when they are distinct, but "
+                f"this batch has labels {self.label_true.tolist()}; use label_mode='joint' or "
+                "'known'"
             )
         self.inputs = normalisation.to_model_input(self.truth)
-        shared = shared_gradient(model, self.inputs, self.label_true)
+        self.defence = defence
+        shared = (shared_gradient(model, self.inputs, self.label_true) if defence is None
+                  else defence.share(model, self.inputs, self.label_true, seed=config.seed))
         self.num_classes = classifier_gradient(model, shared)[0].shape[0]
         fixed: torch.Tensor | None = None
         if config.label_mode == "known":
             fixed = self.label_true
         elif config.label_mode == "idlg":
-            fixed = torch.tensor([idlg_label(model, shared)], device=device)
-        self.objective = _Objective(model, shared, fixed)
+            fixed = torch.tensor(idlg_labels(model, shared, batch), device=device)
+        self.objective = _Objective(model, shared, fixed, config)
+        self.bounds = normalisation.input_bounds(self.inputs)
         self.history: list[StepRecord] = []
         self.attempts: list[Attempt] = []
         self.snapshots: dict[int, torch.Tensor] = {}
@@ -400,7 +484,7 @@ class Attack:
         # A text bar (not a widget): it updates in place in a terminal and in a notebook, and
         # what a notebook stores is its final state rather than a widget's stale first frame.
         bar = tqdm(total=self.config.steps, initial=self.step, disable=not self.config.progress,
-                   desc="DLG", unit="step", mininterval=1.0)
+                   desc=self.config.name, unit="step", mininterval=1.0)
         taken = 0
         try:
             while not self.finished and (max_steps is None or taken < max_steps):
@@ -444,13 +528,28 @@ class Attack:
         label_logits.requires_grad_(self.objective.fixed_labels is None)
         self.objective.forget_best()
         self._attempt = _AttemptState(index, seed, dummy, label_logits,
-                                      self._optimiser(dummy, label_logits))
+                                      self._optimiser(dummy, label_logits),
+                                      first_step=self.step)
 
-    def _optimiser(self, dummy: torch.Tensor, label_logits: torch.Tensor) -> torch.optim.LBFGS:
+    def _optimiser(self, dummy: torch.Tensor, label_logits: torch.Tensor
+                   ) -> torch.optim.Optimizer:
         variables = [dummy] + ([label_logits] if label_logits.requires_grad else [])
+        if self.config.optimiser == "adam":
+            return torch.optim.Adam(variables, lr=self.config.lr)
         return torch.optim.LBFGS(variables, lr=self.config.lr,
                                  history_size=self.config.history_size,
                                  max_iter=self.config.max_iter)
+
+    def _trial_steps(self) -> int:
+        """Steps each trial may take (the last one also gets the remainder)."""
+        return self.config.steps // self.config.trials
+
+    def _learning_rate(self, attempt: _AttemptState) -> float:
+        """The step size now: ``lr``, divided by 10 at each decay milestone passed so far."""
+        if not self.config.lr_decay:
+            return self.config.lr
+        progress = (self.step - attempt.first_step) / self._trial_steps()
+        return self.config.lr * 0.1 ** sum(progress >= m for m in LR_DECAY_MILESTONES)
 
     def _current(self) -> tuple[torch.Tensor, list[int]]:
         attempt = self._attempt
@@ -468,24 +567,35 @@ class Attack:
             self.snapshots[self.step] = image.cpu()
 
     def _take_step(self) -> Status | None:
-        """One L-BFGS step; returns how the attempt ended, or None while it goes on."""
+        """One optimiser step; returns how the attempt ended, or None while it goes on."""
         attempt, config, objective = self._attempt, self.config, self.objective
+        distances: list[float] = []
 
         def closure() -> torch.Tensor:
             attempt.optimizer.zero_grad()
-            value = objective.distance(attempt.dummy, attempt.label_logits, create_graph=True)
+            value, distance = objective.evaluate(attempt.dummy, attempt.label_logits,
+                                                 create_graph=True)
+            distances.append(distance)
             value.backward()
+            if config.signed:
+                attempt.dummy.grad.sign_()
             return value
 
-        # The step's first evaluation is at the current point, so its value describes the
+        # The step's first evaluation is at the current point, so its distance describes the
         # point as it was before the step moved it.
         image, labels = self._current()
-        distance = float(attempt.optimizer.step(closure).detach())
+        for group in attempt.optimizer.param_groups:
+            group["lr"] = self._learning_rate(attempt)
+        attempt.optimizer.step(closure)
+        distance = distances[0]
+        dummy = attempt.dummy
+        if config.boxed:
+            with torch.no_grad():
+                dummy.copy_(torch.maximum(torch.minimum(dummy, self.bounds[1]), self.bounds[0]))
         attempt.initial = distance if attempt.initial is None else attempt.initial
         self._record(distance, image, labels)
         self.step += 1
         attempt.best_so_far.append(objective.best_distance)
-        dummy = attempt.dummy
         if (not math.isfinite(distance) or distance > config.divergence_factor * attempt.initial
                 or not torch.isfinite(dummy).all() or dummy.abs().max() > config.max_pixel):
             return "diverged"
@@ -494,14 +604,17 @@ class Attack:
         if _plateaued(attempt.best_so_far, config.patience, config.plateau_tolerance):
             good = objective.best_distance <= config.restart_ratio * attempt.initial
             return "plateaued" if good else "stalled"
+        last_trial = attempt.index + 1 >= config.trials
+        if not last_trial and self.step - attempt.first_step >= self._trial_steps():
+            return "budget"
         return None
 
     def _end_attempt(self, status: Status) -> None:
         attempt, objective = self._attempt, self.objective
         if status != "diverged":
             with torch.enable_grad():
-                final = float(objective.distance(attempt.dummy, attempt.label_logits,
-                                                 create_graph=False))
+                _, final = objective.evaluate(attempt.dummy, attempt.label_logits,
+                                              create_graph=False)
             self._record(final, *self._current())
         self.attempts.append(Attempt(seed=attempt.seed, status=status, steps=self.step,
                                      best_distance=objective.best_distance))
@@ -509,9 +622,10 @@ class Attack:
                                                  or objective.best_distance < self._best[0]):
             self._best = (objective.best_distance, objective.best_input, objective.best_labels)
         self._attempt = None
-        self.finished = (status in ("matched", "plateaued", "budget")
-                         or len(self.attempts) > self.config.restarts
-                         or self.step >= self.config.steps)
+        completed = sum(a.status in ("plateaued", "budget") for a in self.attempts)
+        failed = sum(a.status in ("stalled", "diverged") for a in self.attempts)
+        self.finished = (status == "matched" or completed >= self.config.trials
+                         or failed > self.config.restarts or self.step >= self.config.steps)
 
     # -- results and checkpoints -------------------------------------------------------------
 
@@ -541,13 +655,18 @@ class Attack:
             attempts=attempts,
             snapshots=dict(self.snapshots),
             config=self.config,
+            defence=self._defence_text(),
         )
+
+    def _defence_text(self) -> str | None:
+        return None if self.defence is None else self.defence.text()
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue this attack exactly where it stands."""
         attempt = self._attempt
         return {
             "config": asdict(replace(self.config, progress=True)),
+            "defence": self._defence_text(),
             "truth": self.truth.cpu(),
             "label_true": self.label_true.cpu(),
             "step": self.step,
@@ -565,6 +684,7 @@ class Attack:
                 "label_logits": attempt.label_logits.detach().cpu(),
                 "optimizer": attempt.optimizer.state_dict(),
                 "initial": attempt.initial, "best_so_far": attempt.best_so_far,
+                "first_step": attempt.first_step,
             },
         }
 
@@ -575,11 +695,18 @@ class Attack:
             ValueError: when the state belongs to other settings or other private images.
         """
         ours = asdict(replace(self.config, progress=True))
-        if state["config"] != ours:
-            changed = sorted(k for k in ours if state["config"].get(k) != ours[k])
+        theirs = config_dict(state["config"])
+        if theirs != ours:
+            changed = sorted(k for k in ours if theirs.get(k) != ours[k])
             raise ValueError(
                 f"the checkpoint was made with other settings ({', '.join(changed)} differ); "
                 "resume with the checkpoint's settings or delete the checkpoint to start afresh"
+            )
+        if state.get("defence") != self._defence_text():
+            raise ValueError(
+                f"the checkpoint was made against the defence {state.get('defence')}, not "
+                f"{self._defence_text()}; resume with the same defence or delete the checkpoint "
+                "to start afresh"
             )
         if not (torch.equal(state["truth"], self.truth.cpu())
                 and torch.equal(state["label_true"], self.label_true.cpu())):
@@ -606,7 +733,8 @@ class Attack:
         optimizer = self._optimiser(dummy, label_logits)
         optimizer.load_state_dict(saved["optimizer"])
         self._attempt = _AttemptState(saved["index"], saved["seed"], dummy, label_logits,
-                                      optimizer, saved["initial"], list(saved["best_so_far"]))
+                                      optimizer, saved["initial"], list(saved["best_so_far"]),
+                                      saved.get("first_step", 0))
 
     def save(self, path: str | Path) -> Path:
         """Write a checkpoint atomically (a crash mid-write leaves the previous one intact)."""
@@ -620,8 +748,10 @@ class Attack:
     @classmethod
     def resume(cls, path: str | Path, model: nn.Module, pixels: torch.Tensor,
                labels: torch.Tensor | list[int] | int, config: AttackConfig = AttackConfig(),
-               normalisation: Normalisation = Normalisation()) -> Attack:
-        """An attack continued from the checkpoint at ``path`` (same model, images, settings).
+               normalisation: Normalisation = Normalisation(),
+               defence: Defence | None = None) -> Attack:
+        """An attack continued from the checkpoint at ``path`` (same model, images, settings,
+        defence).
 
         Raises:
             FileNotFoundError: when there is no checkpoint at ``path``.
@@ -630,7 +760,7 @@ class Attack:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no checkpoint at {path}; start a new Attack instead")
-        attack = cls(model, pixels, labels, config, normalisation)
+        attack = cls(model, pixels, labels, config, normalisation, defence)
         try:
             state = torch.load(path, map_location="cpu", weights_only=False)
         except Exception as error:  # pickle, zip and EOF errors all mean the same to a user
@@ -642,9 +772,19 @@ class Attack:
         return attack
 
 
+def config_dict(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored configuration as :func:`dataclasses.asdict` gives it today.
+
+    Settings added since the configuration was stored take their defaults (which reproduce what
+    the code did before they existed), so older checkpoints and records stay usable.
+    """
+    return {**asdict(AttackConfig()), **stored, "progress": True}
+
+
 def reconstruct(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor | list[int] | int,
                 config: AttackConfig = AttackConfig(),
-                normalisation: Normalisation = Normalisation()) -> AttackResult:
+                normalisation: Normalisation = Normalisation(),
+                defence: Defence | None = None) -> AttackResult:
     """Reconstruct a private batch from the gradient it produces on ``model``.
 
     The arguments are those of :class:`Attack`; this runs it to the end.
@@ -652,4 +792,4 @@ def reconstruct(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor | l
     Returns:
         An :class:`AttackResult` with the best reconstruction, its label, and the history.
     """
-    return Attack(model, pixels, labels, config, normalisation).run()
+    return Attack(model, pixels, labels, config, normalisation, defence).run()

@@ -10,23 +10,83 @@ import argparse
 import shlex
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from .attack import LABEL_MODES, AttackConfig
+from .attack import LABEL_MODES, OPTIMISERS, AttackConfig
+from .gradients import DISTANCES
 from .devices import pick_device
 from .experiments import run_attack
+from .defences import Defence, parse_defence
 from .images import image_names
 from .models import model_names
 from .records import list_records, save_record
 from .tables import fmt_int, fmt_sci, markdown_table
 
-__all__ = ["main", "CHECKPOINT_FILE"]
+__all__ = ["main", "CHECKPOINT_FILE", "CONFIG_OPTIONS", "config_arguments"]
 
 CHECKPOINT_FILE = "checkpoint.pt"
 
 _DEFAULTS = AttackConfig()
+
+CONFIG_OPTIONS: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "steps": ("optimiser steps in all, shared by all restarts and trials", None),
+    "seed": ("seed of the model's weights and of the first random start", None),
+    "label_mode": ("joint: optimise a soft label (DLG); idlg: read it off the gradient; "
+                   "known: give the attacker the true label", LABEL_MODES),
+    "lr": ("learning rate (L-BFGS or Adam)", None),
+    "max_iter": ("L-BFGS iterations per step", None),
+    "history_size": ("L-BFGS history size", None),
+    "restarts": ("new random starts allowed after a failed attempt", None),
+    "match_ratio": ("stop once the gradient distance falls below this fraction of its start "
+                    "(0: never stop early on it)", None),
+    "patience": ("steps without enough progress before an attempt counts as plateaued "
+                 "(0: never)", None),
+    "snapshot_every": ("keep the image every this many steps", None),
+    "optimiser": ("lbfgs (DLG) or adam (inverting gradients)", OPTIMISERS),
+    "distance": ("gradient-matching loss: euclidean (DLG) or cosine (inverting gradients)",
+                 tuple(DISTANCES)),
+    "tv_weight": ("weight of the total-variation prior (0: none)", None),
+    "boxed": ("keep the image in [0, 1] after every step", None),
+    "signed": ("step on the sign of the gradient (Adam only)", None),
+    "lr_decay": ("divide the step by 10 at 3/8, 5/8 and 7/8 of each trial", None),
+    "trials": ("independent random starts sharing the steps; the smallest gradient distance "
+               "wins", None),
+}
+"""The attack settings the command line sets: field of AttackConfig -> (help, choices)."""
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _defence(text: str) -> Defence:
+    try:
+        return parse_defence(text)
+    except ValueError as error:  # argparse shows an ArgumentTypeError's own message
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def config_arguments(config: AttackConfig) -> list[str]:
+    """The command-line options that give ``config``: the seed, then every setting that
+    differs from its default.
+
+    Raises:
+        ValueError: when ``config`` changes a setting the command line cannot set.
+    """
+    changed = [name for name, value in asdict(config).items()
+               if name not in ("progress", "seed") and value != getattr(_DEFAULTS, name)]
+    unsupported = [name for name in changed if name not in CONFIG_OPTIONS]
+    if unsupported:
+        raise ValueError(f"the command line cannot set {', '.join(unsupported)}; run this "
+                         "configuration from Python with load_or_run(..., save=True)")
+    words = ["--seed", str(config.seed)]
+    for name in changed:
+        value = getattr(config, name)
+        words += [_flag(name)] if isinstance(value, bool) else [_flag(name), str(value)]
+    return words
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,28 +111,17 @@ def _parser() -> argparse.ArgumentParser:
                         help="class index of the image (None: the image's own)")
     attack.add_argument("--size", type=int, default=None,
                         help="image side in pixels (None: the model's input size)")
-    attack.add_argument("--steps", type=int, default=_DEFAULTS.steps,
-                        help="L-BFGS steps in all, shared by all restarts")
-    attack.add_argument("--seed", type=int, default=_DEFAULTS.seed,
-                        help="seed of the model's weights and of the first random start")
-    attack.add_argument("--label-mode", choices=LABEL_MODES, default=_DEFAULTS.label_mode,
-                        help="joint: optimise a soft label (DLG); idlg: read it off the gradient; "
-                             "known: give the attacker the true label")
-    attack.add_argument("--lr", type=float, default=_DEFAULTS.lr, help="L-BFGS learning rate")
-    attack.add_argument("--max-iter", type=int, default=_DEFAULTS.max_iter,
-                        help="L-BFGS iterations per step")
-    attack.add_argument("--history-size", type=int, default=_DEFAULTS.history_size,
-                        help="L-BFGS history size")
-    attack.add_argument("--restarts", type=int, default=_DEFAULTS.restarts,
-                        help="new random starts allowed after a failed attempt")
-    attack.add_argument("--match-ratio", type=float, default=_DEFAULTS.match_ratio,
-                        help="stop once the gradient distance falls below this fraction of its "
-                             "start (0: never stop early on it)")
-    attack.add_argument("--patience", type=int, default=_DEFAULTS.patience,
-                        help="steps without enough progress before an attempt counts as "
-                             "plateaued (0: never)")
-    attack.add_argument("--snapshot-every", type=int, default=_DEFAULTS.snapshot_every,
-                        help="keep the image every this many steps")
+    for name, (help_text, choices) in CONFIG_OPTIONS.items():
+        default = getattr(_DEFAULTS, name)
+        if isinstance(default, bool):
+            attack.add_argument(_flag(name), action="store_true", help=help_text)
+        else:
+            attack.add_argument(_flag(name), type=type(default), default=default,
+                                choices=choices, help=help_text)
+    attack.add_argument("--defence", type=_defence, default=None,
+                        help="what the victim does to its gradient before sharing it, as "
+                             "name:strength joined by + (gaussian:1e-3, laplacian:1e-3, "
+                             "prune:0.1, precision:int8, dpsgd:1.0); default: nothing")
     attack.add_argument("--checkpoint-every", type=int, default=10,
                         help="steps between checkpoints (an interruption loses at most these)")
     attack.add_argument("--device", default=None,
@@ -99,6 +148,7 @@ def _records(args: argparse.Namespace) -> int:
     good = [row for row in rows if "error" not in row]
     print(markdown_table(good, {
         "folder": ("record", str), "model": ("model", str), "image": ("image", str),
+        "attack": ("attack", str), "defence": ("defence", str),
         "steps": ("steps", fmt_int), "evaluations": ("evaluations", fmt_int),
         "minutes": ("wall time", lambda v: f"{v:.1f} min"),
         "seconds_per_evaluation": ("s / evaluation", lambda v: f"{v:.2f}"), "device": ("device", str),
@@ -114,18 +164,14 @@ def _records(args: argparse.Namespace) -> int:
 def _attack(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    config = AttackConfig(
-        steps=args.steps, lr=args.lr, max_iter=args.max_iter, history_size=args.history_size,
-        label_mode=args.label_mode, seed=args.seed, snapshot_every=args.snapshot_every,
-        match_ratio=args.match_ratio, patience=args.patience, restarts=args.restarts,
-        progress=not args.no_progress,
-    )
+    config = AttackConfig(**{name: getattr(args, name) for name in CONFIG_OPTIONS},
+                          progress=not args.no_progress)
     device = pick_device(args.device)
     checkpoint = args.out / CHECKPOINT_FILE
     if checkpoint.is_file():
         print(f"resuming from {checkpoint}", file=sys.stderr)
     result = run_attack(args.model, args.image, config, size=args.size, label=args.label,
-                        device=str(device), checkpoint=checkpoint,
+                        device=str(device), checkpoint=checkpoint, defence=args.defence,
                         checkpoint_every=args.checkpoint_every)
     command = shlex.join(["python", "-m", "dlg_helpers", *argv])
     images = "+".join(args.image)

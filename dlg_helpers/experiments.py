@@ -12,6 +12,7 @@ import torch
 from tqdm import tqdm
 
 from .attack import Attack, AttackConfig, AttackResult, reconstruct
+from .defences import Defence
 from .devices import pick_device
 from .images import load_image
 from .gradients import relative_gradient_gap
@@ -26,7 +27,8 @@ __all__ = ["run_attack", "run_attacks", "result_row", "median_of", "success_coun
 def run_attack(model: str, image: str | Sequence[str], config: AttackConfig = AttackConfig(), *,
                model_seed: int | None = None, size: int | None = None,
                label: int | None = None, device: str | None = None,
-               checkpoint: str | Path | None = None, checkpoint_every: int = 10) -> AttackResult:
+               checkpoint: str | Path | None = None, checkpoint_every: int = 10,
+               defence: Defence | None = None) -> AttackResult:
     """Attack registered ``model`` on shipped image ``image`` with the model's own input settings.
 
     Args:
@@ -41,6 +43,7 @@ def run_attack(model: str, image: str | Sequence[str], config: AttackConfig = At
         checkpoint: a file to checkpoint to as the attack runs; when it already exists, the
             attack resumes from it (it must have been made with the same arguments).
         checkpoint_every: steps between checkpoints.
+        defence: what the victim does to its gradient before sharing it (None: nothing).
     """
     spec = get_spec(model)
     target = pick_device(device)
@@ -50,7 +53,7 @@ def run_attack(model: str, image: str | Sequence[str], config: AttackConfig = At
     network = build_model(model, seed=config.seed if model_seed is None else model_seed,
                           device=target)
     arguments = (network, pixels, [sample.label for sample in samples], config,
-                 spec.normalisation)
+                 spec.normalisation, defence)
     if checkpoint is not None and Path(checkpoint).is_file():
         attack = Attack.resume(checkpoint, *arguments)
     else:

@@ -43,6 +43,12 @@ class Normalisation:
         """Invert :meth:`to_model_input`, giving pixels on the [0, 1] scale (not clipped)."""
         return model_input * self._shape(self.std, model_input) + self._shape(self.mean, model_input)
 
+    def input_bounds(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The per-channel ``(low, high)`` model inputs of pixels 0 and 1, shaped (1, 3, 1, 1)
+        with the dtype and device of ``like``: an input clamped between them is a valid image."""
+        return self.to_model_input(torch.zeros_like(like[:1, :, :1, :1])), \
+            self.to_model_input(torch.ones_like(like[:1, :, :1, :1]))
+
 
 @dataclass(frozen=True)
 class ModelSpec:

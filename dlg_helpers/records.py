@@ -55,6 +55,7 @@ def build_record(result: AttackResult, model: str, image: str, device: str,
         "image": image,
         "image_size": result.truth.shape[-1],
         "model_seed": result.config.seed if model_seed is None else model_seed,
+        "defence": result.defence,
         **result.summary(),
         **{k: v for k, v in image_metrics(result.reconstruction, result.truth).items()
            if k != "mse"},
@@ -184,7 +185,7 @@ def load_result(path: str | Path) -> AttackResult:
         reconstruction=reconstruction, truth=truth, label_true=record["label_true"],
         label_pred=record["label_pred"], history=history,
         attempts=[Attempt(**a) for a in record["attempts"]], snapshots=snapshots,
-        config=AttackConfig(**record["config"]),
+        config=AttackConfig(**record["config"]), defence=record.get("defence"),
     )
 
 
@@ -203,6 +204,8 @@ def list_records(results_dir: str | Path) -> list[dict[str, Any]]:
         rows.append({
             "folder": str(path.parent), "model": record["model"], "image": record["image"],
             "image_size": record.get("image_size"),
+            "attack": AttackConfig(**record["config"]).name,
+            "defence": record.get("defence") or "none",
             "steps": record["steps"], "evaluations": record["evaluations"],
             "minutes": record["wall_seconds"] / 60,
             "seconds_per_evaluation": record["wall_seconds"] / max(record["evaluations"], 1),

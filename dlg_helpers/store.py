@@ -14,7 +14,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .attack import AttackConfig, AttackResult
+from .attack import AttackConfig, AttackResult, config_dict
+from .cli import config_arguments
+from .defences import parse_defence
 from .devices import pick_device
 from .experiments import run_attack
 from .models import get_spec
@@ -37,6 +39,8 @@ class RunSpec:
         config: the attack's settings (``progress`` does not count).
         size: image side (None: the model's input size).
         model_seed: seed of the model's weights (None: ``config.seed``).
+        defence: what the victim does to its gradient, as :func:`parse_defence` reads it
+            (None: nothing).
     """
 
     model: str
@@ -44,11 +48,14 @@ class RunSpec:
     config: AttackConfig = field(default_factory=AttackConfig)
     size: int | None = None
     model_seed: int | None = None
+    defence: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.images, str):
             object.__setattr__(self, "images", (self.images,))
         get_spec(self.model)  # an unknown model fails here, with the list of known ones
+        if self.defence is not None:  # a misspelt defence fails here; stored in canonical form
+            object.__setattr__(self, "defence", parse_defence(self.defence).text())
 
     @property
     def image_size(self) -> int:
@@ -60,8 +67,14 @@ class RunSpec:
 
     @property
     def folder_name(self) -> str:
-        """``<images>-seed<k>``, the record's folder under ``results/<model>/``."""
-        return f"{'+'.join(self.images)}-seed{self.config.seed}"
+        """``<images>-seed<k>``, the record's folder under ``results/<model>/``, followed by
+        ``-ig`` for an attack other than DLG and by the defence (``:`` written ``=``)."""
+        name = f"{'+'.join(self.images)}-seed{self.config.seed}"
+        if self.config.name != "DLG":
+            name += "-ig"
+        if self.defence is not None:
+            name += "-" + self.defence.replace(":", "=")
+        return name
 
     def identity(self) -> dict[str, Any]:
         """The fields a record must repeat exactly to stand for this run."""
@@ -70,42 +83,32 @@ class RunSpec:
             "image": "+".join(self.images),
             "image_size": self.image_size,
             "model_seed": self.weights_seed,
+            "defence": self.defence,
             "config": asdict(replace(self.config, progress=True)),
         }
 
     def command(self, out: str | Path) -> str:
         """The command line that computes this run in the background and stores it in ``out``."""
-        defaults, config = AttackConfig(), self.config
         words = ["python", "-m", "dlg_helpers", "attack", "--model", self.model,
-                 "--image", *self.images, "--seed", str(config.seed)]
-        options = {"steps": "--steps", "lr": "--lr", "max_iter": "--max-iter",
-                   "history_size": "--history-size", "label_mode": "--label-mode",
-                   "match_ratio": "--match-ratio", "patience": "--patience",
-                   "restarts": "--restarts", "snapshot_every": "--snapshot-every"}
-        for name, flag in options.items():
-            if getattr(config, name) != getattr(defaults, name):
-                words += [flag, str(getattr(config, name))]
-        unsupported = [name for name in ("plateau_tolerance", "restart_ratio",
-                                         "divergence_factor", "max_pixel")
-                       if getattr(config, name) != getattr(defaults, name)]
-        if unsupported:
-            raise ValueError(f"the command line cannot set {', '.join(unsupported)}; "
-                             "run this configuration from Python with load_or_run(..., save=True)")
+                 "--image", *self.images, *config_arguments(self.config)]
         if self.size is not None:
             words += ["--size", str(self.size)]
-        if self.model_seed is not None and self.model_seed != config.seed:
+        if self.defence is not None:
+            words += ["--defence", self.defence]
+        if self.model_seed is not None and self.model_seed != self.config.seed:
             raise ValueError("the command line seeds the weights with --seed; run a different "
                              "model_seed from Python with load_or_run(..., save=True)")
         return shlex.join([*words, "--out", str(out)])
 
 
 def _identity_of(record: dict[str, Any]) -> dict[str, Any]:
-    config = dict(record["config"], progress=True)
+    config = config_dict(record["config"])
     return {
         "model": record.get("model"),
         "image": record.get("image"),
         "image_size": record.get("image_size"),
         "model_seed": record.get("model_seed"),
+        "defence": record.get("defence"),
         "config": config,
     }
 
@@ -186,7 +189,8 @@ def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *,
           f"({'asked to recompute' if recompute else 'no stored run matches'}); in the "
           f"background instead: {spec.command(Path(results_dir) / spec.model / spec.folder_name)}")
     result = run_attack(spec.model, list(spec.images), spec.config, model_seed=spec.model_seed,
-                        size=spec.size, device=target, checkpoint=checkpoint)
+                        size=spec.size, device=target, checkpoint=checkpoint,
+                        defence=None if spec.defence is None else parse_defence(spec.defence))
     if save:
         out = Path(results_dir) / spec.model / spec.folder_name
         save_record(result, out, model=spec.model, image="+".join(spec.images), device=target,

@@ -93,10 +93,16 @@ def test_idlg_and_known_labels(lenet, cat):
         assert all(r.label_pred == [cat.label] for r in result.history)
 
 
-def test_idlg_refuses_a_batch(lenet):
-    with pytest.raises(ValueError, match="iDLG reads the label of a single image.*joint"):
-        dlg.reconstruct(lenet, torch.rand(2, 3, 32, 32), [1, 2],
+def test_idlg_refuses_a_batch_with_a_repeated_label(lenet):
+    with pytest.raises(ValueError, match=r"only when they are distinct.*\[4, 4\].*joint"):
+        dlg.reconstruct(lenet, torch.rand(2, 3, 32, 32), [4, 4],
                         AttackConfig(steps=1, label_mode="idlg", progress=False))
+
+
+def test_idlg_reads_a_batch_of_distinct_labels(lenet):
+    result = dlg.reconstruct(lenet, torch.rand(3, 3, 32, 32), [7, 1, 42],
+                             AttackConfig(steps=1, label_mode="idlg", progress=False))
+    assert result.label_correct and sorted(result.label_pred) == [1, 7, 42]
 
 
 def test_a_batch_of_two_runs_jointly(lenet):
@@ -125,6 +131,11 @@ def test_wrong_image_size_for_the_model_is_an_error(lenet):
     ({"restarts": -1}, "cannot be negative"),
     ({"match_ratio": 2}, "fractions"),
     ({"divergence_factor": 1}, "must exceed 1"),
+    ({"optimiser": "sgd"}, "unknown optimiser 'sgd'; use one of lbfgs, adam"),
+    ({"distance": "l1"}, "unknown distance 'l1'; use one of euclidean, cosine"),
+    ({"tv_weight": -1}, "tv_weight cannot be negative"),
+    ({"signed": True}, "signed steps need optimiser='adam'"),
+    ({"trials": 4, "steps": 3}, r"trials must be between 1 and steps \(3\)"),
 ])
 def test_config_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -126,7 +126,7 @@ def test_cli_lists_stored_records_and_names_broken_ones(tmp_path, capsys):
     capsys.readouterr()
     assert main(["records", str(tmp_path)]) == 0
     listing = capsys.readouterr()
-    assert f"| {out} | lenet | cat+coffee | 2 |" in listing.out
+    assert f"| {out} | lenet | cat+coffee | DLG | none | 2 |" in listing.out
     assert "| cpu | 1 |" in listing.out and "s / evaluation" in listing.out
     assert f"unreadable: {broken}" in listing.err and "corrupt" in listing.err
     assert main(["records", str(tmp_path / "empty")]) == 2
