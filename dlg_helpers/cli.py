@@ -10,7 +10,7 @@ import argparse
 import shlex
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -25,7 +25,8 @@ from .models import model_names
 from .records import list_records, save_record
 from .tables import fmt_int, fmt_sci, markdown_table
 
-__all__ = ["main", "CHECKPOINT_FILE", "CONFIG_OPTIONS", "config_arguments"]
+__all__ = ["main", "CHECKPOINT_FILE", "CONFIG_OPTIONS", "ATTACKS", "config_arguments",
+           "attack_config"]
 
 CHECKPOINT_FILE = "checkpoint.pt"
 
@@ -69,23 +70,39 @@ def _defence(text: str) -> Defence:
         raise argparse.ArgumentTypeError(str(error)) from error
 
 
+ATTACKS = {"dlg": AttackConfig, "inverting-gradients": AttackConfig.inverting_gradients}
+"""The attacks ``--attack`` names, each the starting point its other options change."""
+
+
+def _base(attack: str, steps: int) -> AttackConfig:
+    return ATTACKS[attack](steps=steps)
+
+
 def config_arguments(config: AttackConfig) -> list[str]:
-    """The command-line options that give ``config``: the seed, then every setting that
-    differs from its default.
+    """The command-line options that give ``config``: the seed, the attack it starts from
+    (``--attack inverting-gradients`` for any Adam run), then every setting that differs from
+    that attack's.
 
     Raises:
         ValueError: when ``config`` changes a setting the command line cannot set.
     """
+    attack = "inverting-gradients" if config.optimiser == "adam" else "dlg"
+    base = _base(attack, config.steps)
     changed = [name for name, value in asdict(config).items()
-               if name not in ("progress", "seed") and value != getattr(_DEFAULTS, name)]
+               if name not in ("progress", "seed") and value != getattr(base, name)]
     unsupported = [name for name in changed if name not in CONFIG_OPTIONS]
     if unsupported:
         raise ValueError(f"the command line cannot set {', '.join(unsupported)}; run this "
                          "configuration from Python with load_or_run(..., save=True)")
-    words = ["--seed", str(config.seed)]
+    words = ["--seed", str(config.seed)] + (["--attack", attack] if attack != "dlg" else [])
+    if config.steps != _DEFAULTS.steps and "steps" not in changed:
+        words += ["--steps", str(config.steps)]
     for name in changed:
         value = getattr(config, name)
-        words += [_flag(name)] if isinstance(value, bool) else [_flag(name), str(value)]
+        if isinstance(value, bool):
+            words.append(_flag(name) if value else "--no-" + _flag(name)[2:])
+        else:
+            words += [_flag(name), str(value)]
     return words
 
 
@@ -111,13 +128,24 @@ def _parser() -> argparse.ArgumentParser:
                         help="class index of the image (None: the image's own)")
     attack.add_argument("--size", type=int, default=None,
                         help="image side in pixels (None: the model's input size)")
+    attack.add_argument("--attack", choices=ATTACKS, default="dlg",
+                        help="dlg: the report's attack (L-BFGS on the squared distance); "
+                             "inverting-gradients: Geiping et al.'s (cosine, TV prior, signed "
+                             "Adam, 6,000 steps, 2 trials, iDLG label); the options below change "
+                             "its settings")
+    inverting = AttackConfig.inverting_gradients()
     for name, (help_text, choices) in CONFIG_OPTIONS.items():
         default = getattr(_DEFAULTS, name)
+        # Only the options given change the chosen attack's settings, so none has a default here.
+        defaults = (f"dlg: {default}" if getattr(inverting, name) == default else
+                    f"dlg: {default}; inverting-gradients: {getattr(inverting, name)}")
         if isinstance(default, bool):
-            attack.add_argument(_flag(name), action="store_true", help=help_text)
+            attack.add_argument(_flag(name), action=argparse.BooleanOptionalAction,
+                                default=argparse.SUPPRESS,
+                                help=f"{help_text} ({defaults})")
         else:
-            attack.add_argument(_flag(name), type=type(default), default=default,
-                                choices=choices, help=help_text)
+            attack.add_argument(_flag(name), type=type(default), default=argparse.SUPPRESS,
+                                choices=choices, help=f"{help_text} ({defaults})")
     attack.add_argument("--defence", type=_defence, default=None,
                         help="what the victim does to its gradient before sharing it, as "
                              "name:strength joined by + (gaussian:1e-3, laplacian:1e-3, "
@@ -161,11 +189,18 @@ def _records(args: argparse.Namespace) -> int:
     return 0
 
 
+def attack_config(args: argparse.Namespace) -> AttackConfig:
+    """The attack's settings from parsed arguments: the chosen attack, changed by the options
+    given."""
+    given = {name: getattr(args, name) for name in CONFIG_OPTIONS if hasattr(args, name)}
+    base = _base(args.attack, given.get("steps", _DEFAULTS.steps))
+    return replace(base, **given, progress=not args.no_progress)
+
+
 def _attack(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    config = AttackConfig(**{name: getattr(args, name) for name in CONFIG_OPTIONS},
-                          progress=not args.no_progress)
+    config = attack_config(args)
     device = pick_device(args.device)
     checkpoint = args.out / CHECKPOINT_FILE
     if checkpoint.is_file():

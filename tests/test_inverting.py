@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import shlex
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import pytest
 import torch
 
 import dlg_helpers as dlg
 from dlg_helpers.attack import Attack, AttackConfig, config_dict
-from dlg_helpers.cli import CONFIG_OPTIONS, _parser, config_arguments
+from dlg_helpers.cli import _parser, attack_config, config_arguments
 from dlg_helpers.priors import total_variation
 
 
@@ -77,12 +77,17 @@ def test_an_interrupted_inverting_run_resumes_exactly(lenet, cat, tmp_path):
 
 
 def test_the_command_line_gives_back_the_configuration():
-    for config in (AttackConfig(), AttackConfig(patience=0, match_ratio=0.0),
-                   AttackConfig.inverting_gradients(steps=60, tv_weight=0.5)):
-        words = ["attack", "--model", "lenet", *config_arguments(config), "--out", "x"]
-        args = _parser().parse_args(words)
-        assert AttackConfig(**{name: getattr(args, name) for name in CONFIG_OPTIONS},
-                            progress=config.progress) == config, words
+    for config in (AttackConfig(), AttackConfig(patience=0, match_ratio=0.0, steps=50),
+                   AttackConfig.inverting_gradients(),
+                   AttackConfig.inverting_gradients(steps=60, tv_weight=0.5, optimiser="lbfgs",
+                                                    signed=False),
+                   AttackConfig.inverting_gradients(steps=90, snapshot_every=10, trials=1),
+                   AttackConfig.inverting_gradients(boxed=False, lr_decay=False)):
+        words = ["attack", "--model", "lenet", *config_arguments(config), "--no-progress",
+                 "--out", "x"]
+        assert attack_config(_parser().parse_args(words)) == replace(config, progress=False), words
+    assert config_arguments(AttackConfig.inverting_gradients(steps=90)) == [
+        "--seed", "0", "--attack", "inverting-gradients", "--steps", "90"]
 
 
 def test_settings_the_command_line_cannot_set_are_named():
