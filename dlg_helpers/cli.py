@@ -1,4 +1,5 @@
 """Command line: ``python -m dlg_helpers attack ...`` runs one attack and stores its record;
+``python -m dlg_helpers sweep ...`` runs many into the results folder, skipping stored ones;
 ``python -m dlg_helpers records`` lists the stored ones.
 
 Long runs go through here so they can run in the background (``nohup ... &``) while you work.
@@ -10,57 +11,25 @@ import argparse
 import shlex
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from .attack import LABEL_MODES, OPTIMISERS, AttackConfig
-from .gradients import DISTANCES
+from .attack import AttackConfig
+from .options import ATTACKS, CONFIG_OPTIONS, DEFAULTS, base_config, flag
 from .devices import pick_device
 from .experiments import run_attack
 from .defences import Defence, parse_defence
 from .images import image_names
 from .models import model_names
 from .records import list_records, save_record
+from .store import RunSpec, load_or_run
 from .tables import fmt_int, fmt_sci, markdown_table
 
-__all__ = ["main", "CHECKPOINT_FILE", "CONFIG_OPTIONS", "ATTACKS", "config_arguments",
-           "attack_config"]
+__all__ = ["main", "CHECKPOINT_FILE", "attack_config"]
 
 CHECKPOINT_FILE = "checkpoint.pt"
-
-_DEFAULTS = AttackConfig()
-
-CONFIG_OPTIONS: dict[str, tuple[str, tuple[str, ...] | None]] = {
-    "steps": ("optimiser steps in all, shared by all restarts and trials", None),
-    "seed": ("seed of the model's weights and of the first random start", None),
-    "label_mode": ("joint: optimise a soft label (DLG); idlg: read it off the gradient; "
-                   "known: give the attacker the true label", LABEL_MODES),
-    "lr": ("learning rate (L-BFGS or Adam)", None),
-    "max_iter": ("L-BFGS iterations per step", None),
-    "history_size": ("L-BFGS history size", None),
-    "restarts": ("new random starts allowed after a failed attempt", None),
-    "match_ratio": ("stop once the gradient distance falls below this fraction of its start "
-                    "(0: never stop early on it)", None),
-    "patience": ("steps without enough progress before an attempt counts as plateaued "
-                 "(0: never)", None),
-    "snapshot_every": ("keep the image every this many steps", None),
-    "optimiser": ("lbfgs (DLG) or adam (inverting gradients)", OPTIMISERS),
-    "distance": ("gradient-matching loss: euclidean (DLG) or cosine (inverting gradients)",
-                 tuple(DISTANCES)),
-    "tv_weight": ("weight of the total-variation prior (0: none)", None),
-    "boxed": ("keep the image in [0, 1] after every step", None),
-    "signed": ("step on the sign of the gradient (Adam only)", None),
-    "lr_decay": ("divide the step by 10 at 3/8, 5/8 and 7/8 of each trial", None),
-    "trials": ("independent random starts sharing the steps; the smallest gradient distance "
-               "wins", None),
-}
-"""The attack settings the command line sets: field of AttackConfig -> (help, choices)."""
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
 
 
 def _defence(text: str) -> Defence:
@@ -70,40 +39,36 @@ def _defence(text: str) -> Defence:
         raise argparse.ArgumentTypeError(str(error)) from error
 
 
-ATTACKS = {"dlg": AttackConfig, "inverting-gradients": AttackConfig.inverting_gradients}
-"""The attacks ``--attack`` names, each the starting point its other options change."""
-
-
-def _base(attack: str, steps: int) -> AttackConfig:
-    return ATTACKS[attack](steps=steps)
-
-
-def config_arguments(config: AttackConfig) -> list[str]:
-    """The command-line options that give ``config``: the seed, the attack it starts from
-    (``--attack inverting-gradients`` for any Adam run), then every setting that differs from
-    that attack's.
-
-    Raises:
-        ValueError: when ``config`` changes a setting the command line cannot set.
-    """
-    attack = "inverting-gradients" if config.optimiser == "adam" else "dlg"
-    base = _base(attack, config.steps)
-    changed = [name for name, value in asdict(config).items()
-               if name not in ("progress", "seed") and value != getattr(base, name)]
-    unsupported = [name for name in changed if name not in CONFIG_OPTIONS]
-    if unsupported:
-        raise ValueError(f"the command line cannot set {', '.join(unsupported)}; run this "
-                         "configuration from Python with load_or_run(..., save=True)")
-    words = ["--seed", str(config.seed)] + (["--attack", attack] if attack != "dlg" else [])
-    if config.steps != _DEFAULTS.steps and "steps" not in changed:
-        words += ["--steps", str(config.steps)]
-    for name in changed:
-        value = getattr(config, name)
-        if isinstance(value, bool):
-            words.append(_flag(name) if value else "--no-" + _flag(name)[2:])
+def _add_run_options(command: argparse.ArgumentParser) -> None:
+    """The options ``attack`` and ``sweep`` share: the model, the attack's settings, the machine."""
+    command.add_argument("--model", default="lenet", choices=model_names(),
+                         help="victim network (its input size and normalisation come with it)")
+    command.add_argument("--size", type=int, default=None,
+                         help="image side in pixels (None: the model's input size)")
+    command.add_argument("--attack", choices=ATTACKS, default="dlg",
+                         help="dlg: the report's attack (L-BFGS on the squared distance); "
+                              "inverting-gradients: Geiping et al.'s (cosine, TV prior, signed "
+                              "Adam, 6,000 steps, 2 trials, iDLG label); the options below "
+                              "change its settings")
+    inverting = AttackConfig.inverting_gradients()
+    for name, (help_text, choices) in CONFIG_OPTIONS.items():
+        default = getattr(DEFAULTS, name)
+        # Only the options given change the chosen attack's settings, so none has a default here.
+        defaults = (f"dlg: {default}" if getattr(inverting, name) == default else
+                    f"dlg: {default}; inverting-gradients: {getattr(inverting, name)}")
+        if isinstance(default, bool):
+            command.add_argument(flag(name), action=argparse.BooleanOptionalAction,
+                                 default=argparse.SUPPRESS, help=f"{help_text} ({defaults})")
         else:
-            words += [_flag(name), str(value)]
-    return words
+            command.add_argument(flag(name), type=type(default), default=argparse.SUPPRESS,
+                                 choices=choices, help=f"{help_text} ({defaults})")
+    command.add_argument("--checkpoint-every", type=int, default=10,
+                         help="steps between checkpoints (an interruption loses at most these)")
+    command.add_argument("--device", default=None,
+                         help="cpu or cuda (None: cuda when available)")
+    command.add_argument("--threads", type=int, default=None,
+                         help="torch CPU threads (use 1 for a background run beside other work)")
+    command.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -119,47 +84,35 @@ def _parser() -> argparse.ArgumentParser:
                     "DIR/truth.png.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    attack.add_argument("--model", default="lenet", choices=model_names(),
-                        help="victim network (its input size and normalisation come with it)")
+    _add_run_options(attack)
     attack.add_argument("--image", default=["cat"], nargs="+",
                         help=f"private image(s), one batch: each one of {', '.join(image_names())}, "
                              "face-N (N < 200, an LFW face), or an image file's path")
     attack.add_argument("--label", type=int, default=None,
                         help="class index of the image (None: the image's own)")
-    attack.add_argument("--size", type=int, default=None,
-                        help="image side in pixels (None: the model's input size)")
-    attack.add_argument("--attack", choices=ATTACKS, default="dlg",
-                        help="dlg: the report's attack (L-BFGS on the squared distance); "
-                             "inverting-gradients: Geiping et al.'s (cosine, TV prior, signed "
-                             "Adam, 6,000 steps, 2 trials, iDLG label); the options below change "
-                             "its settings")
-    inverting = AttackConfig.inverting_gradients()
-    for name, (help_text, choices) in CONFIG_OPTIONS.items():
-        default = getattr(_DEFAULTS, name)
-        # Only the options given change the chosen attack's settings, so none has a default here.
-        defaults = (f"dlg: {default}" if getattr(inverting, name) == default else
-                    f"dlg: {default}; inverting-gradients: {getattr(inverting, name)}")
-        if isinstance(default, bool):
-            attack.add_argument(_flag(name), action=argparse.BooleanOptionalAction,
-                                default=argparse.SUPPRESS,
-                                help=f"{help_text} ({defaults})")
-        else:
-            attack.add_argument(_flag(name), type=type(default), default=argparse.SUPPRESS,
-                                choices=choices, help=f"{help_text} ({defaults})")
     attack.add_argument("--defence", type=_defence, default=None,
                         help="what the victim does to its gradient before sharing it, as "
                              "name:strength joined by + (gaussian:1e-3, laplacian:1e-3, "
                              "prune:0.1, precision:int8, dpsgd:1.0); default: nothing")
-    attack.add_argument("--checkpoint-every", type=int, default=10,
-                        help="steps between checkpoints (an interruption loses at most these)")
-    attack.add_argument("--device", default=None,
-                        help="cpu or cuda (None: cuda when available)")
-    attack.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (use 1 for a background run beside other work)")
-    attack.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     attack.add_argument("--out", type=Path, required=True,
                         help="folder for the record; the run checkpoints to DIR/checkpoint.pt as "
                              "it goes and, started again with the same options, resumes from it")
+    sweep = commands.add_parser(
+        "sweep", help="run every combination of images, seeds and defences, skipping stored ones",
+        description="Run one attack per combination of --images, --seeds and --defences, each "
+                    "stored as DIR/<model>/<run>/ (the folder and identity a chapter's "
+                    "load_or_run looks for). Runs already stored with the same settings are "
+                    "skipped, an interrupted one resumes from its checkpoint: start the same "
+                    "command again after an interruption.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    _add_run_options(sweep)
+    sweep.add_argument("--images", nargs="+", required=True,
+                       help="one run per entry; join names with + for a batch (cat+astronaut)")
+    sweep.add_argument("--seeds", type=int, nargs="+", default=[0],
+                       help="seeds of the weights and the random start, one run each")
+    sweep.add_argument("--defences", nargs="+", default=["none"],
+                       help="one run per defence (name:strength, joined by +), none for no defence")
+    sweep.add_argument("--results", type=Path, default=Path("results"), help="the results folder")
     listing = commands.add_parser(
         "records", help="list the stored runs (a Markdown table)",
         description="List every record under DIR/<model>/<run>/: settings, cost and outcome.")
@@ -193,7 +146,7 @@ def attack_config(args: argparse.Namespace) -> AttackConfig:
     """The attack's settings from parsed arguments: the chosen attack, changed by the options
     given."""
     given = {name: getattr(args, name) for name in CONFIG_OPTIONS if hasattr(args, name)}
-    base = _base(args.attack, given.get("steps", _DEFAULTS.steps))
+    base = base_config(args.attack, given.get("steps", DEFAULTS.steps))
     return replace(base, **given, progress=not args.no_progress)
 
 
@@ -219,12 +172,30 @@ def _attack(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    config = attack_config(args)
+    defences = [None if text == "none" else parse_defence(text).text() for text in args.defences]
+    specs = [RunSpec(args.model, tuple(images.split("+")), replace(config, seed=seed), args.size,
+                     defence=defence)
+             for images in args.images for seed in args.seeds for defence in defences]
+    for number, spec in enumerate(specs, start=1):
+        folder = args.results / spec.model / spec.folder_name
+        print(f"[{number}/{len(specs)}] {folder}", file=sys.stderr)
+        load_or_run(spec, args.results, save=True, device=args.device,
+                    checkpoint=folder / CHECKPOINT_FILE, checkpoint_every=args.checkpoint_every)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``) and run the command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     try:
-        return _records(args) if args.command == "records" else _attack(args, argv)
+        if args.command == "records":
+            return _records(args)
+        return _sweep(args) if args.command == "sweep" else _attack(args, argv)
     except (ValueError, KeyError, RuntimeError, FileNotFoundError) as error:
         message = error.args[0] if isinstance(error, KeyError) else error
         print(f"error: {message}", file=sys.stderr)

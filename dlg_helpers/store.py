@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from .attack import AttackConfig, AttackResult, config_dict
-from .cli import config_arguments
 from .defences import parse_defence
 from .devices import pick_device
 from .experiments import run_attack
 from .models import get_spec
+from .options import config_arguments
 from .records import RECORD_FILE, load_record, load_result, save_record
 
 __all__ = ["RunSpec", "StoredRunError", "find_record", "load_or_run"]
@@ -152,7 +152,7 @@ def find_record(spec: RunSpec, results_dir: str | Path) -> tuple[Path | None, li
 
 def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *,
                 recompute: bool | None = False, save: bool = False, device: str | None = None,
-                checkpoint: str | Path | None = None) -> AttackResult:
+                checkpoint: str | Path | None = None, checkpoint_every: int = 10) -> AttackResult:
     """The attack ``spec`` describes: its stored record when one matches, else computed.
 
     Args:
@@ -164,6 +164,7 @@ def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *,
             is there).
         device: where to compute (None: the GPU when there is one).
         checkpoint: checkpoint a computation here, and resume from it if it exists.
+        checkpoint_every: steps between checkpoints.
 
     Raises:
         StoredRunError: when the matching record's arrays are missing or corrupt (its JSON is
@@ -190,6 +191,7 @@ def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *,
           f"background instead: {spec.command(Path(results_dir) / spec.model / spec.folder_name)}")
     result = run_attack(spec.model, list(spec.images), spec.config, model_seed=spec.model_seed,
                         size=spec.size, device=target, checkpoint=checkpoint,
+                        checkpoint_every=checkpoint_every,
                         defence=None if spec.defence is None else parse_defence(spec.defence))
     if save:
         out = Path(results_dir) / spec.model / spec.folder_name

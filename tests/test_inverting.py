@@ -10,7 +10,8 @@ import torch
 
 import dlg_helpers as dlg
 from dlg_helpers.attack import Attack, AttackConfig, config_dict
-from dlg_helpers.cli import _parser, attack_config, config_arguments
+from dlg_helpers.cli import _parser, attack_config
+from dlg_helpers.options import config_arguments
 from dlg_helpers.priors import total_variation
 
 

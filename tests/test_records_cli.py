@@ -131,3 +131,19 @@ def test_cli_lists_stored_records_and_names_broken_ones(tmp_path, capsys):
     assert f"unreadable: {broken}" in listing.err and "corrupt" in listing.err
     assert main(["records", str(tmp_path / "empty")]) == 2
     assert "no records under" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore::dlg_helpers.attack.AttackDivergedWarning")  # 2-step runs
+def test_a_sweep_stores_every_combination_and_skips_what_is_stored(tmp_path, capsys):
+    words = ["sweep", "--model", "lenet", "--images", "cat", "coffee+astronaut", "--seeds", "0",
+             "1", "--defences", "none", "prune:0.5", "--steps", "2", "--no-progress",
+             "--results", str(tmp_path)]
+    assert main(words) == 0
+    folders = sorted(p.parent.name for p in tmp_path.glob("lenet/*/record.json"))
+    assert folders == sorted(f"{images}-seed{seed}{defence}"
+                             for images in ("cat", "coffee+astronaut") for seed in (0, 1)
+                             for defence in ("", "-prune=0.5"))
+    capsys.readouterr()
+    assert main(words) == 0  # again: everything is stored, nothing is computed
+    out = capsys.readouterr().out
+    assert out.count("Loaded the stored run") == 8 and "Computing" not in out

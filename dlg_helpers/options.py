@@ -1,0 +1,81 @@
+"""The attack's settings as command-line options: one table that the command line reads and
+that a stored run's reproducing command is written from."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from .attack import LABEL_MODES, OPTIMISERS, AttackConfig
+from .gradients import DISTANCES
+
+__all__ = ["CONFIG_OPTIONS", "ATTACKS", "DEFAULTS", "flag", "base_config", "config_arguments"]
+
+DEFAULTS = AttackConfig()
+
+CONFIG_OPTIONS: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "steps": ("optimiser steps in all, shared by all restarts and trials", None),
+    "seed": ("seed of the model's weights and of the first random start", None),
+    "label_mode": ("joint: optimise a soft label (DLG); idlg: read it off the gradient; "
+                   "known: give the attacker the true label", LABEL_MODES),
+    "lr": ("learning rate (L-BFGS or Adam)", None),
+    "max_iter": ("L-BFGS iterations per step", None),
+    "history_size": ("L-BFGS history size", None),
+    "restarts": ("new random starts allowed after a failed attempt", None),
+    "match_ratio": ("stop once the gradient distance falls below this fraction of its start "
+                    "(0: never stop early on it)", None),
+    "patience": ("steps without enough progress before an attempt counts as plateaued "
+                 "(0: never)", None),
+    "snapshot_every": ("keep the image every this many steps", None),
+    "optimiser": ("lbfgs (DLG) or adam (inverting gradients)", OPTIMISERS),
+    "distance": ("gradient-matching loss: euclidean (DLG) or cosine (inverting gradients)",
+                 tuple(DISTANCES)),
+    "tv_weight": ("weight of the total-variation prior (0: none)", None),
+    "boxed": ("keep the image in [0, 1] after every step", None),
+    "signed": ("step on the sign of the gradient (Adam only)", None),
+    "lr_decay": ("divide the step by 10 at 3/8, 5/8 and 7/8 of each trial", None),
+    "trials": ("independent random starts sharing the steps; the smallest gradient distance "
+               "wins", None),
+}
+"""The attack settings the command line sets: field of AttackConfig -> (help, choices)."""
+
+
+ATTACKS = {"dlg": AttackConfig, "inverting-gradients": AttackConfig.inverting_gradients}
+"""The attacks ``--attack`` names, each the starting point its other options change."""
+
+
+def base_config(attack: str, steps: int) -> AttackConfig:
+    """The settings of the attack named ``attack`` (a key of :data:`ATTACKS`) for ``steps``."""
+    return ATTACKS[attack](steps=steps)
+
+
+def flag(name: str) -> str:
+    """The option that sets field ``name``, e.g. ``--tv-weight``."""
+    return "--" + name.replace("_", "-")
+
+
+def config_arguments(config: AttackConfig) -> list[str]:
+    """The command-line options that give ``config``: the seed, the attack it starts from
+    (``--attack inverting-gradients`` for any Adam run), then every setting that differs from
+    that attack's.
+
+    Raises:
+        ValueError: when ``config`` changes a setting the command line cannot set.
+    """
+    attack = "inverting-gradients" if config.optimiser == "adam" else "dlg"
+    base = base_config(attack, config.steps)
+    changed = [name for name, value in asdict(config).items()
+               if name not in ("progress", "seed") and value != getattr(base, name)]
+    unsupported = [name for name in changed if name not in CONFIG_OPTIONS]
+    if unsupported:
+        raise ValueError(f"the command line cannot set {', '.join(unsupported)}; run this "
+                         "configuration from Python with load_or_run(..., save=True)")
+    words = ["--seed", str(config.seed)] + (["--attack", attack] if attack != "dlg" else [])
+    if config.steps != DEFAULTS.steps and "steps" not in changed:
+        words += ["--steps", str(config.steps)]
+    for name in changed:
+        value = getattr(config, name)
+        if isinstance(value, bool):
+            words.append(flag(name) if value else "--no-" + flag(name)[2:])
+        else:
+            words += [flag(name), str(value)]
+    return words
