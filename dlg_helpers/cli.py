@@ -39,8 +39,9 @@ def _defence(text: str) -> Defence:
         raise argparse.ArgumentTypeError(str(error)) from error
 
 
-def _add_run_options(command: argparse.ArgumentParser) -> None:
-    """The options ``attack`` and ``sweep`` share: the model, the attack's settings, the machine."""
+def _add_run_options(command: argparse.ArgumentParser, without: tuple[str, ...] = ()) -> None:
+    """The options ``attack`` and ``sweep`` share: the model, the attack's settings (those not
+    in ``without``), the machine."""
     command.add_argument("--model", default="lenet", choices=model_names(),
                          help="victim network (its input size and normalisation come with it)")
     command.add_argument("--size", type=int, default=None,
@@ -52,6 +53,8 @@ def _add_run_options(command: argparse.ArgumentParser) -> None:
                               "change its settings")
     inverting = AttackConfig.inverting_gradients()
     for name, (help_text, choices) in CONFIG_OPTIONS.items():
+        if name in without:
+            continue
         default = getattr(DEFAULTS, name)
         # Only the options given change the chosen attack's settings, so none has a default here.
         defaults = (f"dlg: {default}" if getattr(inverting, name) == default else
@@ -105,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
                     "skipped, an interrupted one resumes from its checkpoint: start the same "
                     "command again after an interruption.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    _add_run_options(sweep)
+    _add_run_options(sweep, without=("seed",))  # --seeds instead
     sweep.add_argument("--images", nargs="+", required=True,
                        help="one run per entry; join names with + for a batch (cat+astronaut)")
     sweep.add_argument("--seeds", type=int, nargs="+", default=[0],
