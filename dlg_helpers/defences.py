@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -59,53 +58,47 @@ def _parts(defence: Defence) -> tuple[Defence, ...]:
     return defence.parts if isinstance(defence, Composed) else (defence,)
 
 
-def _noise_like(gradient: Gradient, generator: torch.Generator,
-                draw: Callable[[torch.Tensor, torch.Generator], torch.Tensor]) -> Gradient:
-    return [g + draw(g, generator) for g in gradient]
+@dataclass(frozen=True)
+class _AdditiveNoise(Defence):
+    """Independent noise of variance ``variance`` added to every gradient entry."""
+
+    variance: float
+
+    def __post_init__(self) -> None:
+        if not self.variance >= 0 or math.isinf(self.variance):
+            raise ValueError(f"noise variance must be a finite number >= 0, got {self.variance}; "
+                             "the DLG paper's sweep runs from 1e-4 to 1e-1")
+
+    def transform(self, gradient: Gradient, generator: torch.Generator) -> Gradient:
+        return [g + self._draw(g, generator) for g in gradient]
+
+    @abstractmethod
+    def _draw(self, like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Noise shaped like ``like``."""
 
 
 @dataclass(frozen=True)
-class GaussianNoise(Defence):
+class GaussianNoise(_AdditiveNoise):
     """Add N(0, ``variance``) noise to every gradient entry (DLG's paper swept 1e-4 to 1e-1)."""
 
-    variance: float
     name: ClassVar[str] = "gaussian"
 
-    def __post_init__(self) -> None:
-        _check_variance(self.variance)
-
-    def transform(self, gradient: Gradient, generator: torch.Generator) -> Gradient:
-        std = math.sqrt(self.variance)
-        return _noise_like(gradient, generator, lambda g, gen: std * torch.randn(
-            g.shape, generator=gen, device=g.device, dtype=g.dtype))
+    def _draw(self, like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return math.sqrt(self.variance) * torch.randn(like.shape, generator=generator,
+                                                      device=like.device, dtype=like.dtype)
 
 
 @dataclass(frozen=True)
-class LaplacianNoise(Defence):
+class LaplacianNoise(_AdditiveNoise):
     """Add Laplacian noise of variance ``variance`` (scale ``sqrt(variance / 2)``)."""
 
-    variance: float
     name: ClassVar[str] = "laplacian"
 
-    def __post_init__(self) -> None:
-        _check_variance(self.variance)
-
-    def transform(self, gradient: Gradient, generator: torch.Generator) -> Gradient:
-        scale = math.sqrt(self.variance / 2)
-
-        def draw(g: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-            # The difference of two exponentials of mean b is Laplace(0, b).
-            one = torch.empty(g.shape, device=g.device, dtype=g.dtype).exponential_(generator=gen)
-            two = torch.empty(g.shape, device=g.device, dtype=g.dtype).exponential_(generator=gen)
-            return scale * (one - two)
-
-        return _noise_like(gradient, generator, draw)
-
-
-def _check_variance(variance: float) -> None:
-    if not variance >= 0 or math.isinf(variance):
-        raise ValueError(f"noise variance must be a finite number >= 0, got {variance}; the "
-                         "DLG paper's sweep runs from 1e-4 to 1e-1")
+    def _draw(self, like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        # The difference of two independent Exponential(1) draws is Laplace(0, 1).
+        one, two = (torch.empty(like.shape, device=like.device, dtype=like.dtype)
+                    .exponential_(generator=generator) for _ in range(2))
+        return math.sqrt(self.variance / 2) * (one - two)
 
 
 @dataclass(frozen=True)
