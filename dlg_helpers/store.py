@@ -9,6 +9,8 @@ the reason and never used.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shlex
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -22,7 +24,11 @@ from .models import get_spec
 from .options import config_arguments
 from .records import RECORD_FILE, load_record, load_result, save_record
 
-__all__ = ["RunSpec", "StoredRunError", "find_record", "load_or_run"]
+__all__ = ["RunSpec", "StoredRunError", "find_record", "load_or_run", "REPORT_SETTING"]
+
+
+REPORT_SETTING = AttackConfig(match_ratio=0.0, patience=0)
+"""The report's loop: DLG's L-BFGS for all 300 steps, no early stop (records without a hash)."""
 
 
 class StoredRunError(ValueError):
@@ -67,13 +73,27 @@ class RunSpec:
 
     @property
     def folder_name(self) -> str:
-        """``<images>-seed<k>``, the record's folder under ``results/<model>/``, followed by
-        ``-ig`` for an attack other than DLG and by the defence (``:`` written ``=``)."""
-        name = f"{'+'.join(self.images)}-seed{self.config.seed}"
-        if self.config.name != "DLG":
-            name += "-ig"
+        """The record's folder under ``results/<model>/``, unique to the run's identity.
+
+        ``<images>-seed<k>``, then ``-ig`` for the inverting-gradients attack, the defence
+        (``:`` written ``=``), and, when anything else differs from the attack's standard
+        settings (:data:`REPORT_SETTING` for DLG, :meth:`AttackConfig.inverting_gradients`),
+        the image size or the weights' seed, six hex digits of a hash of those differences.
+        """
+        inverting = self.config.optimiser == "adam"
+        name = f"{'+'.join(self.images)}-seed{self.config.seed}" + ("-ig" if inverting else "")
         if self.defence is not None:
             name += "-" + self.defence.replace(":", "=")
+        standard = asdict(AttackConfig.inverting_gradients() if inverting else REPORT_SETTING)
+        differences = {key: value for key, value in asdict(self.config).items()
+                       if key not in ("seed", "progress") and value != standard[key]}
+        if self.image_size != get_spec(self.model).image_size:
+            differences["image_size"] = self.image_size
+        if self.weights_seed != self.config.seed:
+            differences["model_seed"] = self.weights_seed
+        if differences:
+            digest = hashlib.sha256(json.dumps(differences, sort_keys=True).encode()).hexdigest()
+            name += "-" + digest[:6]
         return name
 
     def identity(self) -> dict[str, Any]:
@@ -128,12 +148,14 @@ def find_record(spec: RunSpec, results_dir: str | Path) -> tuple[Path | None, li
     """The folder of a record under ``results_dir/<model>/`` that matches ``spec`` exactly.
 
     Returns:
-        ``(folder, refusals)``: the matching folder (or None) and, for every other record
-        looked at, why it was not used.
+        ``(folder, refusals)``: the matching folder (or None) and why near misses were not
+        used: the record in this run's own folder, or, when there is none, the records of
+        the same images and seed.
     """
     wanted = spec.identity()
     refusals: list[str] = []
     preferred = Path(results_dir) / spec.model / spec.folder_name
+    same_images = f"{'+'.join(spec.images)}-seed{spec.config.seed}"
     candidates = sorted(Path(results_dir, spec.model).glob(f"*/{RECORD_FILE}"),
                         key=lambda path: path.parent != preferred)
     for path in candidates:
@@ -145,7 +167,8 @@ def find_record(spec: RunSpec, results_dir: str | Path) -> tuple[Path | None, li
         differences = _differences(wanted, found)
         if not differences:
             return path.parent, refusals
-        if path.parent == preferred:  # only the folder this run would use is worth explaining
+        if path.parent == preferred or (not preferred.is_dir()
+                                         and path.parent.name.startswith(same_images)):
             refusals.append(f"{path.parent}: made with other settings: {'; '.join(differences)}")
     return None, refusals
 
@@ -186,15 +209,24 @@ def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *,
               f"{record['device']} in {record['wall_seconds'] / 60:.0f} min, torch "
               f"{record['torch_version']}); recompute it with: {record['command']}")
         return result
+    out = Path(results_dir) / spec.model / spec.folder_name
+    if save and (out / RECORD_FILE).is_file():
+        try:
+            differences = _differences(spec.identity(), _identity_of(load_record(out)))
+        except (ValueError, KeyError, TypeError):
+            differences = []  # an unreadable record is replaced by the run that belongs there
+        if differences:
+            raise StoredRunError(
+                f"{out} holds another run ({'; '.join(differences)}); it is not overwritten: "
+                "move it, or store this run under another results folder")
     print(f"Computing {spec.model} on {'+'.join(spec.images)} "
           f"({'asked to recompute' if recompute else 'no stored run matches'}); in the "
-          f"background instead: {spec.command(Path(results_dir) / spec.model / spec.folder_name)}")
+          f"background instead: {spec.command(out)}")
     result = run_attack(spec.model, list(spec.images), spec.config, model_seed=spec.model_seed,
                         size=spec.size, device=target, checkpoint=checkpoint,
                         checkpoint_every=checkpoint_every,
                         defence=None if spec.defence is None else parse_defence(spec.defence))
     if save:
-        out = Path(results_dir) / spec.model / spec.folder_name
         save_record(result, out, model=spec.model, image="+".join(spec.images), device=target,
                     command=spec.command(out), model_seed=spec.weights_seed)
     return result

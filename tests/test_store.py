@@ -30,15 +30,15 @@ def stored(tmp_path):
 def test_the_stored_command_recreates_a_matching_record(stored):
     spec, results = stored
     folder, refusals = find_record(spec, results)
-    assert folder == results / "lenet" / "coffee-seed0" and refusals == []
+    assert folder == results / "lenet" / spec.folder_name and refusals == []
 
 
 def test_a_matching_record_is_loaded_and_announced(stored, capsys):
     spec, results = stored
     result = load_or_run(spec, results)
-    assert "Loaded the stored run coffee-seed0" in capsys.readouterr().out
+    assert f"Loaded the stored run {spec.folder_name}" in capsys.readouterr().out
     assert result.steps == 3 and result.final_mse == load_record(
-        results / "lenet" / "coffee-seed0")["final_mse"]
+        results / "lenet" / spec.folder_name)["final_mse"]
 
 
 def test_a_record_with_other_settings_is_refused_by_name_and_the_run_computed(stored, capsys):
@@ -53,16 +53,16 @@ def test_a_record_with_other_settings_is_refused_by_name_and_the_run_computed(st
 
 def test_a_corrupt_record_is_refused_and_named(stored, capsys):
     spec, results = stored
-    (results / "lenet" / "coffee-seed0" / "record.json").write_text("{ truncated")
+    (results / "lenet" / spec.folder_name / "record.json").write_text("{ truncated")
     result = load_or_run(spec, results)
     out = capsys.readouterr().out
-    assert "coffee-seed0: unreadable" in out and "corrupt" in out
+    assert f"{spec.folder_name}: unreadable" in out and "corrupt" in out
     assert result.steps == 3
 
 
 def test_a_matching_record_with_broken_arrays_raises_with_the_fix(stored):
     spec, results = stored
-    (results / "lenet" / "coffee-seed0" / "arrays.npz").write_bytes(b"garbage")
+    (results / "lenet" / spec.folder_name / "arrays.npz").write_bytes(b"garbage")
     with pytest.raises(StoredRunError, match="corrupt.*re-run"):
         load_or_run(spec, results)
 
@@ -71,7 +71,7 @@ def test_recompute_and_save_replace_the_record(stored, capsys):
     spec, results = stored
     load_or_run(spec, results, recompute=True, save=True)
     assert "asked to recompute" in capsys.readouterr().out
-    record = load_record(results / "lenet" / "coffee-seed0")
+    record = load_record(results / "lenet" / spec.folder_name)
     assert record["command"].startswith("python -m dlg_helpers attack --model lenet")
     load_or_run(spec, results)
     assert "Loaded the stored run" in capsys.readouterr().out
@@ -79,7 +79,7 @@ def test_recompute_and_save_replace_the_record(stored, capsys):
 
 def test_batches_and_sizes_are_part_of_the_identity(tmp_path):
     pair = RunSpec("lenet", ("cat", "astronaut"), TINY, size=32)
-    assert pair.folder_name == "cat+astronaut-seed0"
+    assert pair.folder_name.startswith("cat+astronaut-seed0-")
     out = tmp_path / "lenet" / pair.folder_name
     assert main(shlex.split(pair.command(out))[3:] + ["--no-progress"]) == 0
     assert find_record(pair, tmp_path)[0] == out
@@ -130,3 +130,32 @@ def test_recompute_none_loads_on_a_cpu(stored, capsys):
     spec, results = stored
     load_or_run(spec, results, recompute=None, device="cpu")
     assert "Loaded the stored run" in capsys.readouterr().out
+
+
+def test_folders_are_unique_to_the_run_and_the_report_setting_keeps_the_plain_name():
+    from dlg_helpers.store import REPORT_SETTING
+
+    assert RunSpec("lenet", "cat", REPORT_SETTING).folder_name == "cat-seed0"
+    ig = dlg.AttackConfig.inverting_gradients()
+    assert RunSpec("lenet", "cat", ig, defence="gaussian:1e-3").folder_name == \
+        "cat-seed0-ig-gaussian=0.001"
+    variants = [RunSpec("lenet", "cat", dlg.AttackConfig()),  # the engine's early stops
+                RunSpec("lenet", "cat", REPORT_SETTING, size=64),
+                RunSpec("lenet", "cat", REPORT_SETTING, model_seed=3),
+                RunSpec("lenet", "cat", replace(ig, steps=2000))]
+    names = [spec.folder_name for spec in variants]
+    assert len(set(names) | {"cat-seed0", "cat-seed0-ig"}) == len(names) + 2
+    assert all(len(name.rsplit("-", 1)[1]) == 6 for name in names)
+    assert RunSpec("lenet", "cat", REPORT_SETTING, size=32).folder_name == "cat-seed0"
+
+
+def test_a_run_never_overwrites_another_runs_record(stored):
+    spec, results = stored
+    folder = results / "lenet" / spec.folder_name
+    other = replace(spec, config=replace(spec.config, lr=0.5))
+    # Force the clash a hash makes unlikely: the other run asks for the same folder.
+    clash = type("Clash", (RunSpec,), {"folder_name": property(lambda self: spec.folder_name)})
+    before = (folder / "record.json").read_text()
+    with pytest.raises(StoredRunError, match=r"holds another run \(.*lr.*not overwritten"):
+        load_or_run(clash(other.model, other.images, other.config), results, save=True)
+    assert (folder / "record.json").read_text() == before
