@@ -175,7 +175,8 @@ def find_record(spec: RunSpec, results_dir: str | Path) -> tuple[Path | None, li
 
 def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *,
                 recompute: bool | None = False, save: bool = False, device: str | None = None,
-                checkpoint: str | Path | None = None, checkpoint_every: int = 10) -> AttackResult:
+                checkpoint: str | Path | None = None, checkpoint_every: int = 10,
+                quiet: bool = False) -> AttackResult:
     """The attack ``spec`` describes: its stored record when one matches, else computed.
 
     Args:
@@ -188,6 +189,7 @@ def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *,
         device: where to compute (None: the GPU when there is one).
         checkpoint: checkpoint a computation here, and resume from it if it exists.
         checkpoint_every: steps between checkpoints.
+        quiet: say nothing when a stored run is loaded (a sweep reports its own count).
 
     Raises:
         StoredRunError: when the matching record's arrays are missing or corrupt (its JSON is
@@ -197,7 +199,7 @@ def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *,
     if recompute is None:
         recompute = target.startswith("cuda")
     folder, refusals = (None, []) if recompute else find_record(spec, results_dir)
-    for refusal in refusals:
+    for refusal in refusals if folder is None or not quiet else []:
         print(f"not using {refusal}")
     if folder is not None:
         record = load_record(folder)
@@ -205,9 +207,10 @@ def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *,
             result = load_result(folder)
         except (FileNotFoundError, ValueError) as error:
             raise StoredRunError(str(error)) from error
-        print(f"Loaded the stored run {folder.name} of {spec.model} (computed on "
-              f"{record['device']} in {record['wall_seconds'] / 60:.0f} min, torch "
-              f"{record['torch_version']}); recompute it with: {record['command']}")
+        if not quiet:
+            print(f"Loaded the stored run {folder.name} of {spec.model} (computed on "
+                  f"{record['device']} in {record['wall_seconds'] / 60:.0f} min, torch "
+                  f"{record['torch_version']}); recompute it with: {record['command']}")
         return result
     out = Path(results_dir) / spec.model / spec.folder_name
     if save and (out / RECORD_FILE).is_file():

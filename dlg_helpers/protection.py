@@ -1,0 +1,146 @@
+"""What a defence buys and what it costs: attacks under each defence, training with each, and
+the ranking that answers the report's research question 5 with numbers.
+
+Each attack under each defence is a stored run (:mod:`~dlg_helpers.store`), so a chapter reloads
+hundreds of them in seconds; ``python -m dlg_helpers sweep`` computes them in the background.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from .attack import AttackConfig
+from .defences import Composed, parse_defence
+from .metrics import image_metrics
+from .store import RunSpec, find_record, load_or_run
+from .training import TrainingConfig, train
+
+__all__ = ["NO_DEFENCE", "PROTECTED_SSIM", "describe_defence", "attack_outcomes", "median_outcomes",
+           "training_costs", "protection_ranking"]
+
+NO_DEFENCE = "none"
+PROTECTED_SSIM = 0.3
+"""A reconstruction whose SSIM to the private image is below this no longer shows it: the
+defence stopped the attack. (Uniform noise scores about 0; DLG on an undefended LeNet about 1.)"""
+
+
+def describe_defence(text: str) -> tuple[str, str]:
+    """``(family, strength)`` of a defence's text: ``("gaussian", "0.001")``; ``("none", "")``
+    for no defence, ``("composed", text)`` for several."""
+    if text == NO_DEFENCE:
+        return NO_DEFENCE, ""
+    defence = parse_defence(text)
+    if isinstance(defence, Composed):
+        return "composed", defence.text()
+    return defence.name, defence.text().split(":", 1)[1]
+
+
+def attack_outcomes(model: str, images: Sequence[str], defences: Sequence[str],
+                    attacks: Mapping[str, AttackConfig], results_dir: str | Path, *,
+                    seed: int = 0, recompute: bool | None = False,
+                    device: str | None = None) -> list[dict[str, Any]]:
+    """Every attack on every image under every defence: one row each with the reconstruction's
+    MSE, PSNR, SSIM and whether the label was recovered.
+
+    Args:
+        model: registered model name.
+        images: the private images, attacked one at a time.
+        defences: defence texts (:func:`~dlg_helpers.defences.parse_defence`), or ``"none"``.
+        attacks: a name for each attack's settings, e.g. ``{"DLG": AttackConfig()}``.
+        results_dir: the stored runs; missing ones are computed (and stored when computed).
+        seed: seed of the weights and of each attack's random start.
+        recompute, device: as :func:`~dlg_helpers.store.load_or_run`.
+    """
+    rows = []
+    stored = computed = 0
+    for attack, config in attacks.items():
+        for defence in defences:
+            family, strength = describe_defence(defence)
+            for image in images:
+                spec = RunSpec(model, (image,), replace(config, seed=seed),
+                               defence=None if defence == NO_DEFENCE else defence)
+                was_stored = find_record(spec, results_dir)[0] is not None
+                result = load_or_run(spec, results_dir, recompute=recompute, device=device,
+                                     save=True, quiet=True)
+                stored, computed = stored + was_stored, computed + (not was_stored)
+                quality = image_metrics(result.reconstruction, result.truth)
+                rows.append({"attack": attack, "defence": defence, "family": family,
+                             "strength": strength, "image": image, "mse": quality["mse"],
+                             "psnr": quality["psnr"], "ssim": quality["ssim"],
+                             "label_correct": result.label_correct})
+    print(f"{model}: {stored} stored runs loaded, {computed} computed "
+          f"({len(attacks)} attacks x {len(defences)} defences x {len(images)} images)")
+    return rows
+
+
+def median_outcomes(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (attack, defence), in first-seen order: the median MSE, PSNR and SSIM over
+    the images, and the share of them whose label was recovered."""
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["attack"], row["defence"]), []).append(row)
+    return [{"attack": attack, "defence": defence, "family": group[0]["family"],
+             "strength": group[0]["strength"], "images": len(group),
+             **{key: statistics.median(r[key] for r in group) for key in ("mse", "psnr", "ssim")},
+             "labels_right": sum(r["label_correct"] for r in group) / len(group)}
+            for (attack, defence), group in groups.items()]
+
+
+def training_costs(defences: Sequence[str], config: TrainingConfig = TrainingConfig(),
+                   model: str = "lenet") -> list[dict[str, Any]]:
+    """For every defence, the held-out accuracy of ``model`` trained on the faces with it, and
+    DP-SGD's epsilon (:func:`~dlg_helpers.training.train`)."""
+    rows = []
+    for defence in defences:
+        result = train(model, None if defence == NO_DEFENCE else parse_defence(defence), config)
+        rows.append({"defence": defence, "accuracy": result.accuracy, "epsilon": result.epsilon})
+    return rows
+
+
+def protection_ranking(medians: Sequence[Mapping[str, Any]],
+                       costs: Sequence[Mapping[str, Any]],
+                       ssim_threshold: float = PROTECTED_SSIM) -> list[dict[str, Any]]:
+    """For each defence family, its weakest setting that stops every attack, and what it costs.
+
+    A setting stops an attack when the median SSIM of its reconstructions is below
+    ``ssim_threshold``. Settings are tried in the order they appear (list each family weakest
+    first). Families that stop every attack are ranked by the accuracy they cost; the others
+    follow, closest to stopping (lowest SSIM at their strongest setting) first.
+
+    Returns:
+        Rows with the family, the setting (None when none stops every attack), the worst median
+        SSIM over the attacks at that setting, the accuracy, its drop from no defence, epsilon.
+    """
+    accuracy = {row["defence"]: row for row in costs}
+    if NO_DEFENCE not in accuracy:
+        raise ValueError("the costs need the undefended run ('none') to measure the drop against")
+    baseline = accuracy[NO_DEFENCE]["accuracy"]
+    worst: dict[str, float] = {}
+    families: dict[str, list[str]] = {}
+    for row in medians:
+        if row["defence"] == NO_DEFENCE:
+            continue
+        worst[row["defence"]] = max(worst.get(row["defence"], 0.0), row["ssim"])
+        if row["defence"] not in families.setdefault(row["family"], []):
+            families[row["family"]].append(row["defence"])
+    ranking = []
+    for family, settings in families.items():
+        stopping = next((s for s in settings if worst[s] < ssim_threshold), None)
+        shown = stopping if stopping is not None else settings[-1]
+        cost = accuracy.get(shown)
+        ranking.append({
+            "family": family, "setting": stopping, "strongest_tried": settings[-1],
+            "worst_ssim": worst[shown],
+            "accuracy": None if cost is None else cost["accuracy"],
+            "accuracy_drop": None if cost is None else baseline - cost["accuracy"],
+            "epsilon": None if cost is None else cost["epsilon"],
+        })
+    stopped = sorted((r for r in ranking if r["setting"] is not None),
+                     key=lambda r: math.inf if r["accuracy_drop"] is None else r["accuracy_drop"])
+    return stopped + sorted((r for r in ranking if r["setting"] is None),
+                            key=lambda r: r["worst_ssim"])

@@ -1,0 +1,79 @@
+"""The defence study's pieces: outcomes from stored runs, medians, costs and the ranking."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from dlg_helpers.attack import AttackConfig
+from dlg_helpers.protection import (attack_outcomes, describe_defence, median_outcomes,
+                                    protection_ranking, training_costs)
+from dlg_helpers.training import TrainingConfig
+
+
+def test_defences_are_described_by_family_and_strength():
+    assert describe_defence("none") == ("none", "")
+    assert describe_defence("gaussian:1e-3") == ("gaussian", "0.001")
+    assert describe_defence("precision:int8") == ("precision", "int8")
+    assert describe_defence("prune:0.1+gaussian:1e-4") == ("composed", "prune:0.1+gaussian:0.0001")
+
+
+@pytest.mark.filterwarnings("ignore::dlg_helpers.attack.AttackDivergedWarning")  # 2-step runs
+def test_outcomes_are_computed_once_then_loaded(tmp_path, capsys):
+    attacks = {"DLG": AttackConfig(steps=2, progress=False),
+               "IG": AttackConfig.inverting_gradients(steps=4, trials=1, progress=False)}
+    arguments = ("lenet", ["cat", "coffee"], ["none", "prune:0.5"], attacks, tmp_path)
+    first = attack_outcomes(*arguments)
+    assert "0 stored runs loaded, 8 computed" in capsys.readouterr().out
+    again = attack_outcomes(*arguments)
+    out = capsys.readouterr().out
+    assert "8 stored runs loaded, 0 computed" in out and "Loaded the stored run" not in out
+    assert again == first and len(first) == 8
+    assert {(r["attack"], r["family"], r["image"]) for r in first} == {
+        (a, f, i) for a in ("DLG", "IG") for f in ("none", "prune") for i in ("cat", "coffee")}
+    assert all(0 <= r["mse"] and r["ssim"] <= 1 and isinstance(r["label_correct"], bool)
+               for r in first)
+
+
+def _row(attack, defence, image, ssim, label=True):
+    family, strength = describe_defence(defence)
+    return {"attack": attack, "defence": defence, "family": family, "strength": strength,
+            "image": image, "mse": 1 - ssim, "psnr": 10 * ssim, "ssim": ssim,
+            "label_correct": label}
+
+
+def test_medians_over_images_per_attack_and_defence():
+    rows = [_row("DLG", "none", "a", 0.9), _row("DLG", "none", "b", 0.7),
+            _row("DLG", "none", "c", 0.1, label=False), _row("IG", "none", "a", 0.5)]
+    medians = median_outcomes(rows)
+    assert [(m["attack"], m["images"]) for m in medians] == [("DLG", 3), ("IG", 1)]
+    assert medians[0]["ssim"] == pytest.approx(0.7)
+    assert medians[0]["mse"] == pytest.approx(0.3)
+    assert medians[0]["labels_right"] == pytest.approx(2 / 3)
+
+
+def test_the_ranking_takes_each_familys_weakest_stopping_setting_and_orders_by_cost():
+    ssim = {"none": 0.95, "gaussian:0.001": 0.8, "gaussian:0.01": 0.25, "gaussian:0.1": 0.05,
+            "prune:0.5": 0.9, "prune:0.1": 0.6, "precision:int8": 0.2}
+    rows = [_row(attack, d, "a", s) for d, s in ssim.items() for attack in ("DLG", "IG")]
+    rows.append(_row("IG", "precision:int8", "a", 0.4, label=False))  # IG beats int8 here
+    medians = median_outcomes(rows)
+    accuracy = {"none": 0.98, "gaussian:0.001": 0.98, "gaussian:0.01": 0.9, "gaussian:0.1": 0.6,
+                "prune:0.5": 0.97, "prune:0.1": 0.95, "precision:int8": 0.98}
+    costs = [{"defence": d, "accuracy": a, "epsilon": None} for d, a in accuracy.items()]
+    ranking = protection_ranking(medians, costs)
+    assert [(r["family"], r["setting"]) for r in ranking] == [
+        ("gaussian", "gaussian:0.01"), ("precision", None), ("prune", None)]
+    assert ranking[0]["accuracy_drop"] == pytest.approx(0.08)
+    assert ranking[0]["worst_ssim"] == pytest.approx(0.25)
+    assert ranking[2]["strongest_tried"] == "prune:0.1" and ranking[2]["worst_ssim"] == 0.6
+    with pytest.raises(ValueError, match="undefended run"):
+        protection_ranking(medians, costs[1:])
+
+
+def test_training_costs_give_accuracy_and_epsilon():
+    costs = training_costs(["none", "dpsgd:1.0"], TrainingConfig(epochs=1))
+    assert [c["defence"] for c in costs] == ["none", "dpsgd:1.0"]
+    assert costs[0]["epsilon"] is None and 0 < costs[1]["epsilon"] < math.inf
+    assert all(0 <= c["accuracy"] <= 1 for c in costs)
