@@ -122,8 +122,10 @@ def test_every_committed_record_is_complete_and_matches_its_command():
         assert result.history[-1].step == record["steps"]
         assert json.loads(json.dumps(record)) == record
         spec = RunSpec(record["model"], tuple(record["image"].split("+")),
-                       dlg.AttackConfig(**record["config"]))
+                       dlg.AttackConfig(**record["config"]), size=record["image_size"],
+                       model_seed=record["model_seed"], defence=record.get("defence"))
         assert find_record(spec, RESULTS)[0] == folder
+        assert spec.folder_name == folder.name  # where load_or_run would store it
 
 
 def test_recompute_none_loads_on_a_cpu(stored, capsys):
