@@ -21,7 +21,7 @@ from .metrics import match_batch
 
 __all__ = ["STYLE", "METRIC_LABELS", "show_image", "plot_images", "plot_evolution",
            "animate_evolution", "plot_mse_curves",
-           "plot_mse_panels", "plot_label_gradient"]
+           "plot_mse_panels", "plot_label_gradient", "plot_privacy_utility"]
 
 STYLE = {
     "figure.facecolor": "white",
@@ -259,5 +259,47 @@ def plot_label_gradient(bias_gradient: torch.Tensor, label: int) -> Figure:
                     textcoords="offset points", color="#D55E00", fontsize=9)
         ax.set_xlabel("class")
         ax.set_ylabel("d loss / d bias")
+        fig.tight_layout()
+    return fig
+
+
+def plot_privacy_utility(medians: Sequence[Mapping[str, object]],
+                         costs: Sequence[Mapping[str, object]],
+                         threshold: float | None = None) -> Figure:
+    """Privacy against utility: one panel per attack, one line per defence family.
+
+    Each point is one defence setting: across, the held-out accuracy of a model trained with
+    it; up, the median SSIM of the attack's reconstructions (lower: more private). Points are
+    labelled with the setting's strength; the star is no defence.
+
+    Args:
+        medians: rows of :func:`~dlg_helpers.protection.median_outcomes`.
+        costs: rows of :func:`~dlg_helpers.protection.training_costs`.
+        threshold: draw the SSIM below which a defence counts as stopping the attack.
+    """
+    accuracy = {row["defence"]: row["accuracy"] for row in costs}
+    attacks = list(dict.fromkeys(row["attack"] for row in medians))
+    with _styled():
+        fig, axes = plt.subplots(1, len(attacks), figsize=(5.2 * len(attacks), 4.2),
+                                 sharey=True, squeeze=False)
+        for ax, attack in zip(axes[0], attacks):
+            rows = [r for r in medians if r["attack"] == attack and r["defence"] in accuracy]
+            for family in dict.fromkeys(r["family"] for r in rows):
+                points = [r for r in rows if r["family"] == family]
+                xs, ys = [accuracy[r["defence"]] for r in points], [r["ssim"] for r in points]
+                if family == "none":
+                    ax.plot(xs, ys, "*", markersize=14, color="#000000", label="no defence")
+                    continue
+                line, = ax.plot(xs, ys, "o-", linewidth=1.2, markersize=5, label=family)
+                for x, y, r in zip(xs, ys, points):
+                    ax.annotate(str(r["strength"]), (x, y), textcoords="offset points",
+                                xytext=(4, 3), fontsize=7, color=line.get_color())
+            if threshold is not None:
+                ax.axhline(threshold, color="#555555", linestyle=":", linewidth=1,
+                           label=f"SSIM {threshold:g}: attack stopped below")
+            ax.set_title(attack)
+            ax.set_xlabel("held-out accuracy with the defence")
+        axes[0][0].set_ylabel("median SSIM of the reconstruction")
+        axes[0][-1].legend(fontsize=8, frameon=False, loc="best")
         fig.tight_layout()
     return fig

@@ -121,3 +121,22 @@ def test_animation_is_a_self_contained_player_with_a_slider(result):
     assert plt.get_fignums() == []  # the figure is closed: no stray static copy
     with pytest.raises(ValueError, match="index 1 is outside the batch of 1"):
         plotting.animate_evolution(result, index=1)
+
+
+def test_privacy_utility_has_a_panel_per_attack_and_a_line_per_family():
+    medians = [{"attack": attack, "defence": d, "family": d.split(":")[0], "strength":
+                d.partition(":")[2], "ssim": s}
+               for attack in ("DLG", "IG")
+               for d, s in (("none", 0.9), ("gaussian:0.01", 0.5), ("gaussian:0.1", 0.1),
+                            ("prune:0.1", 0.7))]
+    costs = [{"defence": d, "accuracy": a, "epsilon": None}
+             for d, a in (("none", 0.98), ("gaussian:0.01", 0.9), ("gaussian:0.1", 0.6),
+                          ("prune:0.1", 0.97))]
+    fig = plotting.plot_privacy_utility(medians, costs, threshold=0.3)
+    assert [ax.get_title() for ax in fig.axes] == ["DLG", "IG"]
+    lines = {line.get_label(): line for line in fig.axes[0].lines}
+    assert list(lines["gaussian"].get_xdata()) == [0.9, 0.6]
+    assert list(lines["gaussian"].get_ydata()) == [0.5, 0.1]
+    assert {"no defence", "prune"} <= set(lines)
+    assert [t.get_text() for t in fig.axes[0].texts] == ["0.01", "0.1", "0.1"]
+    assert fig.get_facecolor()[:3] == (1.0, 1.0, 1.0)  # opaque: readable in dark mode
