@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from IPython.display import Markdown
+
 from .attack import AttackConfig
 from .defences import Composed, parse_defence
 from .metrics import image_metrics
+from .tables import markdown_table
 from .store import RunSpec, find_record, load_or_run
 from .training import TrainingConfig, train
 
 __all__ = ["NO_DEFENCE", "PROTECTED_SSIM", "describe_defence", "attack_outcomes", "median_outcomes",
-           "training_costs", "protection_ranking"]
+           "training_costs", "protection_ranking", "outcome_table", "ranking_table"]
 
 NO_DEFENCE = "none"
 PROTECTED_SSIM = 0.3
@@ -144,3 +147,54 @@ def protection_ranking(medians: Sequence[Mapping[str, Any]],
                      key=lambda r: math.inf if r["accuracy_drop"] is None else r["accuracy_drop"])
     return stopped + sorted((r for r in ranking if r["setting"] is None),
                             key=lambda r: r["worst_ssim"])
+
+
+def _fixed(digits: int) -> Callable[[float | None], str]:
+    return lambda value: "—" if value is None else f"{value:.{digits}f}"
+
+
+def _epsilon_text(value: float | None) -> str:
+    if value is None:
+        return "no guarantee"
+    return "∞" if math.isinf(value) else f"{value:,.1f}"
+
+
+def outcome_table(medians: Sequence[Mapping[str, Any]],
+                  costs: Sequence[Mapping[str, Any]]) -> Markdown:
+    """Every defence setting with each attack's median SSIM, PSNR and labels recovered, and
+    what the setting costs in accuracy (and epsilon for DP-SGD)."""
+    attacks = list(dict.fromkeys(row["attack"] for row in medians))
+    by_key = {(row["attack"], row["defence"]): row for row in medians}
+    cost = {row["defence"]: row for row in costs}
+    rows = []
+    for defence in dict.fromkeys(row["defence"] for row in medians):
+        row: dict[str, Any] = {"defence": defence,
+                               "accuracy": cost.get(defence, {}).get("accuracy"),
+                               "epsilon": cost.get(defence, {}).get("epsilon")}
+        for attack in attacks:
+            outcome = by_key.get((attack, defence), {})
+            row.update({f"{attack} ssim": outcome.get("ssim"), f"{attack} psnr": outcome.get("psnr"),
+                        f"{attack} labels": outcome.get("labels_right")})
+        rows.append(row)
+    columns: dict[str, tuple[str, Callable[[Any], str]]] = {"defence": ("defence", str)}
+    for attack in attacks:
+        columns[f"{attack} ssim"] = (f"{attack}: SSIM", _fixed(2))
+        columns[f"{attack} psnr"] = (f"{attack}: PSNR (dB)", _fixed(1))
+        columns[f"{attack} labels"] = (f"{attack}: labels right",
+                                       lambda v: "—" if v is None else f"{v:.0%}")
+    columns["accuracy"] = ("accuracy trained with it", _fixed(3))
+    columns["epsilon"] = ("ε (δ = 1e-5)", _epsilon_text)
+    return markdown_table(rows, columns)
+
+
+def ranking_table(ranking: Sequence[Mapping[str, Any]]) -> Markdown:
+    """:func:`protection_ranking` as a table, best defence first."""
+    return markdown_table(
+        [{**row, "rank": i} for i, row in enumerate(ranking, start=1)],
+        {"rank": ("rank", str), "family": ("defence", str),
+         "setting": ("weakest setting that stops every attack",
+                     lambda v: "none of those tried" if v is None else str(v)),
+         "worst_ssim": ("worst median SSIM there", _fixed(2)),
+         "accuracy": ("accuracy", _fixed(3)),
+         "accuracy_drop": ("accuracy lost", _fixed(3)),
+         "epsilon": ("ε", _epsilon_text)})

@@ -8,7 +8,8 @@ import pytest
 
 from dlg_helpers.attack import AttackConfig
 from dlg_helpers.protection import (attack_outcomes, describe_defence, median_outcomes,
-                                    protection_ranking, training_costs)
+                                    outcome_table, protection_ranking, ranking_table,
+                                    training_costs)
 from dlg_helpers.training import TrainingConfig
 
 
@@ -77,3 +78,17 @@ def test_training_costs_give_accuracy_and_epsilon():
     assert [c["defence"] for c in costs] == ["none", "dpsgd:1.0"]
     assert costs[0]["epsilon"] is None and 0 < costs[1]["epsilon"] < math.inf
     assert all(0 <= c["accuracy"] <= 1 for c in costs)
+
+
+def test_tables_show_every_setting_and_the_ranking():
+    rows = [_row(a, d, "x", s) for a in ("DLG", "IG")
+            for d, s in (("none", 0.9), ("gaussian:0.1", 0.1))]
+    medians = median_outcomes(rows)
+    costs = [{"defence": "none", "accuracy": 0.93, "epsilon": None},
+             {"defence": "gaussian:0.1", "accuracy": 0.82, "epsilon": None}]
+    table = outcome_table(medians, costs).data.splitlines()
+    assert table[0].startswith("| defence | DLG: SSIM | DLG: PSNR (dB) | DLG: labels right | IG: SSIM")
+    assert table[3] == ("| gaussian:0.1 | 0.10 | 1.0 | 100% | 0.10 | 1.0 | 100% | 0.820 | "
+                        "no guarantee |")
+    ranked = ranking_table(protection_ranking(medians, costs)).data.splitlines()
+    assert ranked[2] == "| 1 | gaussian | gaussian:0.1 | 0.10 | 0.820 | 0.110 | no guarantee |"
