@@ -14,17 +14,22 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import torch
 from IPython.display import Markdown
 
 from .attack import AttackConfig
 from .defences import Composed, parse_defence
+from .gradients import shared_gradient
+from .images import load_image
 from .metrics import image_metrics
+from .models import build_model, get_spec
 from .tables import markdown_table
 from .store import RunSpec, find_record, load_or_run
 from .training import TrainingConfig, train
 
 __all__ = ["NO_DEFENCE", "PROTECTED_SSIM", "describe_defence", "attack_outcomes", "median_outcomes",
-           "training_costs", "protection_ranking", "outcome_table", "ranking_table"]
+           "training_costs", "protection_ranking", "outcome_table", "ranking_table",
+           "gradient_changes", "gradient_change_table"]
 
 NO_DEFENCE = "none"
 PROTECTED_SSIM = 0.3
@@ -198,3 +203,34 @@ def ranking_table(ranking: Sequence[Mapping[str, Any]]) -> Markdown:
          "accuracy": ("accuracy", _fixed(3)),
          "accuracy_drop": ("accuracy lost", _fixed(3)),
          "epsilon": ("ε", _epsilon_text)})
+
+
+def gradient_changes(model: str, image: str, defences: Sequence[str],
+                     seed: int = 0) -> list[dict[str, Any]]:
+    """What each defence does to one shared gradient (``model`` with weights ``seed``, the
+    private ``image``): its relative error, its cosine similarity to the plain gradient, and
+    the share of entries that are exactly zero."""
+    spec = get_spec(model)
+    network = build_model(model, seed=seed)
+    sample = load_image(image, spec.image_size)
+    inputs = spec.normalisation.to_model_input(sample.pixels)
+    labels = torch.tensor([sample.label])
+    plain = torch.cat([g.flatten() for g in shared_gradient(network, inputs, labels)])
+    rows = []
+    for defence in defences:
+        shared = plain if defence == NO_DEFENCE else torch.cat(
+            [g.flatten() for g in parse_defence(defence).share(network, inputs, labels, seed)])
+        rows.append({"defence": defence,
+                     "relative_error": float((shared - plain).norm() / plain.norm()),
+                     "cosine": float(shared @ plain / (shared.norm() * plain.norm())),
+                     "zeros": float((shared == 0).float().mean())})
+    return rows
+
+
+def gradient_change_table(rows: Sequence[Mapping[str, Any]]) -> Markdown:
+    """:func:`gradient_changes` as a table."""
+    return markdown_table(rows, {
+        "defence": ("defence", str),
+        "relative_error": ("‖shared − plain‖ / ‖plain‖", lambda v: f"{v:.2g}"),
+        "cosine": ("cosine similarity to the plain gradient", _fixed(3)),
+        "zeros": ("entries exactly 0", lambda v: f"{v:.1%}")})

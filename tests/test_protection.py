@@ -7,9 +7,9 @@ import math
 import pytest
 
 from dlg_helpers.attack import AttackConfig
-from dlg_helpers.protection import (attack_outcomes, describe_defence, median_outcomes,
-                                    outcome_table, protection_ranking, ranking_table,
-                                    training_costs)
+from dlg_helpers.protection import (attack_outcomes, describe_defence, gradient_change_table,
+                                    gradient_changes, median_outcomes, outcome_table,
+                                    protection_ranking, ranking_table, training_costs)
 from dlg_helpers.training import TrainingConfig
 
 
@@ -92,3 +92,15 @@ def test_tables_show_every_setting_and_the_ranking():
                         "no guarantee |")
     ranked = ranking_table(protection_ranking(medians, costs)).data.splitlines()
     assert ranked[2] == "| 1 | gaussian | gaussian:0.1 | 0.10 | 0.820 | 0.110 | no guarantee |"
+
+
+def test_gradient_changes_measure_each_defence_on_one_gradient():
+    rows = gradient_changes("lenet", "cat", ["none", "gaussian:1e-2", "prune:0.1",
+                                             "precision:float16"])
+    none, noise, pruned, half = rows
+    assert none["relative_error"] == 0 and none["cosine"] == pytest.approx(1, abs=1e-5)
+    assert none["zeros"] < 0.01
+    assert noise["relative_error"] > 0.01 and noise["cosine"] < 1
+    assert pruned["zeros"] == pytest.approx(0.9, abs=0.01) and pruned["cosine"] > 0.5
+    assert 0 < half["relative_error"] < 1e-3
+    assert gradient_change_table(rows).data.count("\n") == 5
