@@ -212,6 +212,7 @@ def list_records(results_dir: str | Path) -> list[dict[str, Any]]:
             "device": record["device"],
             "threads": _threads(record.get("command", "")), "final_mse": record["final_mse"],
             "aligned_mse": record.get("aligned_mse"), "label_correct": record["label_correct"],
+            "config": record["config"],
         })
     return rows
 

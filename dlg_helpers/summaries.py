@@ -9,15 +9,17 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from IPython.display import Markdown
 
-from .attack import AttackConfig, AttackResult
+from .attack import AttackConfig, AttackResult, config_dict
 from .costs import COLAB_T4_FLOPS, estimated_seconds, flops_per_evaluation
 from .metrics import image_metrics
 from .records import list_records
+from .store import REPORT_SETTING
 from .models import build_model, count_parameters, get_spec
 from .tables import fmt_int, fmt_sci, markdown_table
 
@@ -140,11 +142,15 @@ def run_costs(results_dir: str | Path, gpu_flops: float = COLAB_T4_FLOPS
               ) -> list[dict[str, Any]]:
     """Each stored run's measured CPU time and its estimated time on a GPU of ``gpu_flops``.
 
-    The estimate is the run's evaluations times the FLOPs of one evaluation of its model and
-    batch (:func:`~dlg_helpers.costs.flops_per_evaluation`), over the GPU's throughput.
+    Runs in the report's setting (DLG, :data:`~dlg_helpers.store.REPORT_SETTING`, no defence)
+    get a row each; the others (sweeps: other settings, other attacks, defences) one row per
+    model and attack, with their count and summed costs. The estimate is the evaluations times
+    the FLOPs of one evaluation of the model and batch
+    (:func:`~dlg_helpers.costs.flops_per_evaluation`), over the GPU's throughput.
     """
     flops: dict[tuple[str, int, int], int] = {}
-    rows = []
+    report = asdict(replace(REPORT_SETTING, progress=True))
+    rows: dict[str, dict[str, Any]] = {}
     for record in list_records(results_dir):
         if "error" in record:
             continue
@@ -152,19 +158,24 @@ def run_costs(results_dir: str | Path, gpu_flops: float = COLAB_T4_FLOPS
         key = (record["model"], batch, record["image_size"])
         if key not in flops:
             flops[key] = flops_per_evaluation(record["model"], batch, record["image_size"])
-        rows.append({
-            "run": Path(record["folder"]).name, "model": record["model"],
-            "evaluations": record["evaluations"], "gflops": flops[key] / 1e9,
-            "cpu_minutes": record["minutes"],
-            "gpu_minutes": estimated_seconds(record["evaluations"], flops[key], gpu_flops) / 60,
-        })
-    return rows
+        single = record["defence"] == "none" and config_dict(record["config"]) == report
+        name = (Path(record["folder"]).name if single
+                else f"{record['attack']}, other settings or defences")
+        row = rows.setdefault(f"{record['model']}/{name}", {
+            "run": name, "model": record["model"], "runs": 0, "evaluations": 0,
+            "gflops": flops[key] / 1e9, "cpu_minutes": 0.0, "gpu_minutes": 0.0})
+        row["runs"] += 1
+        row["evaluations"] += record["evaluations"]
+        row["cpu_minutes"] += record["minutes"]
+        row["gpu_minutes"] += estimated_seconds(record["evaluations"], flops[key], gpu_flops) / 60
+    return list(rows.values())
 
 
 def run_cost_table(rows: list[dict[str, Any]]) -> Markdown:
     """:func:`run_costs` as a table."""
     return markdown_table(rows, {
-        "model": ("model", str), "run": ("run", str), "evaluations": ("evaluations", fmt_int),
+        "model": ("model", str), "run": ("run", str), "runs": ("runs", fmt_int),
+        "evaluations": ("evaluations", fmt_int),
         "gflops": ("GFLOP per evaluation", lambda v: f"{v:.3g}"),
         "cpu_minutes": ("CPU, measured", _duration), "gpu_minutes": ("GPU, estimated", _duration),
     })

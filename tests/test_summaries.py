@@ -1,6 +1,8 @@
 """The chapters' shared tables and the measurements behind their verdicts."""
 
 import math
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -8,6 +10,8 @@ import torch
 import dlg_helpers as dlg
 from dlg_helpers import experiments, summaries
 from dlg_helpers.attack import Attempt, StepRecord
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _result(values: list[float], evaluations: list[int] | None = None) -> dlg.AttackResult:
@@ -94,10 +98,14 @@ def test_run_costs_estimate_a_gpu_from_the_flops(tmp_path):
     from dlg_helpers.cli import main
     from dlg_helpers.costs import flops_per_evaluation
 
-    out = tmp_path / "lenet" / "cat-seed0"
-    assert main(["attack", "--steps", "2", "--no-progress", "--out", str(out)]) == 0
-    (row,) = summaries.run_costs(tmp_path, gpu_flops=1e9)
+    shutil.copytree(ROOT / "results" / "lenet" / "cat-seed0", tmp_path / "lenet" / "cat-seed0",
+                    ignore=shutil.ignore_patterns("checkpoint.pt"))  # the report's setting
+    for image in ("cat", "coffee"):  # a small sweep: other settings, or a defence
+        assert main(["attack", "--image", image, "--steps", "2", "--defence", "prune:0.5",
+                     "--no-progress", "--out", str(tmp_path / "lenet" / f"{image}-pruned")]) == 0
+    single, sweep = summaries.run_costs(tmp_path, gpu_flops=1e9)
     flops = flops_per_evaluation("lenet")
-    assert row["gflops"] == flops / 1e9
-    assert row["gpu_minutes"] == pytest.approx(row["evaluations"] * flops / 1e9 / 60)
-    assert "| lenet | cat-seed0 |" in summaries.run_cost_table([row]).data
+    assert single["gflops"] == flops / 1e9 and single["runs"] == 1
+    assert single["gpu_minutes"] == pytest.approx(single["evaluations"] * flops / 1e9 / 60)
+    assert sweep["runs"] == 2 and sweep["run"] == "DLG, other settings or defences"
+    assert "| lenet | cat-seed0 | 1 |" in summaries.run_cost_table([single, sweep]).data
