@@ -18,12 +18,16 @@ from dlg_helpers.colab import SETUP_TAG, sync_chapters
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 
+TMP = "<tmp>"  # stands for the test's own temporary folder
+
 # Small settings that exercise every code path of a chapter in seconds.
 QUICK_PARAMETERS: dict[str, dict[str, object]] = {
     "01_background": {"IMAGE": "coffee"},
     "02_lenet": {"STEPS": 3, "IMAGES": ["cat", "coffee"], "SEEDS": [0]},
     "03_resnet18": {"STEPS": 2, "RESULTS_DIR": "/nonexistent"},
     "04_densenet121": {"STEPS": 2, "RESULTS_DIR": "/nonexistent"},
+    "09_defences": {"IMAGES": ["cat"], "DEFENCES": ["none", "gaussian:0.01", "dpsgd:1.0"],
+                    "DLG_STEPS": 2, "IG_STEPS": 4, "TRAINING_EPOCHS": 1, "RESULTS_DIR": TMP},
     "instructor": {"GPU_FLOPS": 1e12},
 }
 
@@ -68,7 +72,9 @@ def test_every_figure_has_a_caption(path):
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_runs_with_quick_parameters(path, tmp_path):
     output = tmp_path / path.name
-    papermill.execute_notebook(str(path), str(output), parameters=QUICK_PARAMETERS[path.stem],
+    parameters = {name: str(tmp_path / "results") if value == TMP else value
+                  for name, value in QUICK_PARAMETERS[path.stem].items()}
+    papermill.execute_notebook(str(path), str(output), parameters=parameters,
                                cwd=str(path.parent), kernel_name="python3", progress_bar=False)
     executed = json.loads(output.read_text())
     injected = [c for c in executed["cells"]

@@ -103,9 +103,10 @@ def test_run_costs_estimate_a_gpu_from_the_flops(tmp_path):
     for image in ("cat", "coffee"):  # a small sweep: other settings, or a defence
         assert main(["attack", "--image", image, "--steps", "2", "--defence", "prune:0.5",
                      "--no-progress", "--out", str(tmp_path / "lenet" / f"{image}-pruned")]) == 0
-    single, sweep = summaries.run_costs(tmp_path, gpu_flops=1e9)
+    rows = {row["run"]: row for row in summaries.run_costs(tmp_path, gpu_flops=1e9)}
+    single, sweep = rows["cat-seed0"], rows["DLG, other settings or defences"]
     flops = flops_per_evaluation("lenet")
     assert single["gflops"] == flops / 1e9 and single["runs"] == 1
     assert single["gpu_minutes"] == pytest.approx(single["evaluations"] * flops / 1e9 / 60)
-    assert sweep["runs"] == 2 and sweep["run"] == "DLG, other settings or defences"
+    assert sweep["runs"] == 2 and len(rows) == 2
     assert "| lenet | cat-seed0 | 1 |" in summaries.run_cost_table([single, sweep]).data
