@@ -112,6 +112,30 @@ def result_table(results: Mapping[str, AttackResult], threshold: float = 1e-3) -
     })
 
 
+def how_it_ended(result: AttackResult, steps: int, window: int = 100,
+                 metric: str = "aligned_mse") -> str:
+    """One sentence on how a run ended, for a verdict on "did (not) converge in ``steps``".
+
+    Every attempt diverged; or the run stopped early (matched, or its attempts used up); or it
+    ran all ``steps`` and ``metric`` was still falling (more than 10% over the last ``window``
+    steps) or no longer falling.
+    """
+    attempts = result.attempts
+    if all(a.status == "diverged" for a in attempts):
+        ends = ", ".join(str(a.steps) for a in attempts)
+        return (f"L-BFGS diverged from every one of its {len(attempts)} random starts "
+                f"(each start ended at step {ends} of the shared budget), so the run stopped "
+                f"after {attempts[-1].steps} of {steps} steps")
+    if result.steps < steps:
+        return f"the run stopped after {result.steps} of {steps} steps ({result.status})"
+    before = result.value_at(max(0, steps - window), metric)
+    after = result.value_at(steps, metric)
+    trend = "still falling" if after < 0.9 * before else "no longer falling"
+    name = "aligned MSE" if metric == "aligned_mse" else metric.replace("_", " ")
+    return (f"the run took all {steps} steps, and its {name} was {trend} "
+            f"over the last {window} ({before:.2e} to {after:.2e})")
+
+
 def orders_of_magnitude(larger: float, smaller: float) -> float:
     """``log10(larger / smaller)``: how many orders of magnitude ``larger`` is above."""
     return math.log10(larger / smaller)

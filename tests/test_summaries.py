@@ -110,3 +110,14 @@ def test_run_costs_estimate_a_gpu_from_the_flops(tmp_path):
     assert single["gpu_minutes"] == pytest.approx(single["evaluations"] * flops / 1e9 / 60)
     assert sweep["runs"] == 2 and len(rows) == 2
     assert "| lenet | cat-seed0 | 1 |" in summaries.run_cost_table([single, sweep]).data
+
+
+def test_how_a_run_ended_in_one_sentence():
+    from dlg_helpers.records import load_result
+
+    lenet = load_result(ROOT / "results" / "lenet" / "cat-seed0")
+    assert summaries.how_it_ended(lenet, 300).startswith(
+        "the run took all 300 steps, and its aligned MSE was")
+    diverged = load_result(ROOT / "results" / "inception_v3" / "cat+astronaut-seed0")
+    assert summaries.how_it_ended(diverged, 300).startswith(
+        f"L-BFGS diverged from every one of its {len(diverged.attempts)} random starts")
