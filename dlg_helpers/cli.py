@@ -24,7 +24,7 @@ from .defences import Defence, parse_defence
 from .images import image_names
 from .models import model_names
 from .records import list_records, save_record
-from .store import RunSpec, load_or_run
+from .store import RunSpec, in_report_setting, load_or_run
 from .tables import fmt_int, fmt_sci, markdown_table
 
 __all__ = ["main", "CHECKPOINT_FILE", "attack_config"]
@@ -121,6 +121,9 @@ def _parser() -> argparse.ArgumentParser:
         description="List every record under DIR/<model>/<run>/: settings, cost and outcome.")
     listing.add_argument("dir", nargs="?", type=Path, default=Path("results"),
                          help="the results folder")
+    listing.add_argument("--report-setting", action="store_true",
+                         help="only the runs in the report's setting (DLG, all 300 steps, no "
+                              "defence); the others are counted")
     return parser
 
 
@@ -130,6 +133,10 @@ def _records(args: argparse.Namespace) -> int:
         print(f"error: no records under {args.dir}/<model>/<run>/", file=sys.stderr)
         return 2
     good = [row for row in rows if "error" not in row]
+    if args.report_setting:
+        others = len(good)
+        good = [row for row in good if in_report_setting(row["config"], row["defence"])]
+        others -= len(good)
     print(markdown_table(good, {
         "folder": ("record", str), "model": ("model", str), "image": ("image", str),
         "attack": ("attack", str), "defence": ("defence", str),
@@ -139,6 +146,8 @@ def _records(args: argparse.Namespace) -> int:
         "threads": ("threads", str), "final_mse": ("MSE", fmt_sci),
         "aligned_mse": ("aligned MSE", fmt_sci), "label_correct": ("label right", str),
     }).data)
+    if args.report_setting:
+        print(f"\n(and {others} runs with other settings, attacks or defences)")
     for row in rows:
         if "error" in row:
             print(f"unreadable: {row['folder']}: {row['error']}", file=sys.stderr)

@@ -24,11 +24,19 @@ from .models import get_spec
 from .options import config_arguments
 from .records import RECORD_FILE, load_record, load_result, save_record
 
-__all__ = ["RunSpec", "StoredRunError", "find_record", "load_or_run", "REPORT_SETTING"]
+__all__ = ["RunSpec", "StoredRunError", "find_record", "load_or_run", "REPORT_SETTING",
+           "in_report_setting"]
 
 
 REPORT_SETTING = AttackConfig(match_ratio=0.0, patience=0)
 """The report's loop: DLG's L-BFGS for all 300 steps, no early stop (records without a hash)."""
+
+
+def in_report_setting(config: dict[str, Any], defence: str | None) -> bool:
+    """Whether a stored configuration (a record's ``config``) and defence are the report's
+    setting: DLG with :data:`REPORT_SETTING`, no defence."""
+    return defence in (None, "none") and config_dict(config) == asdict(
+        replace(REPORT_SETTING, progress=True))
 
 
 class StoredRunError(ValueError):

@@ -9,17 +9,16 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from IPython.display import Markdown
 
-from .attack import AttackConfig, AttackResult, config_dict
+from .attack import AttackConfig, AttackResult
 from .costs import COLAB_T4_FLOPS, estimated_seconds, flops_per_evaluation
 from .metrics import image_metrics
 from .records import list_records
-from .store import REPORT_SETTING
+from .store import in_report_setting
 from .models import build_model, count_parameters, get_spec
 from .tables import fmt_int, fmt_sci, markdown_table
 
@@ -173,7 +172,6 @@ def run_costs(results_dir: str | Path, gpu_flops: float = COLAB_T4_FLOPS
     (:func:`~dlg_helpers.costs.flops_per_evaluation`), over the GPU's throughput.
     """
     flops: dict[tuple[str, int, int], int] = {}
-    report = asdict(replace(REPORT_SETTING, progress=True))
     rows: dict[str, dict[str, Any]] = {}
     for record in list_records(results_dir):
         if "error" in record:
@@ -182,7 +180,7 @@ def run_costs(results_dir: str | Path, gpu_flops: float = COLAB_T4_FLOPS
         key = (record["model"], batch, record["image_size"])
         if key not in flops:
             flops[key] = flops_per_evaluation(record["model"], batch, record["image_size"])
-        single = record["defence"] == "none" and config_dict(record["config"]) == report
+        single = in_report_setting(record["config"], record["defence"])
         name = (Path(record["folder"]).name if single
                 else f"{record['attack']}, other settings or defences")
         row = rows.setdefault(f"{record['model']}/{name}", {

@@ -148,3 +148,7 @@ def test_a_sweep_stores_every_combination_and_skips_what_is_stored(tmp_path, cap
     assert main(words) == 0  # again: everything is stored, nothing is computed
     out = capsys.readouterr().out
     assert out.count("Loaded the stored run") == 8 and "Computing" not in out
+    assert main(["records", str(tmp_path), "--report-setting"]) == 0
+    listing = capsys.readouterr().out
+    assert "(and 8 runs with other settings, attacks or defences)" in listing
+    assert "| lenet |" not in listing  # 2-step runs are not the report's setting
