@@ -197,7 +197,8 @@ def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *,
         device: where to compute (None: the GPU when there is one).
         checkpoint: checkpoint a computation here, and resume from it if it exists.
         checkpoint_every: steps between checkpoints.
-        quiet: say nothing when a stored run is loaded (a sweep reports its own count).
+        quiet: say nothing about the stored runs looked at, only when one is computed (a sweep
+            reports its own count).
 
     Raises:
         StoredRunError: when the matching record's arrays are missing or corrupt (its JSON is
@@ -207,7 +208,7 @@ def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *,
     if recompute is None:
         recompute = target.startswith("cuda")
     folder, refusals = (None, []) if recompute else find_record(spec, results_dir)
-    for refusal in refusals if folder is None or not quiet else []:
+    for refusal in [] if quiet else refusals:
         print(f"not using {refusal}")
     if folder is not None:
         record = load_record(folder)
