@@ -26,6 +26,7 @@ QUICK_PARAMETERS: dict[str, dict[str, object]] = {
     "02_lenet": {"STEPS": 3, "IMAGES": ["cat", "coffee"], "SEEDS": [0]},
     "03_resnet18": {"STEPS": 2, "RESULTS_DIR": "/nonexistent"},
     "04_densenet121": {"STEPS": 2, "RESULTS_DIR": "/nonexistent"},
+    "05_inception_v3": {"STEPS": 1, "MAX_ITER": 1, "RESULTS_DIR": "/nonexistent"},
     "09_defences": {"IMAGES": ["cat"], "DEFENCES": ["none", "gaussian:0.01", "dpsgd:1.0"],
                     "DLG_STEPS": 2, "IG_STEPS": 4, "TRAINING_EPOCHS": 1, "RESULTS_DIR": TMP},
     "instructor": {"GPU_FLOPS": 1e12},
