@@ -158,7 +158,7 @@ def attack_config(args: argparse.Namespace) -> AttackConfig:
     """The attack's settings from parsed arguments: the chosen attack, changed by the options
     given."""
     given = {name: getattr(args, name) for name in CONFIG_OPTIONS if hasattr(args, name)}
-    base = base_config(args.attack, given.get("steps", DEFAULTS.steps))
+    base = base_config(args.attack, given.get("steps"))
     return replace(base, **given, progress=not args.no_progress)
 
 

@@ -43,9 +43,10 @@ ATTACKS = {"dlg": AttackConfig, "inverting-gradients": AttackConfig.inverting_gr
 """The attacks ``--attack`` names, each the starting point its other options change."""
 
 
-def base_config(attack: str, steps: int) -> AttackConfig:
-    """The settings of the attack named ``attack`` (a key of :data:`ATTACKS`) for ``steps``."""
-    return ATTACKS[attack](steps=steps)
+def base_config(attack: str, steps: int | None = None) -> AttackConfig:
+    """The settings of the attack named ``attack`` (a key of :data:`ATTACKS`) for ``steps``
+    (None: that attack's own budget, 300 for DLG, 6,000 for inverting gradients)."""
+    return ATTACKS[attack]() if steps is None else ATTACKS[attack](steps=steps)
 
 
 def flag(name: str) -> str:
@@ -70,7 +71,7 @@ def config_arguments(config: AttackConfig) -> list[str]:
         raise ValueError(f"the command line cannot set {', '.join(unsupported)}; run this "
                          "configuration from Python with load_or_run(..., save=True)")
     words = ["--seed", str(config.seed)] + (["--attack", attack] if attack != "dlg" else [])
-    if config.steps != DEFAULTS.steps and "steps" not in changed:
+    if config.steps != base_config(attack).steps:  # the attack's own budget needs no option
         words += ["--steps", str(config.steps)]
     for name in changed:
         value = getattr(config, name)

@@ -83,12 +83,23 @@ def test_the_command_line_gives_back_the_configuration():
                    AttackConfig.inverting_gradients(steps=60, tv_weight=0.5, optimiser="lbfgs",
                                                     signed=False),
                    AttackConfig.inverting_gradients(steps=90, snapshot_every=10, trials=1),
-                   AttackConfig.inverting_gradients(boxed=False, lr_decay=False)):
+                   AttackConfig.inverting_gradients(boxed=False, lr_decay=False),
+                   AttackConfig.inverting_gradients(steps=300),
+                   AttackConfig.inverting_gradients(steps=300, optimiser="lbfgs", signed=False)):
         words = ["attack", "--model", "lenet", *config_arguments(config), "--no-progress",
                  "--out", "x"]
         assert attack_config(_parser().parse_args(words)) == replace(config, progress=False), words
     assert config_arguments(AttackConfig.inverting_gradients(steps=90)) == [
         "--seed", "0", "--attack", "inverting-gradients", "--steps", "90"]
+    assert config_arguments(AttackConfig.inverting_gradients()) == [
+        "--seed", "0", "--attack", "inverting-gradients"]
+
+
+def test_the_inverting_gradients_option_keeps_its_own_budget():
+    args = _parser().parse_args(["attack", "--attack", "inverting-gradients", "--out", "x"])
+    assert attack_config(args).steps == AttackConfig.inverting_gradients().steps == 6000
+    args = _parser().parse_args(["attack", "--out", "x"])
+    assert attack_config(args).steps == 300
 
 
 def test_settings_the_command_line_cannot_set_are_named():
