@@ -90,13 +90,17 @@ def _parser() -> argparse.ArgumentParser:
     _add_run_options(attack)
     attack.add_argument("--image", default=["cat"], nargs="+",
                         help=f"private image(s), one batch: each one of {', '.join(image_names())}, "
-                             "face-N (N < 200, an LFW face), or an image file's path")
+                             "face-N (N < 200, an LFW face), digit-N (N < 1797, a handwritten "
+                             "digit), or an image file's path")
     attack.add_argument("--label", type=int, default=None,
                         help="class index of the image (None: the image's own)")
     attack.add_argument("--defence", type=_defence, default=None,
                         help="what the victim does to its gradient before sharing it, as "
                              "name:strength joined by + (gaussian:1e-3, laplacian:1e-3, "
                              "prune:0.1, precision:int8, dpsgd:1.0); default: nothing")
+    attack.add_argument("--trained-steps", type=int, default=0,
+                        help="attack the model after this many SGD steps on the handwritten "
+                             "digits (0: its random weights, as the report)")
     attack.add_argument("--out", type=Path, required=True,
                         help="folder for the record; the run checkpoints to DIR/checkpoint.pt as "
                              "it goes and, started again with the same options, resumes from it")
@@ -115,6 +119,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="seeds of the weights and the random start, one run each")
     sweep.add_argument("--defences", nargs="+", default=["none"],
                        help="one run per defence (name:strength, joined by +), none for no defence")
+    sweep.add_argument("--trained-steps", type=int, nargs="+", default=[0],
+                       help="one run per training length (SGD steps on the digits; 0: random "
+                            "weights)")
     sweep.add_argument("--results", type=Path, default=Path("results"), help="the results folder")
     listing = commands.add_parser(
         "records", help="list the stored runs (a Markdown table)",
@@ -172,11 +179,11 @@ def _attack(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"resuming from {checkpoint}", file=sys.stderr)
     result = run_attack(args.model, args.image, config, size=args.size, label=args.label,
                         device=str(device), checkpoint=checkpoint, defence=args.defence,
-                        checkpoint_every=args.checkpoint_every)
+                        checkpoint_every=args.checkpoint_every, trained_steps=args.trained_steps)
     command = shlex.join(["python", "-m", "dlg_helpers", *argv])
     images = "+".join(args.image)
     path = save_record(result, args.out, model=args.model, image=images, device=str(device),
-                       command=command)
+                       command=command, trained_steps=args.trained_steps)
     print(f"{args.model} on {images}: MSE {result.final_mse:.3g}, label "
           f"{result.label_pred} (true {result.label_true}), {result.status} after "
           f"{result.steps} steps, {result.evaluations} evaluations, "
@@ -190,8 +197,9 @@ def _sweep(args: argparse.Namespace) -> int:
     config = attack_config(args)
     defences = [None if text == "none" else parse_defence(text).text() for text in args.defences]
     specs = [RunSpec(args.model, tuple(images.split("+")), replace(config, seed=seed), args.size,
-                     defence=defence)
-             for images in args.images for seed in args.seeds for defence in defences]
+                     defence=defence, trained_steps=steps)
+             for images in args.images for seed in args.seeds for defence in defences
+             for steps in args.trained_steps]
     for number, spec in enumerate(specs, start=1):
         folder = args.results / spec.model / spec.folder_name
         print(f"[{number}/{len(specs)}] {folder}", file=sys.stderr)

@@ -19,6 +19,7 @@ from .gradients import relative_gradient_gap
 from .metrics import image_metrics, mse
 from .models import build_model, get_spec
 from .original import BaselineStep, original_dlg
+from .training import trained_weights
 
 __all__ = ["run_attack", "run_attacks", "result_row", "median_of", "success_count",
            "OriginalVsEngine", "compare_with_original", "gradient_gaps"]
@@ -28,13 +29,13 @@ def run_attack(model: str, image: str | Sequence[str], config: AttackConfig = At
                model_seed: int | None = None, size: int | None = None,
                label: int | None = None, device: str | None = None,
                checkpoint: str | Path | None = None, checkpoint_every: int = 10,
-               defence: Defence | None = None) -> AttackResult:
+               defence: Defence | None = None, trained_steps: int = 0) -> AttackResult:
     """Attack registered ``model`` on shipped image ``image`` with the model's own input settings.
 
     Args:
         model: a registered model name (``dlg_helpers.model_names()``).
-        image: an image name (``dlg_helpers.image_names()``), ``face-N`` or a file path; several
-            of them make one batch (Inception-v3 with its auxiliary head needs two).
+        image: an image name (``dlg_helpers.image_names()``), ``face-N``, ``digit-N`` or a file
+            path; several of them make one batch (Inception-v3 with its auxiliary head needs two).
         config: the attack's settings.
         model_seed: seed of the model's random weights (default: ``config.seed``).
         size: image side in pixels (default: the model's input size).
@@ -44,14 +45,19 @@ def run_attack(model: str, image: str | Sequence[str], config: AttackConfig = At
             attack resumes from it (it must have been made with the same arguments).
         checkpoint_every: steps between checkpoints.
         defence: what the victim does to its gradient before sharing it (None: nothing).
+        trained_steps: attack the model after this many steps of training on the digits
+            (:func:`~dlg_helpers.training.trained_weights`; 0: its random weights).
     """
     spec = get_spec(model)
     target = pick_device(device)
     names = [image] if isinstance(image, str) else list(image)
     samples = [load_image(name, size or spec.image_size, label=label) for name in names]
     pixels = torch.cat([sample.pixels for sample in samples]).to(target)
-    network = build_model(model, seed=config.seed if model_seed is None else model_seed,
-                          device=target)
+    weights_seed = config.seed if model_seed is None else model_seed
+    network = build_model(model, seed=weights_seed, device=target, size=size)
+    if trained_steps:
+        network.load_state_dict(trained_weights(model, trained_steps, weights_seed)
+                                .weights[trained_steps])
     arguments = (network, pixels, [sample.label for sample in samples], config,
                  spec.normalisation, defence)
     if checkpoint is not None and Path(checkpoint).is_file():

@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 LFW_FACES = 200  # faces in scikit-image's lfw_subset
+DIGITS = 1797  # images in scikit-learn's handwritten digits (the training task of training.py)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,13 @@ def _lfw_face(index: int) -> np.ndarray:
     return data.lfw_subset()[index]
 
 
+def _digit(index: int) -> tuple[np.ndarray, int]:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return digits.images[index] / 16.0, int(digits.target[index])
+
+
 # name -> (loader, class index). Photographs first: they are the default set for medians.
 _CATALOGUE: dict[str, tuple[Callable[[], np.ndarray], int]] = {
     "cat": (_skimage("chelsea"), 3),
@@ -66,7 +74,9 @@ _CATALOGUE: dict[str, tuple[Callable[[], np.ndarray], int]] = {
 
 
 def image_names(include_faces: bool = False) -> list[str]:
-    """Names :func:`load_image` accepts; ``face-0`` ... ``face-199`` are the LFW faces."""
+    """Names :func:`load_image` accepts; ``face-0`` ... ``face-199`` are the LFW faces and
+    ``digit-0`` ... ``digit-1796`` scikit-learn's handwritten digits (labelled with their digit,
+    the images a model trained by :mod:`~dlg_helpers.training` saw)."""
     names = list(_CATALOGUE)
     if include_faces:
         names += [f"face-{i}" for i in range(LFW_FACES)]
@@ -123,6 +133,10 @@ def _raw_image(name: str) -> tuple[np.ndarray, int]:
         index = name.removeprefix("face-")
         if index.isdigit() and int(index) < LFW_FACES:
             return _lfw_face(int(index)), int(index) % 100
+    if name.startswith("digit-"):
+        index = name.removeprefix("digit-")
+        if index.isdigit() and int(index) < DIGITS:
+            return _digit(int(index))
     path = Path(name)
     if path.is_file():
         from PIL import Image
@@ -131,7 +145,7 @@ def _raw_image(name: str) -> tuple[np.ndarray, int]:
             return np.asarray(image.convert("RGB")), 0
     raise ValueError(
         f"unknown image {name!r}: use one of {', '.join(image_names())}, face-0 ... "
-        f"face-{LFW_FACES - 1}, or the path of an image file"
+        f"face-{LFW_FACES - 1}, digit-0 ... digit-{DIGITS - 1}, or the path of an image file"
     )
 
 

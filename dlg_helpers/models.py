@@ -56,7 +56,8 @@ class ModelSpec:
 
     Attributes:
         name: registry key, e.g. ``"lenet"``.
-        builder: makes the network with ``num_classes`` outputs, weights from the global RNG.
+        builder: makes the network for ``(num_classes, image_size)``, weights from the global
+            RNG (networks with a global pooling ignore the size).
         image_size: side of the square input image in pixels.
         normalisation: how [0, 1] pixels become model input.
         num_classes: outputs of the classifier.
@@ -64,10 +65,12 @@ class ModelSpec:
         min_batch_size: smallest batch the model accepts in training mode.
         reported_parameters: the parameter count the report states, for comparison.
         description: one line for tables and ``--help``.
+        batch_norm: the mode the victim's batch norm runs in, ``"training"`` (as the report's
+            clients train) or ``"evaluation"`` (running statistics; any batch works).
     """
 
     name: str
-    builder: Callable[[int], nn.Module]
+    builder: Callable[[int, int], nn.Module]
     image_size: int
     normalisation: Normalisation
     num_classes: int
@@ -75,6 +78,11 @@ class ModelSpec:
     min_batch_size: int = 1
     reported_parameters: int | None = None
     description: str = ""
+    batch_norm: str = "training"
+
+    def __post_init__(self) -> None:
+        if self.batch_norm not in ("training", "evaluation"):
+            raise ValueError(f"batch_norm must be 'training' or 'evaluation', got {self.batch_norm!r}")
 
 
 class LeNet(nn.Module):
@@ -83,19 +91,22 @@ class LeNet(nn.Module):
     Three stride-2/2/1 convolutions with Sigmoid activations and one linear layer. Sigmoid rather
     than ReLU because the attack differentiates the gradient, and ReLU's second derivative is zero
     almost everywhere. Every weight and bias is drawn from U(-0.5, 0.5), as in the original code.
+    The linear layer sees 12 maps of a quarter of the image side (768 inputs at 32x32).
     """
 
-    def __init__(self, num_classes: int = 100) -> None:
+    def __init__(self, num_classes: int = 100, image_size: int = 32,
+                 activation: type[nn.Module] = nn.Sigmoid) -> None:
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(3, 12, kernel_size=5, padding=2, stride=2),
-            nn.Sigmoid(),
+            activation(),
             nn.Conv2d(12, 12, kernel_size=5, padding=2, stride=2),
-            nn.Sigmoid(),
+            activation(),
             nn.Conv2d(12, 12, kernel_size=5, padding=2, stride=1),
-            nn.Sigmoid(),
+            activation(),
         )
-        self.fc = nn.Linear(768, num_classes)
+        side = -(-image_size // 4)  # two stride-2 convolutions, each rounding up
+        self.fc = nn.Linear(12 * side * side, num_classes)
         for parameter in self.parameters():
             nn.init.uniform_(parameter, -0.5, 0.5)
 
@@ -134,8 +145,10 @@ def get_spec(name: str) -> ModelSpec:
         ) from None
 
 
-def build_model(name: str, seed: int = 0, device: str | torch.device = "cpu") -> nn.Module:
-    """Build registered model ``name`` with weights drawn reproducibly from ``seed``.
+def build_model(name: str, seed: int = 0, device: str | torch.device = "cpu",
+                size: int | None = None) -> nn.Module:
+    """Build registered model ``name`` with weights drawn reproducibly from ``seed``, for images
+    of side ``size`` (None: the model's own), its batch norm in the spec's mode.
 
     The global RNG state is saved and restored, so building a model does not disturb any other
     random stream of the caller.
@@ -143,7 +156,8 @@ def build_model(name: str, seed: int = 0, device: str | torch.device = "cpu") ->
     spec = get_spec(name)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = spec.builder(spec.num_classes)
+        model = spec.builder(spec.num_classes, size or spec.image_size)
+    model.train(spec.batch_norm == "training")
     return model.to(device)
 
 
@@ -155,33 +169,37 @@ def count_parameters(model: nn.Module) -> int:
 IMAGENET = Normalisation(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
 
 
-def _torchvision_with_sigmoid(name: str, **options: object) -> Callable[[int], nn.Module]:
-    """A builder for torchvision model ``name``, random weights, every ReLU computing Sigmoid."""
+def _torchvision(name: str, sigmoid: str = "every", **options: object
+                 ) -> Callable[[int, int], nn.Module]:
+    """A builder for torchvision model ``name`` with random weights and its ReLUs computing
+    Sigmoid: ``"every"`` call, the ``"modules"`` only (the naive swap), or ``"none"``."""
 
-    def build(num_classes: int) -> nn.Module:
+    def build(num_classes: int, image_size: int) -> nn.Module:
         from torchvision import models
 
         from .activations import to_sigmoid
 
-        return to_sigmoid(getattr(models, name)(weights=None, num_classes=num_classes, **options))
+        network = getattr(models, name)(weights=None, num_classes=num_classes, **options)
+        if sigmoid == "none":
+            return network
+        return to_sigmoid(network, functional=sigmoid == "every")
 
     return build
 
 
-register_model(
-    ModelSpec(
-        name="lenet",
-        builder=LeNet,
-        image_size=32,
-        normalisation=Normalisation(),
-        num_classes=100,
-        reported_parameters=60_000,
-        description="the original DLG LeNet: 3 Sigmoid convolutions and one linear layer",
-    )
-)
+_LENET = {"image_size": 32, "normalisation": Normalisation(), "num_classes": 100,
+          "reported_parameters": 60_000}
+register_model(ModelSpec(
+    name="lenet", builder=lambda classes, size: LeNet(classes, size), **_LENET,
+    description="the original DLG LeNet: 3 Sigmoid convolutions and one linear layer"))
+register_model(ModelSpec(
+    name="lenet_relu", builder=lambda classes, size: LeNet(classes, size, nn.ReLU), **_LENET,
+    description="the DLG LeNet with ReLU instead of Sigmoid (a threat to validity)"))
 
 # Table 2's large models. In training mode Inception-v3's auxiliary head applies batch norm to a
 # 1x1 map, so with that head the smallest batch, and the report's, is 2.
+# The variants after them measure the report's threats to validity: the original ReLU, batch
+# norm in evaluation mode, and the naive swap that leaves Inception's functional ReLUs in place.
 _AUX = {"aux_logits": True, "init_weights": True}
 _NO_AUX = {"aux_logits": False, "init_weights": True}
 for _name, _architecture, _size, _batch, _reported, _options, _description in (
@@ -194,9 +212,18 @@ for _name, _architecture, _size, _batch, _reported, _options, _description in (
      "replaced by Sigmoid"),
     ("inception_v3_noaux", "inception_v3", 299, 1, 6_000_000, _NO_AUX,
      "Inception-v3 without the auxiliary classifier, so that a batch of one works"),
+    ("resnet18_relu", "resnet18", 224, 1, 11_000_000, {"sigmoid": "none"},
+     "torchvision ResNet-18 with its own ReLUs (a threat to validity)"),
+    ("resnet18_eval", "resnet18", 224, 1, 11_000_000, {"batch_norm": "evaluation"},
+     "the Sigmoid ResNet-18 with batch norm in evaluation mode (running statistics)"),
+    ("inception_v3_naive", "inception_v3", 299, 2, 6_000_000, {**_AUX, "sigmoid": "modules"},
+     "Inception-v3 with only its nn.ReLU modules swapped: its F.relu calls stay ReLU"),
 ):
+    _options = dict(_options)
+    _batch_norm = str(_options.pop("batch_norm", "training"))
     register_model(ModelSpec(
-        name=_name, builder=_torchvision_with_sigmoid(_architecture, **_options),
-        image_size=_size, normalisation=IMAGENET, num_classes=1000, batch_size=_batch,
-        min_batch_size=_batch, reported_parameters=_reported, description=_description,
+        name=_name, builder=_torchvision(_architecture, **_options), image_size=_size,
+        normalisation=IMAGENET, num_classes=1000, batch_size=_batch,
+        min_batch_size=1 if _batch_norm == "evaluation" else _batch,
+        reported_parameters=_reported, description=_description, batch_norm=_batch_norm,
     ))

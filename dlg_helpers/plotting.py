@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from IPython.display import HTML
 from matplotlib.axes import Axes
@@ -20,8 +21,8 @@ from .attack import AttackResult, StepRecord
 from .metrics import match_batch
 
 __all__ = ["STYLE", "METRIC_LABELS", "show_image", "plot_images", "plot_evolution",
-           "animate_evolution", "plot_mse_curves",
-           "plot_mse_panels", "plot_label_gradient", "plot_privacy_utility"]
+           "animate_evolution", "plot_mse_curves", "plot_mse_panels", "plot_mse_bands",
+           "plot_label_gradient", "plot_privacy_utility"]
 
 STYLE = {
     "figure.facecolor": "white",
@@ -243,6 +244,48 @@ def plot_mse_panels(panels: Mapping[str, Runs], threshold: float | None = 1e-3,
                                  sharey=metrics is None, squeeze=False)
         for ax, (title, runs), metric in zip(axes[0], panels.items(), chosen):
             plot_mse_curves(runs, ax=ax, threshold=threshold, title=title, metric=metric)
+        fig.tight_layout()
+    return fig
+
+
+def _per_step(history: Sequence[StepRecord], metric: str, steps: int) -> np.ndarray:
+    """``metric`` after each step 0..steps (the last record of a step; a run that stopped
+    early keeps its last value)."""
+    values = np.full(steps + 1, np.nan)
+    for record in history:
+        if record.step <= steps:
+            values[record.step] = getattr(record, metric)
+    last = np.nan
+    for step in range(steps + 1):  # carry forward over steps a run did not reach
+        last = values[step] = last if np.isnan(values[step]) else values[step]
+    return values
+
+
+def plot_mse_bands(groups: Mapping[str, Sequence[AttackResult]], steps: int = 300,
+                   metric: str = "mse", threshold: float | None = 1e-3) -> Figure:
+    """Median ``metric`` against step for each group of runs on a log axis, shaded from the
+    lowest to the highest run: the report's Fig. 8 for several images per model."""
+    if metric not in METRIC_LABELS:
+        raise ValueError(f"unknown metric {metric!r}; use one of {', '.join(METRIC_LABELS)}")
+    with _styled():
+        fig, ax = plt.subplots(figsize=(7.2, 4.2))
+        for label, results in groups.items():
+            if not results:
+                continue
+            curves = np.stack([_per_step(r.history, metric, steps) for r in results])
+            x = np.arange(steps + 1)
+            line, = ax.plot(x, np.nanmedian(curves, axis=0), linewidth=1.8,
+                            label=f"{label} (median of {len(results)})")
+            if len(results) > 1:
+                ax.fill_between(x, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0),
+                                color=line.get_color(), alpha=0.18, linewidth=0)
+        if threshold is not None:
+            ax.axhline(threshold, color="#555555", linestyle=":", linewidth=1,
+                       label=f"{threshold:g} (threshold)")
+        ax.set_yscale("log")
+        ax.set_xlabel("L-BFGS step")
+        ax.set_ylabel(METRIC_LABELS[metric])
+        ax.legend(fontsize=8, frameon=False)
         fig.tight_layout()
     return fig
 

@@ -19,12 +19,13 @@ from IPython.display import Markdown
 
 from .attack import AttackConfig
 from .defences import Composed, parse_defence
+from .devices import pick_device
 from .gradients import shared_gradient
 from .images import load_image
 from .metrics import image_metrics
 from .models import build_model, get_spec
 from .tables import markdown_table
-from .store import RunSpec, find_record, load_or_run
+from .store import RunSpec, load_or_run, stored_result
 from .training import TrainingConfig, train
 
 __all__ = ["NO_DEFENCE", "PROTECTED_SSIM", "describe_defence", "attack_outcomes", "median_outcomes",
@@ -66,16 +67,19 @@ def attack_outcomes(model: str, images: Sequence[str], defences: Sequence[str],
     """
     rows = []
     stored = computed = 0
+    if recompute is None:
+        recompute = pick_device(device).type == "cuda"
     for attack, config in attacks.items():
         for defence in defences:
             family, strength = describe_defence(defence)
             for image in images:
                 spec = RunSpec(model, (image,), replace(config, seed=seed),
                                defence=None if defence == NO_DEFENCE else defence)
-                was_stored = find_record(spec, results_dir)[0] is not None
-                result = load_or_run(spec, results_dir, recompute=recompute, device=device,
-                                     save=True, quiet=True)
-                stored, computed = stored + was_stored, computed + (not was_stored)
+                result = None if recompute else stored_result(spec, results_dir, quiet=True)
+                stored, computed = stored + (result is not None), computed + (result is None)
+                if result is None:
+                    result = load_or_run(spec, results_dir, recompute=recompute, device=device,
+                                         save=True, quiet=True)
                 quality = image_metrics(result.reconstruction, result.truth)
                 rows.append({"attack": attack, "defence": defence, "family": family,
                              "strength": strength, "image": image, "mse": quality["mse"],

@@ -45,10 +45,12 @@ def _finite_or_none(value: Any) -> Any:
 
 
 def build_record(result: AttackResult, model: str, image: str, device: str,
-                 command: str = "", model_seed: int | None = None) -> dict[str, Any]:
+                 command: str = "", model_seed: int | None = None,
+                 trained_steps: int = 0) -> dict[str, Any]:
     """The JSON-ready record of ``result``: summary, metrics, history, config and provenance.
 
-    ``model_seed`` is the seed of the model's weights (None: the attack's seed, as the CLI uses).
+    ``model_seed`` is the seed of the model's weights (None: the attack's seed, as the CLI uses);
+    ``trained_steps`` how long the model was trained before the attack (0: random weights).
     """
     record: dict[str, Any] = {
         "model": model,
@@ -56,6 +58,7 @@ def build_record(result: AttackResult, model: str, image: str, device: str,
         "image_size": result.truth.shape[-1],
         "model_seed": result.config.seed if model_seed is None else model_seed,
         "defence": result.defence,
+        "trained_steps": trained_steps,
         **result.summary(),
         **{k: v for k, v in image_metrics(result.reconstruction, result.truth).items()
            if k != "mse"},
@@ -101,7 +104,8 @@ def save_png(image: torch.Tensor, path: Path) -> None:
 
 
 def save_record(result: AttackResult, out_dir: str | Path, model: str, image: str,
-                device: str, command: str = "", model_seed: int | None = None) -> Path:
+                device: str, command: str = "", model_seed: int | None = None,
+                trained_steps: int = 0) -> Path:
     """Write ``record.json``, ``arrays.npz``, ``reconstruction.png`` and ``truth.png``.
 
     Returns the path of ``record.json``.
@@ -109,7 +113,7 @@ def save_record(result: AttackResult, out_dir: str | Path, model: str, image: st
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     record = build_record(result, model=model, image=image, device=device, command=command,
-                          model_seed=model_seed)
+                          model_seed=model_seed, trained_steps=trained_steps)
     path = out / RECORD_FILE
     path.write_text(json.dumps(record, indent=1))
     snapshots = {}

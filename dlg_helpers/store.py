@@ -24,8 +24,8 @@ from .models import get_spec
 from .options import config_arguments
 from .records import RECORD_FILE, load_record, load_result, save_record
 
-__all__ = ["RunSpec", "StoredRunError", "find_record", "load_or_run", "REPORT_SETTING",
-           "in_report_setting"]
+__all__ = ["RunSpec", "StoredRunError", "find_record", "stored_result", "load_or_run",
+           "REPORT_SETTING", "in_report_setting"]
 
 
 REPORT_SETTING = AttackConfig(match_ratio=0.0, patience=0)
@@ -55,6 +55,7 @@ class RunSpec:
         model_seed: seed of the model's weights (None: ``config.seed``).
         defence: what the victim does to its gradient, as :func:`parse_defence` reads it
             (None: nothing).
+        trained_steps: steps of training on the digits before the attack (0: random weights).
     """
 
     model: str
@@ -63,6 +64,7 @@ class RunSpec:
     size: int | None = None
     model_seed: int | None = None
     defence: str | None = None
+    trained_steps: int = 0
 
     def __post_init__(self) -> None:
         if isinstance(self.images, str):
@@ -99,6 +101,8 @@ class RunSpec:
             differences["image_size"] = self.image_size
         if self.weights_seed != self.config.seed:
             differences["model_seed"] = self.weights_seed
+        if self.trained_steps:
+            differences["trained_steps"] = self.trained_steps
         if differences:
             digest = hashlib.sha256(json.dumps(differences, sort_keys=True).encode()).hexdigest()
             name += "-" + digest[:6]
@@ -112,6 +116,7 @@ class RunSpec:
             "image_size": self.image_size,
             "model_seed": self.weights_seed,
             "defence": self.defence,
+            "trained_steps": self.trained_steps,
             "config": asdict(replace(self.config, progress=True)),
         }
 
@@ -123,6 +128,8 @@ class RunSpec:
             words += ["--size", str(self.size)]
         if self.defence is not None:
             words += ["--defence", self.defence]
+        if self.trained_steps:
+            words += ["--trained-steps", str(self.trained_steps)]
         if self.model_seed is not None and self.model_seed != self.config.seed:
             raise ValueError("the command line seeds the weights with --seed; run a different "
                              "model_seed from Python with load_or_run(..., save=True)")
@@ -137,6 +144,7 @@ def _identity_of(record: dict[str, Any]) -> dict[str, Any]:
         "image_size": record.get("image_size"),
         "model_seed": record.get("model_seed"),
         "defence": record.get("defence"),
+        "trained_steps": record.get("trained_steps", 0),
         "config": config,
     }
 
@@ -181,6 +189,33 @@ def find_record(spec: RunSpec, results_dir: str | Path) -> tuple[Path | None, li
     return None, refusals
 
 
+def stored_result(spec: RunSpec, results_dir: str | Path, *,
+                  quiet: bool = False) -> AttackResult | None:
+    """The stored run ``spec`` describes, or None when no record matches (nothing is computed).
+
+    Unless ``quiet``, says which record was loaded and how to recompute it, or why near misses
+    were not used.
+
+    Raises:
+        StoredRunError: when the matching record's arrays are missing or corrupt.
+    """
+    folder, refusals = find_record(spec, results_dir)
+    for refusal in [] if quiet else refusals:
+        print(f"not using {refusal}")
+    if folder is None:
+        return None
+    record = load_record(folder)
+    try:
+        result = load_result(folder)
+    except (FileNotFoundError, ValueError) as error:
+        raise StoredRunError(str(error)) from error
+    if not quiet:
+        print(f"Loaded the stored run {folder.name} of {spec.model} (computed on "
+              f"{record['device']} in {record['wall_seconds'] / 60:.0f} min, torch "
+              f"{record['torch_version']}); recompute it with: {record['command']}")
+    return result
+
+
 def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *,
                 recompute: bool | None = False, save: bool = False, device: str | None = None,
                 checkpoint: str | Path | None = None, checkpoint_every: int = 10,
@@ -207,20 +242,10 @@ def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *,
     target = str(pick_device(device))
     if recompute is None:
         recompute = target.startswith("cuda")
-    folder, refusals = (None, []) if recompute else find_record(spec, results_dir)
-    for refusal in [] if quiet else refusals:
-        print(f"not using {refusal}")
-    if folder is not None:
-        record = load_record(folder)
-        try:
-            result = load_result(folder)
-        except (FileNotFoundError, ValueError) as error:
-            raise StoredRunError(str(error)) from error
-        if not quiet:
-            print(f"Loaded the stored run {folder.name} of {spec.model} (computed on "
-                  f"{record['device']} in {record['wall_seconds'] / 60:.0f} min, torch "
-                  f"{record['torch_version']}); recompute it with: {record['command']}")
-        return result
+    if not recompute:
+        result = stored_result(spec, results_dir, quiet=quiet)
+        if result is not None:
+            return result
     out = Path(results_dir) / spec.model / spec.folder_name
     if save and (out / RECORD_FILE).is_file():
         try:
@@ -237,9 +262,11 @@ def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *,
     result = run_attack(spec.model, list(spec.images), spec.config, model_seed=spec.model_seed,
                         size=spec.size, device=target, checkpoint=checkpoint,
                         checkpoint_every=checkpoint_every,
-                        defence=None if spec.defence is None else parse_defence(spec.defence))
+                        defence=None if spec.defence is None else parse_defence(spec.defence),
+                        trained_steps=spec.trained_steps)
     if save:
         save_record(result, out, model=spec.model, image="+".join(spec.images), device=target,
-                    command=spec.command(out), model_seed=spec.weights_seed)
+                    command=spec.command(out), model_seed=spec.weights_seed,
+                    trained_steps=spec.trained_steps)
     return result
 

@@ -12,7 +12,7 @@ that is no longer random.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -24,7 +24,7 @@ from .images import resize_and_crop
 from .models import build_model, get_spec
 
 __all__ = ["TrainingConfig", "TrainingResult", "DATASETS", "digits_dataset", "face_dataset",
-           "train", "accuracy"]
+           "train", "accuracy", "trained_weights"]
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,8 @@ class TrainingResult:
     """Test accuracy after the budget, each step's batch loss, and the privacy spent.
 
     ``epsilon`` is DP-SGD's (Opacus's RDP accountant, treating each batch as sampled with rate
-    batch_size / training images); None for defences that give no guarantee.
+    batch_size / training images); None for defences that give no guarantee. ``weights`` and
+    ``kept_accuracy`` hold the weights and the test accuracy at ``keep_weights_at``.
     """
 
     accuracy: float
@@ -74,6 +75,7 @@ class TrainingResult:
     epsilon: float | None
     defence: str | None
     weights: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
+    kept_accuracy: dict[int, float] = field(default_factory=dict)
 
 
 def _as_images(arrays: np.ndarray, size: int) -> torch.Tensor:
@@ -133,11 +135,13 @@ def train(model_name: str = "lenet", defence: Defence | None = None,
     parameters = [p for p in model.parameters() if p.requires_grad]
     losses: list[float] = []
     weights: dict[int, dict[str, torch.Tensor]] = {}
+    kept_accuracy: dict[int, float] = {}
     step = 0
 
     def keep() -> None:
         if step in config.keep_weights_at:
             weights[step] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            kept_accuracy[step] = accuracy(model, inputs[test], labels[test])
 
     keep()
     for _ in range(config.epochs):
@@ -160,7 +164,24 @@ def train(model_name: str = "lenet", defence: Defence | None = None,
     return TrainingResult(
         accuracy=accuracy(model, inputs[test], labels[test]), losses=losses, steps=step,
         epsilon=_epsilon(defence, config, len(training), step),
-        defence=None if defence is None else defence.text(), weights=weights)
+        defence=None if defence is None else defence.text(), weights=weights,
+        kept_accuracy=kept_accuracy)
+
+
+def trained_weights(model_name: str, steps: int, seed: int = 0,
+                    config: TrainingConfig = TrainingConfig()) -> TrainingResult:
+    """Train ``model_name`` (weights seed ``seed``) for ``steps`` steps of ``config``'s task,
+    without a defence, keeping the weights and test accuracy at that step.
+
+    The epochs are as many as the steps need, so the result's ``weights[steps]`` is the model a
+    client holds after ``steps`` rounds of training.
+    """
+    if steps < 0:
+        raise ValueError(f"steps must be 0 or more, got {steps}")
+    count = len(DATASETS[config.dataset](8)[1])
+    per_epoch = (count - round(config.test_fraction * count)) // config.batch_size
+    return train(model_name, config=replace(config, seed=seed, epochs=max(1, -(-steps // per_epoch)),
+                                            keep_weights_at=(steps,)))
 
 
 def _epsilon(defence: Defence | None, config: TrainingConfig, examples: int,

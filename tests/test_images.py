@@ -5,6 +5,7 @@ from PIL import Image
 
 import dlg_helpers as dlg
 from dlg_helpers.images import resize_and_crop, to_tensor
+from dlg_helpers.training import digits_dataset
 
 
 @pytest.mark.parametrize("name", dlg.image_names() + ["face-0", "face-199"])
@@ -31,6 +32,15 @@ def test_unknown_image_lists_the_choices():
         dlg.load_image("dog", 32)
     with pytest.raises(ValueError, match="unknown image 'face-200'"):
         dlg.load_image("face-200", 32)
+    with pytest.raises(ValueError, match="unknown image 'digit-1797'.*digit-1796"):
+        dlg.load_image("digit-1797", 32)
+
+
+def test_the_training_digits_load_with_their_digit_as_label():
+    images, labels = digits_dataset(32)
+    sample = dlg.load_image("digit-5", 32)
+    assert sample.label == int(labels[5])
+    assert torch.allclose(sample.pixels, images[5:6], atol=1e-6)  # the very image trained on
 
 
 def test_an_image_file_loads(tmp_path):

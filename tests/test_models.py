@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 import dlg_helpers as dlg
-from dlg_helpers.activations import SigmoidForRelu
+from dlg_helpers.activations import SigmoidForRelu, count_relu_calls
 from dlg_helpers.models import LeNet
 
 
@@ -98,3 +98,44 @@ def test_inception_with_its_auxiliary_head_needs_a_batch_of_two():
     grads = dlg.shared_gradient(model, two, torch.tensor([1, 2]))
     aux = [p for n, p in model.named_parameters() if "AuxLogits" in n]
     assert aux and len(grads) == len(list(model.parameters()))  # the aux head shares too
+
+
+@pytest.mark.parametrize("size, inputs", [(16, 192), (32, 768), (64, 3072), (30, 768)])
+def test_lenet_builds_for_any_image_side(size, inputs):
+    model = dlg.build_model("lenet", size=size)
+    assert model.fc.in_features == inputs
+    assert model(torch.rand(1, 3, size, size)).shape == (1, 100)
+
+
+def test_the_threat_variants_change_only_what_their_names_say():
+    relu = dlg.build_model("lenet_relu", seed=0)
+    sigmoid = dlg.build_model("lenet", seed=0)
+    assert sum(isinstance(m, nn.ReLU) for m in relu.modules()) == 3
+    assert all(torch.equal(a, b) for a, b in zip(relu.parameters(), sigmoid.parameters()))
+    resnet = dlg.build_model("resnet18_relu", seed=0)
+    assert not isinstance(resnet, SigmoidForRelu) and resnet.training
+    assert dlg.count_parameters(resnet) == MEASURED["resnet18"]
+    evaluation = dlg.build_model("resnet18_eval", seed=0)
+    assert not evaluation.training and isinstance(evaluation, SigmoidForRelu)
+    assert dlg.get_spec("resnet18_eval").min_batch_size == 1
+
+
+def test_batch_norm_in_evaluation_mode_takes_a_single_image_at_any_side():
+    one = torch.rand(1, 3, 32, 32)  # ResNet-18's last block sees 1x1 maps at 32x32
+    with pytest.raises(ValueError, match="one value per channel"):
+        dlg.shared_gradient(dlg.build_model("resnet18", seed=0, size=32), one, torch.tensor([1]))
+    grads = dlg.shared_gradient(dlg.build_model("resnet18_eval", seed=0), one, torch.tensor([1]))
+    assert all(torch.isfinite(g).all() for g in grads)
+
+
+def test_the_naive_inception_keeps_its_functional_relus():
+    naive = dlg.build_model("inception_v3_naive", seed=0)
+    assert not isinstance(naive, SigmoidForRelu)
+    assert not any(isinstance(m, nn.ReLU) for m in naive.modules())
+    assert count_relu_calls(naive.eval(), torch.rand(1, 3, 299, 299)) > 90
+
+
+def test_a_spec_with_an_unknown_batch_norm_mode_is_refused():
+    with pytest.raises(ValueError, match="batch_norm must be 'training' or 'evaluation'"):
+        dlg.ModelSpec("x", builder=lambda c, s: nn.Linear(1, 1), image_size=8,
+                      normalisation=dlg.Normalisation(), num_classes=2, batch_norm="frozen")

@@ -140,3 +140,21 @@ def test_privacy_utility_has_a_panel_per_attack_and_a_line_per_family():
     assert {"no defence", "prune"} <= set(lines)
     assert [t.get_text() for t in fig.axes[0].texts] == ["0.01", "0.1", "0.1"]
     assert fig.get_facecolor()[:3] == (1.0, 1.0, 1.0)  # opaque: readable in dark mode
+
+
+def test_bands_show_the_median_of_each_group_and_carry_short_runs_forward(result):
+    import numpy as np
+
+    short = dlg.run_attack("lenet", "coffee", dlg.AttackConfig(steps=5, progress=False),
+                           device="cpu")
+    fig = plotting.plot_mse_bands({"lenet": [result, short], "empty": []}, steps=12)
+    ax = fig.axes[0]
+    median, threshold = ax.lines
+    assert ax.get_yscale() == "log" and len(ax.collections) == 1  # one shaded range
+    assert median.get_label() == "lenet (median of 2)"
+    expected = np.median([[r.mse for r in result.history if r.step == 12][-1],
+                          [r.mse for r in short.history if r.step == short.steps][-1]])
+    assert median.get_ydata()[-1] == pytest.approx(expected)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="unknown metric 'psnr'"):
+        plotting.plot_mse_bands({"lenet": [result]}, metric="psnr")

@@ -11,6 +11,7 @@ import torch
 
 import dlg_helpers as dlg
 from dlg_helpers.cli import main
+from dlg_helpers.comparison import Claim, collect, group_summary, summary_table, verdict_table
 from dlg_helpers.records import load_record
 from dlg_helpers.store import RunSpec, StoredRunError, find_record, load_or_run
 
@@ -161,3 +162,36 @@ def test_a_run_never_overwrites_another_runs_record(stored):
     with pytest.raises(StoredRunError, match=r"holds another run \(.*lr.*not overwritten"):
         load_or_run(clash(other.model, other.images, other.config), results, save=True)
     assert (folder / "record.json").read_text() == before
+
+
+def test_a_trained_victim_is_its_own_run_and_its_command_recreates_it(tmp_path):
+    random = RunSpec("lenet", ("digit-0",), TINY)
+    trained = replace(random, trained_steps=100)
+    assert trained.folder_name != random.folder_name
+    assert "--trained-steps 100" in trained.command("out")
+    out = tmp_path / "lenet" / trained.folder_name
+    assert main(shlex.split(trained.command(out))[3:] + ["--no-progress"]) == 0
+    assert find_record(trained, tmp_path)[0] == out
+    assert find_record(random, tmp_path)[0] is None  # random weights: another run
+    assert load_record(out)["trained_steps"] == 100
+    stored = load_or_run(trained, tmp_path)
+    computed = load_or_run(trained, tmp_path, recompute=True)
+    assert stored.final_mse == pytest.approx(computed.final_mse, rel=1e-5)
+
+
+def test_collect_loads_stored_runs_and_names_the_commands_of_missing_ones(stored):
+    spec, results = stored
+    absent = replace(spec, images=("rocket",))
+    collected = collect({"stored": [spec], "absent": [absent]}, results)
+    assert [row["group"] for row in collected.rows] == ["stored"]
+    assert collected.results["absent"] == [] and len(collected.results["stored"]) == 1
+    assert collected.missing == [absent.command(results / "lenet" / absent.folder_name)]
+    assert "1 wanted runs are not stored yet" in collected.note()
+    (summary,) = group_summary(collected.rows)
+    assert summary["runs"] == 1 and summary["mse_median"] == summary["mse_low"]
+    assert "| stored | 1 |" in summary_table([summary]).data
+
+
+def test_the_verdict_table_quotes_the_claim_beside_measurement_and_verdict():
+    table = verdict_table([Claim("LeNet is one order lower", "5.1 orders", "holds")]).data
+    assert "| “LeNet is one order lower” | 5.1 orders | **holds** |" in table

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from dlg_helpers.defences import DPSGD, GaussianNoise, MagnitudePruning, dp_epsilon
-from dlg_helpers.training import TrainingConfig, digits_dataset, face_dataset, train
+from dlg_helpers.training import (TrainingConfig, digits_dataset, face_dataset, train,
+                                  trained_weights)
 
 SHORT = TrainingConfig(epochs=1)
 
@@ -63,3 +64,12 @@ def test_dpsgd_reports_the_epsilon_it_spends():
 def test_diverging_training_names_the_fix():
     with pytest.raises(ValueError, match="training diverged.*lower lr"):
         train("lenet", None, TrainingConfig(epochs=3, lr=1e38))
+
+
+def test_trained_weights_are_the_weights_after_that_many_steps():
+    run = trained_weights("lenet", 200, seed=0)
+    assert list(run.weights) == [200] and run.kept_accuracy[200] > 0.5  # it has learnt
+    again = trained_weights("lenet", 200, seed=0)
+    assert all(torch.equal(again.weights[200][k], v) for k, v in run.weights[200].items())
+    with pytest.raises(ValueError, match="steps must be 0 or more"):
+        trained_weights("lenet", -1)

@@ -1,0 +1,141 @@
+"""Stored runs side by side: collect them by group, summarise each group with medians and spread,
+and set each of the report's claims beside the measurement that tests it.
+
+The analysis chapters only read runs: a group lists the :class:`~dlg_helpers.store.RunSpec` s it
+wants, :func:`collect` loads those that are stored and returns the commands that would make the
+others (hours on a CPU, so they run in the background, not inside a chapter).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from IPython.display import Markdown
+
+from .attack import AttackResult
+from .experiments import result_row
+from .store import RunSpec, stored_result
+from .tables import fmt_int, fmt_sci, markdown_table
+
+__all__ = ["Collected", "collect", "group_summary", "summary_table", "Claim", "verdict_table"]
+
+
+@dataclass
+class Collected:
+    """The stored runs of each group, their table rows, and the commands for those missing."""
+
+    results: dict[str, list[AttackResult]]
+    rows: list[dict[str, Any]]
+    missing: list[str]
+
+    def note(self) -> str:
+        """One line on what is missing (empty when nothing is)."""
+        if not self.missing:
+            return ""
+        return (f"{len(self.missing)} wanted runs are not stored yet; make them in the "
+                f"background with:\n" + "\n".join(self.missing))
+
+
+def collect(groups: Mapping[str, Sequence[RunSpec]], results_dir: str | Path) -> Collected:
+    """Load the stored run of every spec in every group (nothing is computed).
+
+    Each row is :func:`~dlg_helpers.experiments.result_row` plus ``group``, ``model``,
+    ``images``, ``size`` and ``seed``; ``missing`` holds the command of each run not stored.
+    """
+    results: dict[str, list[AttackResult]] = {}
+    rows: list[dict[str, Any]] = []
+    missing: list[str] = []
+    for group, specs in groups.items():
+        results[group] = []
+        for spec in specs:
+            result = stored_result(spec, results_dir, quiet=True)
+            if result is None:
+                missing.append(spec.command(Path(results_dir) / spec.model / spec.folder_name))
+                continue
+            results[group].append(result)
+            rows.append({"group": group, "model": spec.model, "images": "+".join(spec.images),
+                         "size": spec.image_size, "seed": spec.config.seed,
+                         **result_row(result)})
+    return Collected(results, rows, missing)
+
+
+def _spread(values: Sequence[float]) -> dict[str, float | None]:
+    if not values:
+        return {"median": None, "low": None, "high": None}
+    return {"median": statistics.median(values), "low": min(values), "high": max(values)}
+
+
+def group_summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per group, in first-seen order: how many runs; median, lowest and highest MSE,
+    aligned MSE and SSIM; median PSNR; labels recovered; how many reached MSE < 1e-3 and the
+    median first step they did; median evaluations and wall time."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row["group"], []).append(row)
+    summary = []
+    for group, members in groups.items():
+        reached = [r["first_step_below"] for r in members if r["first_step_below"] is not None]
+        entry: dict[str, Any] = {"group": group, "runs": len(members)}
+        for key in ("mse", "aligned_mse", "ssim"):
+            entry.update({f"{key}_{k}": v for k, v in _spread([r[key] for r in members]).items()})
+        entry.update({
+            "psnr": statistics.median(r["psnr"] for r in members),
+            "labels_right": sum(bool(r["label_correct"]) for r in members),
+            "reached": len(reached),
+            "first_below": statistics.median(reached) if reached else None,
+            "evaluations": statistics.median(r["evaluations"] for r in members),
+            "minutes": statistics.median(r["seconds"] for r in members) / 60,
+        })
+        summary.append(entry)
+    return summary
+
+
+def _range_text(row: Mapping[str, Any], prefix: str) -> str:
+    return (f"{fmt_sci(row[f'{prefix}_median'])} "
+            f"[{fmt_sci(row[f'{prefix}_low'])}, {fmt_sci(row[f'{prefix}_high'])}]")
+
+
+def summary_table(summary: Sequence[Mapping[str, Any]], group_header: str = "runs of") -> Markdown:
+    """:func:`group_summary` as a Markdown table (medians with [lowest, highest])."""
+    rows = [{**row, "mse_text": _range_text(row, "mse"),
+             "aligned_text": _range_text(row, "aligned_mse"),
+             "ssim_text": f"{row['ssim_median']:.2f} [{row['ssim_low']:.2f}, {row['ssim_high']:.2f}]",
+             "labels": f"{row['labels_right']}/{row['runs']}",
+             "below": (f"{row['reached']}/{row['runs']}, median step {row['first_below']:.0f}"
+                       if row["reached"] else f"0/{row['runs']}")}
+            for row in summary]
+    return markdown_table(rows, {
+        "group": (group_header, str), "runs": ("runs", fmt_int),
+        "mse_text": ("MSE median [min, max]", str),
+        "aligned_text": ("aligned MSE median [min, max]", str),
+        "psnr": ("PSNR (dB)", lambda v: f"{v:.1f}"), "ssim_text": ("SSIM median [min, max]", str),
+        "labels": ("labels right", str), "below": ("reached MSE < 1e-3", str),
+        "evaluations": ("evaluations", fmt_int),
+        "minutes": ("minutes", lambda v: f"{v:.1f}"),
+    })
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of the report, the measurement that tests it, and the verdict.
+
+    ``verdict`` is ``"holds"``, ``"does not hold"`` or ``"holds only ..."`` (naming the
+    condition), decided by the chapter's code from the measurement, never typed by hand.
+    """
+
+    claim: str
+    measured: str
+    verdict: str
+
+
+def verdict_table(claims: Sequence[Claim]) -> Markdown:
+    """The claims, each quoted, beside the measurement and the verdict."""
+    return markdown_table([{"claim": f"“{c.claim}”", "measured": c.measured,
+                            "verdict": f"**{c.verdict}**"} for c in claims], {
+        "claim": ("the report says", str), "measured": ("we measured", str),
+        "verdict": ("verdict", str),
+    })
