@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -227,6 +228,11 @@ class AttackResult:
     def label_correct(self) -> bool:
         """Every private label recovered (in any order: a batch's gradient has no order)."""
         return sorted(self.label_pred) == sorted(self.label_true)
+
+    @property
+    def labels_recovered(self) -> int:
+        """How many of the private labels were recovered, counted with repeats, in any order."""
+        return sum((Counter(self.label_pred) & Counter(self.label_true)).values())
 
     @property
     def steps(self) -> int:

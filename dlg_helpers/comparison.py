@@ -8,8 +8,9 @@ others (hours on a CPU, so they run in the background, not inside a chapter).
 
 from __future__ import annotations
 
+import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ from .experiments import result_row
 from .store import RunSpec, stored_result
 from .tables import fmt_int, fmt_sci, markdown_table
 
-__all__ = ["Collected", "collect", "group_summary", "summary_table", "Claim", "verdict_table"]
+__all__ = ["Collected", "collect", "group_summary", "summary_table", "paired_orders",
+           "attempt_counts", "Claim", "verdict_table"]
 
 
 @dataclass
@@ -71,8 +73,9 @@ def _spread(values: Sequence[float]) -> dict[str, float | None]:
 
 def group_summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One row per group, in first-seen order: how many runs; median, lowest and highest MSE,
-    aligned MSE and SSIM; median PSNR; labels recovered; how many reached MSE < 1e-3 and the
-    median first step they did; median evaluations and wall time."""
+    aligned MSE and SSIM; median PSNR; runs with every label right, and labels recovered out of
+    all private labels; how many reached MSE < 1e-3 and the median first step they did; median
+    evaluations and wall time."""
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
         groups.setdefault(row["group"], []).append(row)
@@ -85,6 +88,8 @@ def group_summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         entry.update({
             "psnr": statistics.median(r["psnr"] for r in members),
             "labels_right": sum(bool(r["label_correct"]) for r in members),
+            "labels_recovered": sum(r["labels_recovered"] for r in members),
+            "labels": sum(len(r["label_true"]) for r in members),
             "reached": len(reached),
             "first_below": statistics.median(reached) if reached else None,
             "evaluations": statistics.median(r["evaluations"] for r in members),
@@ -99,24 +104,49 @@ def _range_text(row: Mapping[str, Any], prefix: str) -> str:
             f"[{fmt_sci(row[f'{prefix}_low'])}, {fmt_sci(row[f'{prefix}_high'])}]")
 
 
-def summary_table(summary: Sequence[Mapping[str, Any]], group_header: str = "runs of") -> Markdown:
-    """:func:`group_summary` as a Markdown table (medians with [lowest, highest])."""
+def summary_table(summary: Sequence[Mapping[str, Any]], group_header: str = "runs of",
+                  extra: Mapping[str, tuple[str, Callable[[Any], str]]] | None = None) -> Markdown:
+    """:func:`group_summary` as a Markdown table (medians with [lowest, highest]); ``extra``
+    adds columns after the group's name (row key -> header, formatter), for keys the caller
+    put in the rows."""
     rows = [{**row, "mse_text": _range_text(row, "mse"),
              "aligned_text": _range_text(row, "aligned_mse"),
              "ssim_text": f"{row['ssim_median']:.2f} [{row['ssim_low']:.2f}, {row['ssim_high']:.2f}]",
-             "labels": f"{row['labels_right']}/{row['runs']}",
+             "labels_text": f"{row['labels_recovered']}/{row['labels']}",
              "below": (f"{row['reached']}/{row['runs']}, median step {row['first_below']:.0f}"
                        if row["reached"] else f"0/{row['runs']}")}
             for row in summary]
     return markdown_table(rows, {
-        "group": (group_header, str), "runs": ("runs", fmt_int),
+        "group": (group_header, str), **(extra or {}), "runs": ("runs", fmt_int),
         "mse_text": ("MSE median [min, max]", str),
         "aligned_text": ("aligned MSE median [min, max]", str),
         "psnr": ("PSNR (dB)", lambda v: f"{v:.1f}"), "ssim_text": ("SSIM median [min, max]", str),
-        "labels": ("labels right", str), "below": ("reached MSE < 1e-3", str),
+        "labels_text": ("labels recovered", str), "below": ("reached MSE < 1e-3", str),
         "evaluations": ("evaluations", fmt_int),
         "minutes": ("minutes", lambda v: f"{v:.1f}"),
     })
+
+
+def paired_orders(rows: Sequence[Mapping[str, Any]], higher: str, lower: str,
+                  key: str = "mse") -> dict[str, float]:
+    """For each image both groups ran on: how many orders of magnitude group ``higher``'s
+    ``key`` is above group ``lower``'s (negative when it is below)."""
+    values = {(row["group"], row["images"]): row[key] for row in rows}
+    return {images: math.log10(value / values[(lower, images)])
+            for (group, images), value in values.items()
+            if group == higher and (lower, images) in values}
+
+
+def attempt_counts(results: Sequence[AttackResult]) -> dict[str, int]:
+    """How the random starts of ``results`` ended: ``runs``, ``attempts`` and one count per
+    ending (``diverged``, ``stalled``, ``plateaued``, ``matched``, ``budget``)."""
+    counts = {"runs": len(results), "attempts": 0, "diverged": 0, "stalled": 0, "plateaued": 0,
+              "matched": 0, "budget": 0}
+    for result in results:
+        for attempt in result.attempts:
+            counts["attempts"] += 1
+            counts[attempt.status] += 1
+    return counts
 
 
 @dataclass(frozen=True)

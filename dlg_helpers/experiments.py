@@ -111,6 +111,7 @@ def result_row(result: AttackResult, threshold: float = 1e-3) -> dict[str, Any]:
         "label_true": result.label_true,
         "label_pred": result.label_pred,
         "label_correct": result.label_correct,
+        "labels_recovered": result.labels_recovered,
         "reconstructed": quality["mse"] < threshold,
         "first_step_below": result.first_step_below(threshold),
         "first_aligned_step_below": result.first_step_below(threshold, "aligned_mse"),

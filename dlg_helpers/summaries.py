@@ -129,10 +129,17 @@ def how_it_ended(result: AttackResult, steps: int, window: int = 100,
         return f"the run stopped after {result.steps} of {steps} steps ({result.status})"
     before = result.value_at(max(0, steps - window), metric)
     after = result.value_at(steps, metric)
-    trend = "still falling" if after < 0.9 * before else "no longer falling"
+    trend = "still falling" if still_falling(result, steps, window, metric) else "no longer falling"
     name = "aligned MSE" if metric == "aligned_mse" else metric.replace("_", " ")
     return (f"the run took all {steps} steps, and its {name} was {trend} "
             f"over the last {window} ({before:.2e} to {after:.2e})")
+
+
+def still_falling(result: AttackResult, steps: int, window: int = 100,
+                  metric: str = "aligned_mse") -> bool:
+    """Whether ``metric`` fell by more than 10% over the ``window`` steps before ``steps``: the run
+    was still improving when it was stopped."""
+    return result.value_at(steps, metric) < 0.9 * result.value_at(max(0, steps - window), metric)
 
 
 def orders_of_magnitude(larger: float, smaller: float) -> float:

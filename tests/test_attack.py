@@ -168,3 +168,9 @@ def test_an_attack_whose_every_attempt_diverges_warns_with_the_fix(cat):
                                  AttackConfig(seed=1, restarts=0, steps=30, progress=False))
     assert result.status == "diverged"
     assert math.isfinite(result.best_distance)  # what was computed is kept, not thrown away
+
+
+def test_labels_recovered_counts_a_batch_label_by_label_with_repeats():
+    result = dlg.AttackResult(reconstruction=torch.zeros(3, 3, 4, 4), truth=torch.zeros(3, 3, 4, 4),
+                              label_true=[4, 4, 9], label_pred=[9, 4, 2], history=[], attempts=[])
+    assert result.labels_recovered == 2 and not result.label_correct
