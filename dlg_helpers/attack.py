@@ -126,10 +126,16 @@ class AttackConfig:
         return cls(**settings)
 
     @property
+    def preset(self) -> str:
+        """The attack these settings are a variant of, as ``--attack`` names it: an Adam run is
+        ``"inverting-gradients"`` (Geiping et al.'s optimiser), an L-BFGS run ``"dlg"``. Stored
+        runs are filed and named by it."""
+        return "inverting-gradients" if self.optimiser == "adam" else "dlg"
+
+    @property
     def name(self) -> str:
-        """``"DLG"`` for the paper's attack, ``"inverting gradients"`` for any other."""
-        dlg = (self.optimiser == "lbfgs" and self.distance == "euclidean" and not self.tv_weight)
-        return "DLG" if dlg else "inverting gradients"
+        """The attack's name in prose: ``"DLG"`` or ``"inverting gradients"``."""
+        return "DLG" if self.preset == "dlg" else "inverting gradients"
 
     def __post_init__(self) -> None:
         if self.label_mode not in LABEL_MODES:

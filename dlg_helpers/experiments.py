@@ -17,12 +17,12 @@ from .devices import pick_device
 from .images import load_image
 from .gradients import relative_gradient_gap
 from .metrics import image_metrics, mse
-from .models import build_model, get_spec
+from .models import ModelSpec, build_model, get_spec
 from .original import BaselineStep, original_dlg
 from .training import trained_weights
 
 __all__ = ["run_attack", "run_attacks", "result_row", "median_of", "success_count",
-           "OriginalVsEngine", "compare_with_original", "gradient_gaps"]
+           "OriginalVsEngine", "compare_with_original", "Victim", "victim", "gradient_gaps"]
 
 
 def run_attack(model: str, image: str | Sequence[str], config: AttackConfig = AttackConfig(), *,
@@ -79,6 +79,28 @@ def run_attacks(model: str, images: Iterable[str], config: AttackConfig = Attack
                                     mininterval=1.0)}
 
 
+@dataclass
+class Victim:
+    """A client about to share a gradient: its model, its private image (pixels and model
+    input) and label, and the model's spec (for its normalisation)."""
+
+    spec: ModelSpec
+    network: torch.nn.Module
+    pixels: torch.Tensor
+    inputs: torch.Tensor
+    labels: torch.Tensor
+
+
+def victim(model: str, image: str, seed: int = 0) -> Victim:
+    """Registered ``model`` with random weights ``seed`` holding shipped ``image`` at the
+    model's own size: the client whose gradient the chapters inspect."""
+    spec = get_spec(model)
+    sample = load_image(image, spec.image_size)
+    return Victim(spec=spec, network=build_model(model, seed=seed), pixels=sample.pixels,
+                  inputs=spec.normalisation.to_model_input(sample.pixels),
+                  labels=torch.tensor([sample.label]))
+
+
 def gradient_gaps(model: str, image: str, changes: Mapping[str, Callable[[torch.Tensor],
                                                                         torch.Tensor]],
                   seed: int = 0) -> list[dict[str, Any]]:
@@ -88,18 +110,14 @@ def gradient_gaps(model: str, image: str, changes: Mapping[str, Callable[[torch.
     :func:`~dlg_helpers.gradients.relative_gradient_gap` on ``model`` (random weights ``seed``),
     with the image at the model's own size.
     """
-    spec = get_spec(model)
-    victim = build_model(model, seed=seed)
-    sample = load_image(image, spec.image_size)
-    labels = torch.tensor([sample.label])
-    inputs = spec.normalisation.to_model_input(sample.pixels)
+    client = victim(model, image, seed)
     rows = []
     for name, change in changes.items():
-        other = change(sample.pixels)
-        rows.append({"model": model, "change": name, "mse": mse(other, sample.pixels),
-                     "gap": relative_gradient_gap(victim, inputs,
-                                                  spec.normalisation.to_model_input(other),
-                                                  labels)})
+        other = change(client.pixels)
+        rows.append({"model": model, "change": name, "mse": mse(other, client.pixels),
+                     "gap": relative_gradient_gap(
+                         client.network, client.inputs,
+                         client.spec.normalisation.to_model_input(other), client.labels)})
     return rows
 
 

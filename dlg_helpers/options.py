@@ -62,7 +62,7 @@ def config_arguments(config: AttackConfig) -> list[str]:
     Raises:
         ValueError: when ``config`` changes a setting the command line cannot set.
     """
-    attack = "inverting-gradients" if config.optimiser == "adam" else "dlg"
+    attack = config.preset
     base = base_config(attack, config.steps)
     changed = [name for name, value in asdict(config).items()
                if name not in ("progress", "seed") and value != getattr(base, name)]

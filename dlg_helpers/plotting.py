@@ -194,6 +194,25 @@ METRIC_LABELS = {
 }
 
 
+def _check_metric(metric: str) -> None:
+    if metric not in METRIC_LABELS:
+        raise ValueError(f"unknown metric {metric!r}; use one of {', '.join(METRIC_LABELS)}")
+
+
+def _finish_step_axes(ax: Axes, metric: str, threshold: float | None, title: str = "") -> None:
+    """The threshold line, log scale, labels and legend of a metric-against-step axis."""
+    if threshold is not None:
+        ax.axhline(threshold, color="#555555", linestyle=":", linewidth=1,
+                   label=f"{threshold:g} (threshold)")
+    ax.set_yscale("log")
+    ax.set_xlabel("L-BFGS step")
+    ax.set_ylabel(METRIC_LABELS[metric])
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8, frameon=False)
+    ax.figure.tight_layout()
+
+
 def plot_mse_curves(runs: Runs, ax: Axes | None = None, threshold: float | None = 1e-3,
                     title: str = "", metric: str = "mse") -> Figure:
     """The report's Fig. 8: image MSE against L-BFGS step on a log axis, one line per run.
@@ -206,8 +225,7 @@ def plot_mse_curves(runs: Runs, ax: Axes | None = None, threshold: float | None 
         metric: the :class:`~dlg_helpers.attack.StepRecord` field to plot: ``"mse"``,
             ``"aligned_mse"`` or ``"grad_distance"``.
     """
-    if metric not in METRIC_LABELS:
-        raise ValueError(f"unknown metric {metric!r}; use one of {', '.join(METRIC_LABELS)}")
+    _check_metric(metric)
     with _styled():
         if ax is None:
             fig, ax = plt.subplots(figsize=(6.4, 3.8))
@@ -217,16 +235,7 @@ def plot_mse_curves(runs: Runs, ax: Axes | None = None, threshold: float | None 
             history = run.history if isinstance(run, AttackResult) else run
             ax.plot([r.step for r in history], [getattr(r, metric) for r in history],
                     label=label, linewidth=1.5)
-        if threshold is not None:
-            ax.axhline(threshold, color="#555555", linestyle=":", linewidth=1,
-                       label=f"{threshold:g} (threshold)")
-        ax.set_yscale("log")
-        ax.set_xlabel("L-BFGS step")
-        ax.set_ylabel(METRIC_LABELS[metric])
-        if title:
-            ax.set_title(title)
-        ax.legend(fontsize=8, frameon=False)
-        fig.tight_layout()
+        _finish_step_axes(ax, metric, threshold, title)
     return fig
 
 
@@ -265,8 +274,7 @@ def plot_mse_bands(groups: Mapping[str, Sequence[AttackResult]], steps: int = 30
                    metric: str = "mse", threshold: float | None = 1e-3) -> Figure:
     """Median ``metric`` against step for each group of runs on a log axis, shaded from the
     lowest to the highest run: the report's Fig. 8 for several images per model."""
-    if metric not in METRIC_LABELS:
-        raise ValueError(f"unknown metric {metric!r}; use one of {', '.join(METRIC_LABELS)}")
+    _check_metric(metric)
     with _styled():
         fig, ax = plt.subplots(figsize=(7.2, 4.2))
         for label, results in groups.items():
@@ -279,14 +287,7 @@ def plot_mse_bands(groups: Mapping[str, Sequence[AttackResult]], steps: int = 30
             if len(results) > 1:
                 ax.fill_between(x, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0),
                                 color=line.get_color(), alpha=0.18, linewidth=0)
-        if threshold is not None:
-            ax.axhline(threshold, color="#555555", linestyle=":", linewidth=1,
-                       label=f"{threshold:g} (threshold)")
-        ax.set_yscale("log")
-        ax.set_xlabel("L-BFGS step")
-        ax.set_ylabel(METRIC_LABELS[metric])
-        ax.legend(fontsize=8, frameon=False)
-        fig.tight_layout()
+        _finish_step_axes(ax, metric, threshold)
     return fig
 
 

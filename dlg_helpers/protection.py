@@ -21,9 +21,8 @@ from .attack import AttackConfig
 from .defences import Composed, parse_defence
 from .devices import pick_device
 from .gradients import shared_gradient
-from .images import load_image
+from .experiments import victim
 from .metrics import image_metrics
-from .models import build_model, get_spec
 from .tables import markdown_table
 from .store import RunSpec, load_or_run, stored_result
 from .training import TrainingConfig, train
@@ -214,16 +213,14 @@ def gradient_changes(model: str, image: str, defences: Sequence[str],
     """What each defence does to one shared gradient (``model`` with weights ``seed``, the
     private ``image``): its relative error, its cosine similarity to the plain gradient, and
     the share of entries that are exactly zero."""
-    spec = get_spec(model)
-    network = build_model(model, seed=seed)
-    sample = load_image(image, spec.image_size)
-    inputs = spec.normalisation.to_model_input(sample.pixels)
-    labels = torch.tensor([sample.label])
-    plain = torch.cat([g.flatten() for g in shared_gradient(network, inputs, labels)])
+    client = victim(model, image, seed)
+    plain = torch.cat([g.flatten() for g in shared_gradient(client.network, client.inputs,
+                                                            client.labels)])
     rows = []
     for defence in defences:
         shared = plain if defence == NO_DEFENCE else torch.cat(
-            [g.flatten() for g in parse_defence(defence).share(network, inputs, labels, seed)])
+            [g.flatten() for g in parse_defence(defence).share(client.network, client.inputs,
+                                                               client.labels, seed)])
         rows.append({"defence": defence,
                      "relative_error": float((shared - plain).norm() / plain.norm()),
                      "cosine": float(shared @ plain / (shared.norm() * plain.norm())),

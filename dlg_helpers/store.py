@@ -90,7 +90,7 @@ class RunSpec:
         settings (:data:`REPORT_SETTING` for DLG, :meth:`AttackConfig.inverting_gradients`),
         the image size or the weights' seed, six hex digits of a hash of those differences.
         """
-        inverting = self.config.optimiser == "adam"
+        inverting = self.config.preset == "inverting-gradients"
         name = f"{'+'.join(self.images)}-seed{self.config.seed}" + ("-ig" if inverting else "")
         if self.defence is not None:
             name += "-" + self.defence.replace(":", "=")

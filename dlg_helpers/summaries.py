@@ -16,7 +16,7 @@ from IPython.display import Markdown
 
 from .attack import AttackConfig, AttackResult
 from .costs import COLAB_T4_FLOPS, estimated_seconds, flops_per_evaluation
-from .metrics import image_metrics
+from .experiments import result_row
 from .records import list_records
 from .store import in_report_setting
 from .models import build_model, count_parameters, get_spec
@@ -84,19 +84,9 @@ def parameter_table(rows: list[dict[str, Any]], reasons: Mapping[str, str]) -> M
 
 def result_rows(results: Mapping[str, AttackResult], threshold: float = 1e-3
                 ) -> list[dict[str, Any]]:
-    """One row of outcome numbers per labelled result."""
-    rows = []
-    for label, result in results.items():
-        metrics = image_metrics(result.reconstruction, result.truth)
-        rows.append({
-            "run": label, **metrics,
-            "label_correct": result.label_correct,
-            "first_below": result.first_step_below(threshold),
-            "first_aligned_below": result.first_step_below(threshold, "aligned_mse"),
-            "steps": result.steps, "evaluations": result.evaluations,
-            "minutes": result.wall_seconds / 60,
-        })
-    return rows
+    """One row of outcome numbers per labelled result
+    (:func:`~dlg_helpers.experiments.result_row` and its label as ``run``)."""
+    return [{"run": label, **result_row(result, threshold)} for label, result in results.items()]
 
 
 def result_table(results: Mapping[str, AttackResult], threshold: float = 1e-3) -> Markdown:
@@ -105,8 +95,8 @@ def result_table(results: Mapping[str, AttackResult], threshold: float = 1e-3) -
         "run": ("run", str), "mse": ("MSE", fmt_sci), "aligned_mse": ("aligned MSE", fmt_sci),
         "psnr": ("PSNR (dB)", lambda v: f"{v:.1f}"), "ssim": ("SSIM", lambda v: f"{v:.3f}"),
         "label_correct": ("label right", str),
-        "first_below": (f"first step MSE < {threshold:g}", fmt_int),
-        "first_aligned_below": (f"first step aligned < {threshold:g}", fmt_int),
+        "first_step_below": (f"first step MSE < {threshold:g}", fmt_int),
+        "first_aligned_step_below": (f"first step aligned < {threshold:g}", fmt_int),
         "steps": ("steps", fmt_int), "evaluations": ("evaluations", fmt_int),
     })
 

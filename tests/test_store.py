@@ -2,7 +2,6 @@
 
 import json
 import shlex
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -124,7 +123,8 @@ def test_every_committed_record_is_complete_and_matches_its_command():
         assert json.loads(json.dumps(record)) == record
         spec = RunSpec(record["model"], tuple(record["image"].split("+")),
                        dlg.AttackConfig(**record["config"]), size=record["image_size"],
-                       model_seed=record["model_seed"], defence=record.get("defence"))
+                       model_seed=record["model_seed"], defence=record.get("defence"),
+                       trained_steps=record.get("trained_steps", 0))
         assert find_record(spec, RESULTS)[0] == folder
         assert spec.folder_name == folder.name  # where load_or_run would store it
 
