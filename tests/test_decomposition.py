@@ -84,3 +84,10 @@ def test_bad_input_is_refused_with_the_fix():
         d.by_region(truth, truth, torch.ones(4, 4, dtype=torch.bool))
     with pytest.raises(ValueError, match="differ in shape"):
         d.split_mse(torch.zeros(3), torch.zeros(4))
+
+
+def test_decompose_reads_layout_and_region_on_the_picture_without_its_cast():
+    truth = torch.rand(1, 3, 32, 32)
+    checker = 0.05 * ((torch.arange(32)[:, None] + torch.arange(32)[None, :]) % 2 * 2 - 1).float()
+    row = d.decompose(2.0 * truth + 0.3 + checker, truth)  # mostly cast, the rest fine detail
+    assert row["cast"] > 0.9 and row["low"] < 0.05

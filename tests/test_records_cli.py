@@ -152,3 +152,14 @@ def test_a_sweep_stores_every_combination_and_skips_what_is_stored(tmp_path, cap
     listing = capsys.readouterr().out
     assert "(and 8 runs with other settings, attacks or defences)" in listing
     assert "| lenet |" not in listing  # 2-step runs are not the report's setting
+
+
+def test_a_sweep_over_training_lengths_stores_one_run_per_length(tmp_path):
+    words = ["sweep", "--model", "lenet", "--images", "digit-3", "--trained-steps", "0", "50",
+             "--steps", "2", "--no-progress", "--results", str(tmp_path)]
+    assert main(words) == 0
+    records = {load_record(p)["trained_steps"]: load_record(p)
+               for p in tmp_path.glob("lenet/*/record.json")}
+    assert sorted(records) == [0, 50]
+    assert "--trained-steps 50" in records[50]["command"]
+    assert records[0]["label_true"] == [3] == [dlg.load_image("digit-3", 32).label]
