@@ -35,11 +35,12 @@ class Collected:
     missing: list[str]
 
     def note(self) -> str:
-        """One line on what is missing (empty when nothing is)."""
+        """What is missing and the commands that make it, run from the folder the results
+        folder was given relative to (empty when nothing is missing)."""
         if not self.missing:
             return ""
         return (f"{len(self.missing)} wanted runs are not stored yet; make them in the "
-                f"background with:\n" + "\n".join(self.missing))
+                f"background, from this folder, with:\n" + "\n".join(self.missing))
 
 
 def collect(groups: Mapping[str, Sequence[RunSpec]], results_dir: str | Path) -> Collected:
@@ -65,9 +66,7 @@ def collect(groups: Mapping[str, Sequence[RunSpec]], results_dir: str | Path) ->
     return Collected(results, rows, missing)
 
 
-def _spread(values: Sequence[float]) -> dict[str, float | None]:
-    if not values:
-        return {"median": None, "low": None, "high": None}
+def _spread(values: Sequence[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "low": min(values), "high": max(values)}
 
 

@@ -135,15 +135,17 @@ def by_region(reconstruction: torch.Tensor, truth: torch.Tensor,
 
 
 def decompose(reconstruction: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
-    """Every split's share of one reconstruction's MSE, as one table row.
+    """Where one reconstruction's error sits, as one table row.
 
-    Keys: ``mse``, each channel's share (``red`` ...), ``cast`` (contrast and colour cast),
-    ``low`` (coarse layout) and ``centre`` (the centred half-side square), each a fraction of
-    ``mse``.
+    Keys: ``mse``; each channel's share of it (``red``, ``green``, ``blue``); ``cast``, the
+    share that contrast and colour cast explain; then, of what is left (the aligned error, the
+    picture itself), ``low``, the share in the coarse layout, and ``centre``, the share in the
+    centred half-side square.
     """
     channels = by_channel(reconstruction, truth)
     total = sum(channels.values())
+    aligned = align_to_truth(reconstruction, truth)  # the picture's error, without the cast
     return {"mse": total, **{name: value / total for name, value in channels.items()},
             "cast": by_alignment(reconstruction, truth).first_share,
-            "low": by_frequency(reconstruction, truth).first_share,
-            "centre": by_region(reconstruction, truth).first_share}
+            "low": by_frequency(aligned, truth).first_share,
+            "centre": by_region(aligned, truth).first_share}

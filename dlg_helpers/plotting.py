@@ -7,6 +7,7 @@ light and dark modes (a transparent figure would put black labels on a dark page
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
@@ -258,22 +259,20 @@ def plot_mse_panels(panels: Mapping[str, Runs], threshold: float | None = 1e-3,
 
 
 def _per_step(history: Sequence[StepRecord], metric: str, steps: int) -> np.ndarray:
-    """``metric`` after each step 0..steps (the last record of a step; a run that stopped
-    early keeps its last value)."""
+    """``metric`` after each step 0..steps (the last record of a step); NaN after a run stopped,
+    so that a diverged run's last value is not carried on as if it had gone on."""
     values = np.full(steps + 1, np.nan)
     for record in history:
         if record.step <= steps:
             values[record.step] = getattr(record, metric)
-    last = np.nan
-    for step in range(steps + 1):  # carry forward over steps a run did not reach
-        last = values[step] = last if np.isnan(values[step]) else values[step]
     return values
 
 
 def plot_mse_bands(groups: Mapping[str, Sequence[AttackResult]], steps: int = 300,
                    metric: str = "mse", threshold: float | None = 1e-3) -> Figure:
     """Median ``metric`` against step for each group of runs on a log axis, shaded from the
-    lowest to the highest run: the report's Fig. 8 for several images per model."""
+    lowest to the highest run: the report's Fig. 8 for several images per model. Each step's
+    median is over the runs that reached it."""
     _check_metric(metric)
     with _styled():
         fig, ax = plt.subplots(figsize=(7.2, 4.2))
@@ -282,11 +281,13 @@ def plot_mse_bands(groups: Mapping[str, Sequence[AttackResult]], steps: int = 30
                 continue
             curves = np.stack([_per_step(r.history, metric, steps) for r in results])
             x = np.arange(steps + 1)
-            line, = ax.plot(x, np.nanmedian(curves, axis=0), linewidth=1.8,
+            with warnings.catch_warnings():  # steps no run reached stay empty
+                warnings.simplefilter("ignore", RuntimeWarning)
+                median, low, high = (f(curves, axis=0) for f in (np.nanmedian, np.nanmin, np.nanmax))
+            line, = ax.plot(x, median, linewidth=1.8,
                             label=f"{label} (median of {len(results)})")
             if len(results) > 1:
-                ax.fill_between(x, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0),
-                                color=line.get_color(), alpha=0.18, linewidth=0)
+                ax.fill_between(x, low, high, color=line.get_color(), alpha=0.18, linewidth=0)
         _finish_step_axes(ax, metric, threshold)
     return fig
 
