@@ -260,7 +260,7 @@ def plot_mse_panels(panels: Mapping[str, Runs], threshold: float | None = 1e-3,
 
 def _per_step(history: Sequence[StepRecord], metric: str, steps: int) -> np.ndarray:
     """``metric`` after each step 0..steps (the last record of a step); NaN after a run stopped,
-    so that a diverged run's last value is not carried on as if it had gone on."""
+    so that a stopped run's last value is not carried on as if it had gone on."""
     values = np.full(steps + 1, np.nan)
     for record in history:
         if record.step <= steps:
@@ -271,8 +271,8 @@ def _per_step(history: Sequence[StepRecord], metric: str, steps: int) -> np.ndar
 def plot_mse_bands(groups: Mapping[str, Sequence[AttackResult]], steps: int = 300,
                    metric: str = "mse", threshold: float | None = 1e-3) -> Figure:
     """Median ``metric`` against step for each group of runs on a log axis, shaded from the
-    lowest to the highest run: the report's Fig. 8 for several images per model. Each step's
-    median is over the runs that reached it."""
+    lowest to the highest run: the report's Fig. 8 for several images per model. The median is
+    drawn while every run of the group is going; the range goes on over the runs still going."""
     _check_metric(metric)
     with _styled():
         fig, ax = plt.subplots(figsize=(7.2, 4.2))
@@ -283,7 +283,8 @@ def plot_mse_bands(groups: Mapping[str, Sequence[AttackResult]], steps: int = 30
             x = np.arange(steps + 1)
             with warnings.catch_warnings():  # steps no run reached stay empty
                 warnings.simplefilter("ignore", RuntimeWarning)
-                median, low, high = (f(curves, axis=0) for f in (np.nanmedian, np.nanmin, np.nanmax))
+                low, high = np.nanmin(curves, axis=0), np.nanmax(curves, axis=0)
+            median = np.median(curves, axis=0)  # NaN from the step the first run stopped
             line, = ax.plot(x, median, linewidth=1.8,
                             label=f"{label} (median of {len(results)})")
             if len(results) > 1:
