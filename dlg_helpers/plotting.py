@@ -272,7 +272,8 @@ def plot_mse_bands(groups: Mapping[str, Sequence[AttackResult]], steps: int = 30
                    metric: str = "mse", threshold: float | None = 1e-3) -> Figure:
     """Median ``metric`` against step for each group of runs on a log axis, shaded from the
     lowest to the highest run: the report's Fig. 8 for several images per model. The median is
-    drawn while every run of the group is going; the range goes on over the runs still going."""
+    drawn solid while every run of the group is going, dashed over the runs still going after
+    one has stopped; the range covers the runs still going."""
     _check_metric(metric)
     with _styled():
         fig, ax = plt.subplots(figsize=(7.2, 4.2))
@@ -284,9 +285,14 @@ def plot_mse_bands(groups: Mapping[str, Sequence[AttackResult]], steps: int = 30
             with warnings.catch_warnings():  # steps no run reached stay empty
                 warnings.simplefilter("ignore", RuntimeWarning)
                 low, high = np.nanmin(curves, axis=0), np.nanmax(curves, axis=0)
+                survivors = np.nanmedian(curves, axis=0)
             median = np.median(curves, axis=0)  # NaN from the step the first run stopped
             line, = ax.plot(x, median, linewidth=1.8,
                             label=f"{label} (median of {len(results)})")
+            after_a_stop = np.isnan(median) & ~np.isnan(survivors)
+            if after_a_stop.any():
+                ax.plot(x, np.where(after_a_stop, survivors, np.nan), linewidth=1,
+                        linestyle="--", color=line.get_color())
             if len(results) > 1:
                 ax.fill_between(x, low, high, color=line.get_color(), alpha=0.18, linewidth=0)
         _finish_step_axes(ax, metric, threshold)

@@ -149,12 +149,15 @@ def test_bands_draw_the_median_while_every_run_goes_and_the_range_beyond(result)
                            device="cpu")
     fig = plotting.plot_mse_bands({"lenet": [result, short], "empty": []}, steps=12)
     ax = fig.axes[0]
-    median, threshold = ax.lines
+    median, survivors, threshold = ax.lines
     assert ax.get_yscale() == "log" and len(ax.collections) == 1  # one shaded range
     assert median.get_label() == "lenet (median of 2)"
     assert np.isnan(median.get_ydata()[short.steps + 1:]).all()  # the short run had stopped
     both = np.median([[r.mse for r in run.history if r.step == 3][-1] for run in (result, short)])
     assert median.get_ydata()[3] == pytest.approx(both)
+    assert survivors.get_linestyle() == "--"  # the long run alone, after the short one stopped
+    assert survivors.get_ydata()[12] == pytest.approx(
+        [r.mse for r in result.history if r.step == 12][-1])
     (band,) = ax.collections
     top = band.get_paths()[0].vertices[:, 1].max()
     assert top >= max(r.mse for r in result.history if r.step == 12)  # the range goes on
