@@ -1,5 +1,5 @@
 """Stored runs side by side: collect them by group, summarise each group with medians and spread,
-and set each of the report's claims beside the measurement that tests it.
+for the analysis chapters to read and glue into their prose.
 
 The analysis chapters only read runs: a group lists the :class:`~dlg_helpers.store.RunSpec` s it
 wants, :func:`collect` loads those that are stored and returns the commands that would make the
@@ -22,8 +22,8 @@ from .experiments import result_row
 from .store import RunSpec, stored_result
 from .tables import fmt_int, fmt_sci, markdown_table
 
-__all__ = ["Collected", "collect", "group_summary", "summary_table", "paired_orders",
-           "attempt_counts", "Claim", "verdict_table"]
+__all__ = ["Collected", "collect", "group_summary", "summaries", "value", "measured",
+           "summary_table", "paired_orders", "attempt_counts"]
 
 
 @dataclass
@@ -74,7 +74,8 @@ def group_summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One row per group, in first-seen order: how many runs; median, lowest and highest MSE,
     aligned MSE and SSIM; median PSNR; runs with every label right, and labels recovered out of
     all private labels; how many reached MSE < 1e-3 and the median first step they did; median
-    evaluations and wall time."""
+    evaluations and wall time, seconds per evaluation over all runs, and how many runs diverged
+    from every random start."""
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
         groups.setdefault(row["group"], []).append(row)
@@ -93,9 +94,30 @@ def group_summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             "first_below": statistics.median(reached) if reached else None,
             "evaluations": statistics.median(r["evaluations"] for r in members),
             "minutes": statistics.median(r["seconds"] for r in members) / 60,
+            "seconds_per_evaluation": (sum(r["seconds"] for r in members)
+                                       / sum(r["evaluations"] for r in members)),
+            "all_diverged": sum(bool(r["every_start_diverged"]) for r in members),
         })
         summary.append(entry)
     return summary
+
+
+def summaries(groups: Mapping[str, Sequence[RunSpec]], results_dir: str | Path
+              ) -> tuple[Collected, dict[str, dict[str, Any]]]:
+    """:func:`collect` and :func:`group_summary` by group name; prints what is missing."""
+    found = collect(groups, results_dir)
+    print(found.note() or "every wanted run is stored")
+    return found, {row["group"]: row for row in group_summary(found.rows)}
+
+
+def value(summary: Mapping[str, Mapping[str, Any]], group: str, key: str) -> Any:
+    """``summary[group][key]``, or NaN for a group none of whose runs is stored yet."""
+    return summary[group][key] if group in summary else math.nan
+
+
+def measured(number: float, spec: str = ".2g") -> str:
+    """``number`` formatted with ``spec``, or "not measured yet" for NaN (a missing run)."""
+    return "not measured yet" if math.isnan(number) else format(number, spec)
 
 
 def _range_text(row: Mapping[str, Any], prefix: str) -> str:
@@ -108,6 +130,8 @@ def summary_table(summary: Sequence[Mapping[str, Any]], group_header: str = "run
     """:func:`group_summary` as a Markdown table (medians with [lowest, highest]); ``extra``
     adds columns after the group's name (row key -> header, formatter), for keys the caller
     put in the rows."""
+    if not summary:
+        return Markdown("*No run of these groups is stored yet.*")
     rows = [{**row, "mse_text": _range_text(row, "mse"),
              "aligned_text": _range_text(row, "aligned_mse"),
              "ssim_text": f"{row['ssim_median']:.2f} [{row['ssim_low']:.2f}, {row['ssim_high']:.2f}]",
@@ -129,8 +153,22 @@ def summary_table(summary: Sequence[Mapping[str, Any]], group_header: str = "run
 def paired_orders(rows: Sequence[Mapping[str, Any]], higher: str, lower: str,
                   key: str = "mse") -> dict[str, float]:
     """For each image both groups ran on: how many orders of magnitude group ``higher``'s
-    ``key`` is above group ``lower``'s (negative when it is below)."""
-    values = {(row["group"], row["images"]): row[key] for row in rows}
+    ``key`` is above group ``lower``'s (negative when it is below).
+
+    Raises:
+        ValueError: when a group has two runs on one image (pair them by seed yourself), or a
+            value is not positive.
+    """
+    values: dict[tuple[str, str], float] = {}
+    for row in rows:
+        if row["group"] in (higher, lower):
+            pair = (row["group"], row["images"])
+            if pair in values:
+                raise ValueError(f"group {pair[0]!r} has two runs on {pair[1]!r}")
+            if not row[key] > 0:
+                raise ValueError(f"{key} of {pair} is {row[key]}; orders of magnitude need a "
+                                 "positive value")
+            values[pair] = row[key]
     return {images: math.log10(value / values[(lower, images)])
             for (group, images), value in values.items()
             if group == higher and (lower, images) in values}
@@ -146,25 +184,3 @@ def attempt_counts(results: Sequence[AttackResult]) -> dict[str, int]:
             counts["attempts"] += 1
             counts[attempt.status] += 1
     return counts
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One claim of the report, the measurement that tests it, and the verdict.
-
-    ``verdict`` is ``"holds"``, ``"does not hold"`` or ``"holds only ..."`` (naming the
-    condition), decided by the chapter's code from the measurement, never typed by hand.
-    """
-
-    claim: str
-    measured: str
-    verdict: str
-
-
-def verdict_table(claims: Sequence[Claim]) -> Markdown:
-    """The claims, each quoted, beside the measurement and the verdict."""
-    return markdown_table([{"claim": f"“{c.claim}”", "measured": c.measured,
-                            "verdict": f"**{c.verdict}**"} for c in claims], {
-        "claim": ("the report says", str), "measured": ("we measured", str),
-        "verdict": ("verdict", str),
-    })

@@ -11,21 +11,27 @@ orthogonal, so the two shares add up to the whole error and each can be read on 
 - :func:`by_alignment`: the part a contrast gain and a colour cast explain (what a training-mode
   batch norm hides from the gradient) and what is left, the aligned MSE
   (:func:`~dlg_helpers.metrics.aligned_mse`): a least-squares residual is orthogonal to the fit;
-- :func:`by_frequency`: low versus high spatial frequencies (an ideal low-pass filter in Fourier
-  space; Parseval's theorem makes the parts orthogonal);
+- :func:`by_frequency`: low versus high spatial frequencies, in cycles per image side (an ideal
+  low-pass filter in Fourier space; Parseval's theorem makes the parts orthogonal);
 - :func:`by_region`: inside versus outside a mask, e.g. the object versus the background.
+
+:func:`decompose` gives one reconstruction's shares as a table row, :func:`median_shares` the
+medians over several runs.
 """
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
+from .attack import AttackResult
 from .metrics import align_to_truth, match_batch
 
 __all__ = ["MSEParts", "split_mse", "by_channel", "by_alignment", "by_frequency", "by_region",
-           "centre_mask", "decompose"]
+           "centre_mask", "decompose", "median_shares"]
 
 
 @dataclass(frozen=True)
@@ -60,59 +66,81 @@ def split_mse(first: torch.Tensor, second: torch.Tensor) -> MSEParts:
                     cross=float(2 * (first * second).sum() / n))
 
 
-def _error(reconstruction: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
-    """``x' - x`` with a batch's reconstructions first put in the order of the private images."""
-    if reconstruction.shape != truth.shape or reconstruction.dim() != 4:
+def _matched(reconstruction: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """A batch's reconstructions put in the order of the private images (shapes checked)."""
+    if reconstruction.shape != truth.shape or reconstruction.dim() != 4 or truth.shape[1] != 3:
         raise ValueError(f"expected two (B, 3, H, W) images of one shape, got "
                          f"{tuple(reconstruction.shape)} and {tuple(truth.shape)}")
-    return match_batch(reconstruction, truth) - truth
+    return match_batch(reconstruction, truth)
 
 
-def by_channel(reconstruction: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
-    """Each colour channel's contribution to the MSE (they add up to the MSE)."""
-    error = _error(reconstruction, truth)
+def _channel_parts(error: torch.Tensor) -> dict[str, float]:
     n = error.numel()
     return {name: float((error[:, c] ** 2).sum() / n)
             for c, name in enumerate(("red", "green", "blue"))}
 
 
-def by_alignment(reconstruction: torch.Tensor, truth: torch.Tensor) -> MSEParts:
-    """The error split into what :func:`~dlg_helpers.metrics.align_to_truth` removes (contrast
-    and colour cast) and the rest, whose MSE is the aligned MSE."""
-    matched = match_batch(reconstruction, truth)
-    _error(matched, truth)  # the shape check
+def _alignment_parts(matched: torch.Tensor, truth: torch.Tensor) -> MSEParts:
     aligned = align_to_truth(matched, truth)
     return split_mse(matched - aligned, aligned - truth)
 
 
-def by_frequency(reconstruction: torch.Tensor, truth: torch.Tensor,
-                 cutoff: float = 0.125) -> MSEParts:
-    """The error split into spatial frequencies below ``cutoff`` (cycles per pixel, radial) and
-    above it. The default keeps the coarse layout, about the detail an 8x8 thumbnail holds.
-
-    Raises:
-        ValueError: for a cutoff outside (0, 0.5], the Nyquist limit.
-    """
-    if not 0 < cutoff <= 0.5:
-        raise ValueError(f"cutoff must be in (0, 0.5] cycles per pixel, got {cutoff}")
-    error = _error(reconstruction, truth).double()
+def _frequency_parts(error: torch.Tensor, cycles: float) -> MSEParts:
+    error = error.double()
     height, width = error.shape[-2:]
-    fy = torch.fft.fftfreq(height, dtype=torch.float64)[:, None]
-    fx = torch.fft.fftfreq(width, dtype=torch.float64)[None, :]
-    low_pass = ((fy ** 2 + fx ** 2).sqrt() <= cutoff).to(error.dtype)
+    # frequencies in cycles per image side, so that one cutoff means the same layout at any size
+    fy = torch.fft.fftfreq(height, dtype=torch.float64)[:, None] * height
+    fx = torch.fft.fftfreq(width, dtype=torch.float64)[None, :] * width
+    low_pass = ((fy ** 2 + fx ** 2).sqrt() <= cycles).to(error.dtype)
     low = torch.fft.ifft2(torch.fft.fft2(error) * low_pass).real
     return split_mse(low, error - low)
 
 
-def centre_mask(size: int, fraction: float = 0.5) -> torch.Tensor:
-    """A (size, size) boolean mask of the centred square covering ``fraction`` of the side:
-    where the subject of a centred photograph is."""
+def _region_parts(error: torch.Tensor, mask: torch.Tensor | None) -> MSEParts:
+    if mask is None:
+        mask = centre_mask(*error.shape[-2:])
+    if mask.shape != error.shape[-2:]:
+        raise ValueError(f"the mask is {tuple(mask.shape)} but the images are "
+                         f"{tuple(error.shape[-2:])}")
+    inside = error * mask.to(error.dtype)
+    return split_mse(inside, error - inside)
+
+
+def by_channel(reconstruction: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
+    """Each colour channel's contribution to the MSE (they add up to the MSE)."""
+    return _channel_parts(_matched(reconstruction, truth) - truth)
+
+
+def by_alignment(reconstruction: torch.Tensor, truth: torch.Tensor) -> MSEParts:
+    """The error split into what :func:`~dlg_helpers.metrics.align_to_truth` removes (contrast
+    and colour cast) and the rest, whose MSE is the aligned MSE."""
+    return _alignment_parts(_matched(reconstruction, truth), truth)
+
+
+def by_frequency(reconstruction: torch.Tensor, truth: torch.Tensor,
+                 cycles: float = 4.0) -> MSEParts:
+    """The error split into spatial frequencies up to ``cycles`` cycles per image side (radial)
+    and those above. In cycles per image, one cutoff keeps the same layout at any image size;
+    the default keeps what an 8x8 thumbnail holds.
+
+    Raises:
+        ValueError: for a cutoff that is not positive.
+    """
+    if not cycles > 0:
+        raise ValueError(f"cycles must be positive (cycles per image side), got {cycles}")
+    return _frequency_parts(_matched(reconstruction, truth) - truth, cycles)
+
+
+def centre_mask(height: int, width: int | None = None, fraction: float = 0.5) -> torch.Tensor:
+    """A (height, width) boolean mask of the centred rectangle covering ``fraction`` of each
+    side (a square image when ``width`` is None): where a centred photograph's subject is."""
     if not 0 < fraction < 1:
         raise ValueError(f"fraction must be in (0, 1), got {fraction}")
-    side = max(1, round(size * fraction))
-    start = (size - side) // 2
-    mask = torch.zeros(size, size, dtype=torch.bool)
-    mask[start:start + side, start:start + side] = True
+    width = height if width is None else width
+    mask = torch.zeros(height, width, dtype=torch.bool)
+    rows, columns = max(1, round(height * fraction)), max(1, round(width * fraction))
+    top, left = (height - rows) // 2, (width - columns) // 2
+    mask[top:top + rows, left:left + columns] = True
     return mask
 
 
@@ -124,14 +152,7 @@ def by_region(reconstruction: torch.Tensor, truth: torch.Tensor,
     Raises:
         ValueError: when the mask is not the images' (H, W).
     """
-    error = _error(reconstruction, truth)
-    if mask is None:
-        mask = centre_mask(error.shape[-1])
-    if mask.shape != error.shape[-2:]:
-        raise ValueError(f"the mask is {tuple(mask.shape)} but the images are "
-                         f"{tuple(error.shape[-2:])}")
-    inside = error * mask.to(error.dtype)
-    return split_mse(inside, error - inside)
+    return _region_parts(_matched(reconstruction, truth) - truth, mask)
 
 
 def decompose(reconstruction: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
@@ -139,13 +160,26 @@ def decompose(reconstruction: torch.Tensor, truth: torch.Tensor) -> dict[str, fl
 
     Keys: ``mse``; each channel's share of it (``red``, ``green``, ``blue``); ``cast``, the
     share that contrast and colour cast explain; then, of what is left (the aligned error, the
-    picture itself), ``low``, the share in the coarse layout, and ``centre``, the share in the
-    centred half-side square.
+    picture itself), ``low``, the share in the coarse layout (:func:`by_frequency`'s default),
+    and ``centre``, the share in the centred half-side square.
     """
-    channels = by_channel(reconstruction, truth)
+    matched = _matched(reconstruction, truth)  # the batch is paired once
+    channels = _channel_parts(matched - truth)
     total = sum(channels.values())
-    aligned = align_to_truth(reconstruction, truth)  # the picture's error, without the cast
+    picture = align_to_truth(matched, truth) - truth  # the error without the cast
     return {"mse": total, **{name: value / total for name, value in channels.items()},
-            "cast": by_alignment(reconstruction, truth).first_share,
-            "low": by_frequency(aligned, truth).first_share,
-            "centre": by_region(aligned, truth).first_share}
+            "cast": _alignment_parts(matched, truth).first_share,
+            "low": _frequency_parts(picture, 4.0).first_share,
+            "centre": _region_parts(picture, None).first_share}
+
+
+def median_shares(results: Sequence[AttackResult]) -> dict[str, float]:
+    """The median of each :func:`decompose` key over ``results``.
+
+    Raises:
+        ValueError: when there are no results.
+    """
+    if not results:
+        raise ValueError("no results to decompose")
+    rows = [decompose(r.reconstruction, r.truth) for r in results]
+    return {key: statistics.median(row[key] for row in rows) for key in rows[0]}

@@ -139,6 +139,7 @@ def result_row(result: AttackResult, threshold: float = 1e-3) -> dict[str, Any]:
         "evaluations": result.evaluations,
         "seconds": result.wall_seconds,
         "restarts": len(result.attempts) - 1,
+        "every_start_diverged": all(a.status == "diverged" for a in result.attempts),
         "status": result.status,
     }
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import shlex
 from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,8 @@ from .models import get_spec
 from .options import config_arguments
 from .records import RECORD_FILE, load_record, load_result, save_record
 
-__all__ = ["RunSpec", "StoredRunError", "find_record", "stored_result", "load_or_run",
-           "REPORT_SETTING", "in_report_setting"]
+__all__ = ["RunSpec", "run_specs", "StoredRunError", "find_record", "stored_result",
+           "load_or_run", "REPORT_SETTING", "in_report_setting"]
 
 
 REPORT_SETTING = AttackConfig(match_ratio=0.0, patience=0)
@@ -134,6 +135,14 @@ class RunSpec:
             raise ValueError("the command line seeds the weights with --seed; run a different "
                              "model_seed from Python with load_or_run(..., save=True)")
         return shlex.join([*words, "--out", str(out)])
+
+
+def run_specs(model: str, images: Iterable[str], config: AttackConfig = REPORT_SETTING,
+              size: int | None = None, trained_steps: int = 0) -> list[RunSpec]:
+    """One :class:`RunSpec` per entry of ``images`` (a batch when names are joined by ``+``),
+    all with the same model, settings, image size and training."""
+    return [RunSpec(model, tuple(entry.split("+")), config, size, trained_steps=trained_steps)
+            for entry in images]
 
 
 def _identity_of(record: dict[str, Any]) -> dict[str, Any]:

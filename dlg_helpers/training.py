@@ -12,6 +12,7 @@ that is no longer random.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -168,20 +169,23 @@ def train(model_name: str = "lenet", defence: Defence | None = None,
         kept_accuracy=kept_accuracy)
 
 
-def trained_weights(model_name: str, steps: int, seed: int = 0,
+def trained_weights(model_name: str, steps: int | Sequence[int], seed: int = 0,
                     config: TrainingConfig = TrainingConfig()) -> TrainingResult:
-    """Train ``model_name`` (weights seed ``seed``) for ``steps`` steps of ``config``'s task,
-    without a defence, keeping the weights and test accuracy at that step.
+    """Train ``model_name`` (weights seed ``seed``) on ``config``'s task without a defence,
+    keeping the weights and test accuracy after each of ``steps`` SGD steps (one run serves
+    them all).
 
-    The epochs are as many as the steps need, so the result's ``weights[steps]`` is the model a
-    client holds after ``steps`` rounds of training.
+    The epochs are as many as the most steps need, so ``weights[n]`` is the model a client
+    holds after ``n`` rounds of training.
     """
-    if steps < 0:
+    kept = (steps,) if isinstance(steps, int) else tuple(steps)
+    if not kept or min(kept) < 0:
         raise ValueError(f"steps must be 0 or more, got {steps}")
     count = len(DATASETS[config.dataset](8)[1])
     per_epoch = (count - round(config.test_fraction * count)) // config.batch_size
-    return train(model_name, config=replace(config, seed=seed, epochs=max(1, -(-steps // per_epoch)),
-                                            keep_weights_at=(steps,)))
+    epochs = max(1, -(-max(kept) // per_epoch))
+    return train(model_name, config=replace(config, seed=seed, epochs=epochs,
+                                            keep_weights_at=kept))
 
 
 def _epsilon(defence: Defence | None, config: TrainingConfig, examples: int,

@@ -27,7 +27,7 @@ QUICK_PARAMETERS: dict[str, dict[str, object]] = {
     "03_resnet18": {"STEPS": 2, "RESULTS_DIR": "/nonexistent"},
     "04_densenet121": {"STEPS": 2, "RESULTS_DIR": "/nonexistent"},
     "05_inception_v3": {"STEPS": 1, "MAX_ITER": 1, "RESULTS_DIR": "/nonexistent"},
-    "06_mse_analysis": {"IMAGES": ["cat", "astronaut"]},
+    "06_mse_analysis": {"IMAGES": ["cat", "astronaut"], "LARGE_IMAGES": ["cat"]},
     "07_threats": {"IMAGES": ["cat"], "SEEDS": [0, 1], "TRAINED_STEPS": [0, 100]},
     "08_future_work": {"BATCH_SIZES": [1, 2], "RESNET_BATCH_SIZES": [1], "LENET_SIDES": [32],
                        "RESNET_SIDES": [224]},

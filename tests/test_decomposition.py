@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from dlg_helpers import decomposition as d
+from dlg_helpers.attack import AttackResult
 from dlg_helpers.metrics import aligned_mse, mse
 
 
@@ -57,10 +58,22 @@ def test_frequency_split_puts_smooth_error_low_and_pixel_noise_high():
     assert d.by_frequency(truth + checker, truth).first_share < 0.01
 
 
+def test_the_frequency_cutoff_means_the_same_layout_at_any_size():
+    shares = []
+    for side in (32, 224):
+        x = torch.arange(side).expand(side, side)
+        error = 0.1 * torch.cos(2 * torch.pi * 3 * x / side)  # 3 cycles across the image
+        truth = torch.full((1, 3, side, side), 0.5)
+        shares.append(d.by_frequency(truth + error, truth).first_share)
+    assert shares == pytest.approx([1.0, 1.0])
+    assert d.by_frequency(truth + error, truth, cycles=2).first_share == pytest.approx(0.0)
+
+
 def test_region_split_finds_error_in_the_centre_or_the_background():
     truth = torch.rand(1, 3, 16, 16)
     mask = d.centre_mask(16)
     assert mask.sum() == 64
+    assert d.centre_mask(8, 16).sum() == 4 * 8 and d.centre_mask(8, 16)[4, 8]
     inside = truth + 0.3 * mask
     assert d.by_region(inside, truth).first_share == pytest.approx(1.0)
     assert d.by_region(truth + 0.3 * ~mask, truth).first_share == pytest.approx(0.0)
@@ -78,8 +91,12 @@ def test_bad_input_is_refused_with_the_fix():
     truth = torch.rand(1, 3, 8, 8)
     with pytest.raises(ValueError, match="two .B, 3, H, W. images of one shape"):
         d.by_channel(torch.rand(1, 3, 8, 9), truth)
-    with pytest.raises(ValueError, match="cutoff must be in"):
-        d.by_frequency(truth, truth, cutoff=0.7)
+    with pytest.raises(ValueError, match="cycles must be positive"):
+        d.by_frequency(truth, truth, cycles=0)
+    with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
+        d.by_channel(torch.rand(1, 4, 8, 8), torch.rand(1, 4, 8, 8))
+    with pytest.raises(ValueError, match="no results"):
+        d.median_shares([])
     with pytest.raises(ValueError, match="the mask is"):
         d.by_region(truth, truth, torch.ones(4, 4, dtype=torch.bool))
     with pytest.raises(ValueError, match="differ in shape"):
@@ -91,3 +108,12 @@ def test_decompose_reads_layout_and_region_on_the_picture_without_its_cast():
     checker = 0.05 * ((torch.arange(32)[:, None] + torch.arange(32)[None, :]) % 2 * 2 - 1).float()
     row = d.decompose(2.0 * truth + 0.3 + checker, truth)  # mostly cast, the rest fine detail
     assert row["cast"] > 0.9 and row["low"] < 0.05
+
+
+def test_median_shares_are_the_medians_of_each_runs_shares():
+    pairs = [_pair(seed) for seed in range(3)]
+    results = [AttackResult(reconstruction=r, truth=t, label_true=[0, 1], label_pred=[0, 1],
+                            history=[], attempts=[]) for r, t in pairs]
+    medians = d.median_shares(results)
+    assert medians["mse"] == pytest.approx(sorted(mse(r, t) for r, t in pairs)[1], rel=1e-5)
+    assert set(medians) == {"mse", "red", "green", "blue", "cast", "low", "centre"}

@@ -1,6 +1,7 @@
 """Stored runs: the right record is used, the wrong ones are refused, and the store is honest."""
 
 import json
+import math
 import shlex
 from dataclasses import replace
 from pathlib import Path
@@ -10,9 +11,10 @@ import torch
 
 import dlg_helpers as dlg
 from dlg_helpers.cli import main
-from dlg_helpers.comparison import Claim, collect, group_summary, summary_table, verdict_table
+from dlg_helpers.comparison import (collect, group_summary, measured, paired_orders, summaries,
+                                   summary_table, value)
 from dlg_helpers.records import load_record
-from dlg_helpers.store import RunSpec, StoredRunError, find_record, load_or_run
+from dlg_helpers.store import RunSpec, StoredRunError, find_record, load_or_run, run_specs
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 TINY = dlg.AttackConfig(steps=3, progress=False)
@@ -192,6 +194,24 @@ def test_collect_loads_stored_runs_and_names_the_commands_of_missing_ones(stored
     assert "| stored | 1 |" in summary_table([summary]).data
 
 
-def test_the_verdict_table_quotes_the_claim_beside_measurement_and_verdict():
-    table = verdict_table([Claim("LeNet is one order lower", "5.1 orders", "holds")]).data
-    assert "| “LeNet is one order lower” | 5.1 orders | **holds** |" in table
+def test_summaries_print_what_is_missing_and_value_reads_nan_for_it(stored, capsys):
+    spec, results = stored
+    _, by_group = summaries({"stored": [spec], "absent": [replace(spec, images=("rocket",))]},
+                            results)
+    assert "1 wanted runs are not stored yet" in capsys.readouterr().out
+    assert value(by_group, "stored", "runs") == 1 and math.isnan(value(by_group, "absent", "runs"))
+    assert measured(math.nan) == "not measured yet" and measured(0.123, ".1f") == "0.1"
+    assert by_group["stored"]["seconds_per_evaluation"] > 0
+    assert "No run of these groups is stored yet" in summary_table([]).data
+
+
+def test_paired_orders_refuses_two_runs_of_one_group_on_one_image():
+    rows = [{"group": "a", "images": "cat", "mse": 1.0}, {"group": "a", "images": "cat", "mse": 2.0}]
+    with pytest.raises(ValueError, match="group 'a' has two runs on 'cat'"):
+        paired_orders(rows, "a", "b")
+
+
+def test_run_specs_make_one_run_per_entry_and_a_batch_from_a_joined_entry():
+    specs = run_specs("resnet18", ["cat", "cat+astronaut"], TINY, size=64, trained_steps=5)
+    assert [s.images for s in specs] == [("cat",), ("cat", "astronaut")]
+    assert all(s.image_size == 64 and s.trained_steps == 5 and s.config == TINY for s in specs)

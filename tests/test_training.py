@@ -73,3 +73,6 @@ def test_trained_weights_are_the_weights_after_that_many_steps():
     assert all(torch.equal(again.weights[200][k], v) for k, v in run.weights[200].items())
     with pytest.raises(ValueError, match="steps must be 0 or more"):
         trained_weights("lenet", -1)
+    both = trained_weights("lenet", [0, 200], seed=0)  # one run keeps every point asked for
+    assert sorted(both.kept_accuracy) == [0, 200]
+    assert both.kept_accuracy[200] == run.kept_accuracy[200]

@@ -1,0 +1,182 @@
+"""The report's claims beside the measurements that test them, each with a verdict the code decides.
+
+Every function takes stored runs (or numbers measured from them) and returns a :class:`Claim`: the
+report's words, what was measured, and one of a few verdicts: ``"holds"``, ``"does not hold"``,
+``"holds on k of n images only"``, or one that names its condition. A verdict is never typed by
+hand, so it changes when the runs do; with no runs it is ``"not measured yet"``.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from IPython.display import Markdown
+
+from .attack import AttackResult
+from .comparison import attempt_counts, paired_orders
+from .metrics import ssim
+from .tables import markdown_table
+
+__all__ = ["Claim", "verdict_table", "HOLDS", "NOT_MEASURED", "share_verdict",
+           "an_order_lower", "converges_in_about", "needs_more_steps", "optimiser_rests_by",
+           "shows_nothing", "larger_models_leak_less", "parameter_count", "activation_needed"]
+
+HOLDS = "holds"
+DOES_NOT_HOLD = "does not hold"
+NOT_MEASURED = "not measured yet"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of the report (quoted), the measurement that tests it, and the verdict."""
+
+    claim: str
+    measured: str
+    verdict: str
+
+
+def verdict_table(claims: Sequence[Claim]) -> Markdown:
+    """The claims, each quoted, beside the measurement and the verdict."""
+    return markdown_table([{"claim": f"“{c.claim}”", "measured": c.measured,
+                            "verdict": f"**{c.verdict}**"} for c in claims], {
+        "claim": ("the report says", str), "measured": ("we measured", str),
+        "verdict": ("verdict", str),
+    })
+
+
+def share_verdict(count: int, total: int, what: str = "images") -> str:
+    """``"holds"`` when all ``total`` cases agree, ``"does not hold"`` when none does, else
+    ``"holds on count of total <what> only"``."""
+    if total == 0:
+        return NOT_MEASURED
+    if count == total:
+        return HOLDS
+    return DOES_NOT_HOLD if count == 0 else f"holds on {count} of {total} {what} only"
+
+
+def an_order_lower(quote: str, rows: Sequence[Mapping[str, Any]], higher: str, lower: str,
+                   names: Mapping[str, str], steps: int) -> Claim:
+    """Group ``lower``'s final MSE at least one order of magnitude below ``higher``'s, image by
+    image (rows of :func:`~dlg_helpers.comparison.collect`)."""
+    gaps = paired_orders(rows, higher, lower)
+    if not gaps:
+        return Claim(quote, f"no image run on both {names[higher]} and {names[lower]}",
+                     NOT_MEASURED)
+    at_least_one = sum(gap >= 1 for gap in gaps.values())
+    return Claim(quote, (
+        f"after {steps} steps, {names[higher]}'s MSE is {statistics.median(gaps.values()):.1f} "
+        f"orders of magnitude above {names[lower]}'s (median over {len(gaps)} shared images; "
+        f"{min(gaps.values()):.1f} to {max(gaps.values()):.1f}); at least one order on "
+        f"{at_least_one} of {len(gaps)}"), share_verdict(at_least_one, len(gaps)))
+
+
+def converges_in_about(quote: str, results: Sequence[AttackResult], name: str,
+                       about: tuple[int, int], threshold: float) -> Claim:
+    """The runs first reach an MSE below ``threshold`` at a step within ``about``."""
+    steps = [r.first_step_below(threshold) for r in results]
+    reached = [step for step in steps if step is not None]
+    if not reached:
+        return Claim(quote, f"{len(results)} {name} runs, none reached MSE < {threshold:g}",
+                     NOT_MEASURED if not results else DOES_NOT_HOLD)
+    within = sum(about[0] <= step <= about[1] for step in reached)
+    return Claim(quote, (
+        f"{len(reached)} of {len(steps)} {name} runs reached MSE < {threshold:g}, at a median "
+        f"step {statistics.median(reached):.0f} ({min(reached)} to {max(reached)}); {within} "
+        f"between steps {about[0]} and {about[1]}"), share_verdict(within, len(steps)))
+
+
+def needs_more_steps(quote: str, results: Sequence[AttackResult], name: str, window: int,
+                     threshold: float) -> Claim:
+    """No run reached an MSE below ``threshold`` in its budget, and whether the aligned MSE was
+    still falling over the last ``window`` steps."""
+    if not results:
+        return Claim(quote, f"no {name} run stored", NOT_MEASURED)
+    reached = sum(r.first_step_below(threshold) is not None for r in results)
+    falls = [1 - r.value_at(r.steps, "aligned_mse")
+             / r.value_at(max(0, r.steps - window), "aligned_mse") for r in results]
+    verdict = (DOES_NOT_HOLD if reached else HOLDS if min(falls) > 0 else
+               "holds, though the runs had stopped improving")
+    return Claim(quote, (
+        f"{reached} of {len(results)} {name} runs reached MSE < {threshold:g}; over their last "
+        f"{window} steps the aligned MSE fell by a median {statistics.median(falls):.0%}"), verdict)
+
+
+def optimiser_rests_by(quote: str, results: Sequence[AttackResult], name: str, limit: int,
+                       protected: float) -> Claim:
+    """L-BFGS came to rest (:meth:`~dlg_helpers.attack.AttackResult.resting_step`) by step
+    ``limit``; and whether the image came with it (SSIM at least ``protected``)."""
+    if not results:
+        return Claim(quote, f"no {name} run stored", NOT_MEASURED)
+    resting = [r.resting_step() for r in results]
+    rested = sum(step is not None and step <= limit for step in resting)
+    shown = sum(_ssim(r) >= protected for r in results)
+    verdict = share_verdict(rested, len(results))
+    if rested and shown < len(results):
+        verdict += f" for the optimiser; the image came with it in {shown} of {len(results)}"
+    return Claim(quote, (
+        f"in its {len(results)} runs L-BFGS came to rest at steps "
+        + ", ".join("never" if s is None else str(s) for s in resting)
+        + f"; SSIM at least {protected} (the picture shown) in {shown}"), verdict)
+
+
+def _ssim(result: AttackResult) -> float:
+    return ssim(result.reconstruction, result.truth)
+
+
+def shows_nothing(quote: str, results: Sequence[AttackResult], name: str,
+                  protected: float) -> Claim:
+    """Every run's kept reconstruction has an SSIM below ``protected``: nothing is shown."""
+    if not results:
+        return Claim(quote, f"no {name} run stored", NOT_MEASURED)
+    counts = attempt_counts(results)
+    best = max(_ssim(r) for r in results)
+    return Claim(quote, (
+        f"L-BFGS diverged from {counts['diverged']} of {counts['attempts']} random starts; the "
+        f"best reconstruction kept has SSIM {best:.3f} (below {protected} shows nothing)"),
+        HOLDS if best < protected else DOES_NOT_HOLD)
+
+
+def larger_models_leak_less(quote: str, sizes: Mapping[str, tuple[int, float]],
+                            protected: float) -> Claim:
+    """Ordered by parameter count, the models' median SSIM never rises. ``sizes`` maps a model's
+    name to (parameters, median SSIM). Below ``protected`` no picture is shown, so an order
+    among models that all score below it says nothing and is not counted against the claim."""
+    order = sorted(sizes, key=lambda name: sizes[name][0])
+    text = "median SSIM by measured size: " + ", ".join(
+        f"{name} ({sizes[name][0] / 1e6:.2g} M) {sizes[name][1]:.2f}" for name in order)
+    rises = [(a, b) for a, b in zip(order, order[1:])
+             if sizes[b][1] > sizes[a][1] and sizes[b][1] >= protected]
+    if not rises:
+        shown = [name for name in order if sizes[name][1] >= protected]
+        if shown and len(shown) < len(order) and order[:len(shown)] == shown:
+            return Claim(quote, text, f"holds only between {', '.join(shown)} and the rest, "
+                         f"which all show nothing (SSIM below {protected}) whatever their size")
+        return Claim(quote, text, HOLDS)
+    return Claim(quote, text + "; but " + "; ".join(
+        f"{b} leaks more than the smaller {a}" for a, b in rises), DOES_NOT_HOLD)
+
+
+def parameter_count(quote: str, name: str, measured: int, reported: int,
+                    tolerance: float = 0.1) -> Claim:
+    """The report's parameter count of ``name`` (``reported``, as its words ``quote`` give it)
+    within ``tolerance`` of the measured one."""
+    ratio = measured / reported
+    return Claim(quote, f"{name}: {measured:,} parameters ({ratio:.2f} × the report's "
+                        f"{reported:,})",
+                 HOLDS if abs(ratio - 1) <= tolerance else DOES_NOT_HOLD)
+
+
+def activation_needed(quote: str, sigmoid: float, relu: float, runs: int,
+                      protected: float) -> Claim:
+    """Sigmoid is needed: with ReLU the same runs' median SSIM falls below ``protected`` while
+    with Sigmoid it is not. ``sigmoid`` and ``relu`` are the median SSIMs over ``runs`` images."""
+    if runs == 0:
+        return Claim(quote, "no ReLU run stored", NOT_MEASURED)
+    verdict = (HOLDS if relu < protected <= sigmoid else
+               "holds only in degree: the ReLU network still leaks" if relu < sigmoid else
+               DOES_NOT_HOLD)
+    return Claim(quote, f"LeNet, the same {runs} images: median SSIM {sigmoid:.2f} with Sigmoid, "
+                        f"{relu:.2f} with ReLU", verdict)

@@ -1,0 +1,95 @@
+"""Verdicts follow the measurements: each claim holds, fails or holds in part as the runs say."""
+
+import pytest
+import torch
+
+from dlg_helpers import verdicts as v
+from dlg_helpers.attack import Attempt, AttackResult, StepRecord
+
+
+def _run(mses, evaluations=None, status="budget", truth=None, picture=True):
+    """A stored-run stand-in: the MSE after each step, and a reconstruction that is the truth
+    (picture=True) or noise."""
+    truth = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0)) \
+        if truth is None else truth
+    evaluations = evaluations or [20 * step for step in range(len(mses))]
+    history = [StepRecord(step=s, attempt=0, grad_distance=m, mse=m, label_pred=[1],
+                          evaluations=e, seconds=float(s), aligned_mse=m)
+               for s, (m, e) in enumerate(zip(mses, evaluations))]
+    reconstruction = truth if picture else torch.rand(1, 3, 16, 16)
+    return AttackResult(reconstruction=reconstruction, truth=truth, label_true=[1],
+                        label_pred=[1], history=history,
+                        attempts=[Attempt(seed=0, status=status, steps=len(mses) - 1,
+                                          best_distance=min(mses))])
+
+
+def test_share_verdicts_name_the_share():
+    assert v.share_verdict(3, 3) == "holds" and v.share_verdict(0, 3) == "does not hold"
+    assert v.share_verdict(2, 3) == "holds on 2 of 3 images only"
+    assert v.share_verdict(0, 0) == v.NOT_MEASURED
+
+
+def test_an_order_lower_is_judged_image_by_image():
+    rows = [{"group": g, "images": i, "mse": m} for g, i, m in (
+        ("big", "cat", 1.0), ("small", "cat", 1e-3), ("big", "dog", 1.0), ("small", "dog", 0.5))]
+    claim = v.an_order_lower("one order", rows, "big", "small", {"big": "B", "small": "S"}, 300)
+    assert claim.verdict == "holds on 1 of 2 images only" and "3.0" in claim.measured
+    assert v.an_order_lower("x", [], "big", "small", {"big": "B", "small": "S"}, 300
+                            ).verdict == v.NOT_MEASURED
+
+
+def test_convergence_in_about_n_steps_counts_runs_that_got_there_in_the_window():
+    fast = _run([1.0] * 10 + [1e-4] * 5)      # below 1e-3 at step 10
+    never = _run([1.0] * 15)
+    claim = v.converges_in_about("about 10", [fast, never], "LeNet", (5, 20), 1e-3)
+    assert claim.verdict == "holds on 1 of 2 images only" and "median step 10" in claim.measured
+    assert v.converges_in_about("x", [never], "LeNet", (5, 20), 1e-3).verdict == "does not hold"
+
+
+def test_more_steps_needed_while_the_error_still_falls():
+    falling = _run([1.0 - 0.01 * s for s in range(50)])
+    flat = _run([0.5] * 50)
+    assert v.needs_more_steps("q", [falling], "R", 20, 1e-3).verdict == "holds"
+    assert "stopped improving" in v.needs_more_steps("q", [flat], "R", 20, 1e-3).verdict
+    assert v.needs_more_steps("q", [_run([1.0, 1e-4])], "R", 1, 1e-3).verdict == "does not hold"
+
+
+def test_an_optimiser_at_rest_is_not_a_recovered_image():
+    # 20 evaluations a step until step 3, then one a step: L-BFGS at rest from step 3
+    resting = _run([0.5] * 8, evaluations=[0, 20, 40, 60, 61, 62, 63, 64, 65][:8],
+                   picture=False)
+    claim = v.optimiser_rests_by("about 50", [resting], "D", 50, 0.3)
+    assert claim.verdict.startswith("holds for the optimiser; the image came with it in 0 of 1")
+    assert "rest at steps 3" in claim.measured
+
+
+def test_shows_nothing_judges_the_kept_picture():
+    diverged = _run([1.0, 50.0], status="diverged", picture=False)
+    assert v.shows_nothing("cannot", [diverged], "I", 0.3).verdict == "holds"
+    assert v.shows_nothing("cannot", [_run([1.0, 1e-5])], "I", 0.3).verdict == "does not hold"
+
+
+@pytest.mark.parametrize("sizes, verdict", [
+    ({"A": (1, 0.9), "B": (5, 0.5), "C": (9, 0.4)}, "holds"),
+    ({"A": (1, 0.9), "B": (5, 0.05), "C": (9, 0.1)},
+     "holds only between A and the rest, which all show nothing (SSIM below 0.3) whatever "
+     "their size"),
+    ({"A": (1, 0.9), "B": (5, 0.05), "C": (9, 0.6)}, "does not hold"),
+])
+def test_larger_models_leak_less_only_when_ssim_never_rises_above_nothing_shown(sizes, verdict):
+    assert v.larger_models_leak_less("larger", sizes, 0.3).verdict == verdict
+
+
+def test_parameter_counts_and_the_activation():
+    lenet = v.parameter_count("60000 of LeNet", "LeNet", 85_036, 60_000)
+    assert lenet.verdict == "does not hold" and "1.42 × the report's 60,000" in lenet.measured
+    assert v.parameter_count("8.1 million", "DenseNet", 7_978_856, 8_100_000).verdict == "holds"
+    assert v.activation_needed("sigmoid", 0.99, 0.01, 5, 0.3).verdict == "holds"
+    assert v.activation_needed("sigmoid", 0.99, 0.6, 5, 0.3).verdict.startswith("holds only")
+    assert v.activation_needed("sigmoid", 0.5, 0.6, 5, 0.3).verdict == "does not hold"
+    assert v.activation_needed("sigmoid", 0.5, 0.6, 0, 0.3).verdict == v.NOT_MEASURED
+
+
+def test_the_table_quotes_each_claim_beside_measurement_and_verdict():
+    table = v.verdict_table([v.Claim("LeNet is one order lower", "5.1 orders", "holds")]).data
+    assert "| “LeNet is one order lower” | 5.1 orders | **holds** |" in table
