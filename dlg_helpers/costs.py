@@ -35,7 +35,7 @@ def flops_per_evaluation(model: str, batch_size: int | None = None, size: int | 
     side = size or spec.image_size
     # On the meta device tensors have shapes but no data: the operations are traced and counted
     # without being computed, so even Inception-v3 is counted in seconds.
-    network = build_model(model).to("meta")
+    network = build_model(model, size=side).to("meta")
     parameters = [p for p in network.parameters() if p.requires_grad]
     shared = [torch.zeros_like(p) for p in parameters]
     dummy = torch.randn(batch, 3, side, side, device="meta", requires_grad=True)

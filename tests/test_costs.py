@@ -18,3 +18,8 @@ def test_estimates_scale_with_the_work():
     assert estimated_seconds(10, 10**9, throughput=1e9) == 10
     with pytest.raises(ValueError, match="throughput must be positive"):
         estimated_seconds(1, 1, throughput=0)
+
+
+def test_lenet_flops_follow_its_image_side():
+    small, large = flops_per_evaluation("lenet", 1, 16), flops_per_evaluation("lenet", 1, 64)
+    assert 10 < large / small < 20  # the convolutions and the linear layer grow with the area
