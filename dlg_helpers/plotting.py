@@ -273,7 +273,8 @@ def plot_mse_bands(groups: Mapping[str, Sequence[AttackResult]], steps: int = 30
     """Median ``metric`` against step for each group of runs on a log axis, shaded from the
     lowest to the highest run: the report's Fig. 8 for several images per model. The median is
     drawn solid while every run of the group is going, dashed over the runs still going after
-    one has stopped; the range covers the runs still going."""
+    one has stopped; the range covers the runs still going. A run's steps count on across its
+    random starts, so one run's curve can join several starts (a jump marks a new one)."""
     _check_metric(metric)
     with _styled():
         fig, ax = plt.subplots(figsize=(7.2, 4.2))
