@@ -130,7 +130,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="the results folder")
     listing.add_argument("--report-setting", action="store_true",
                          help="only the runs in the report's setting (DLG, all 300 steps, no "
-                              "defence); the others are counted")
+                              "defence, the model's own image size, random weights); the others "
+                              "are counted")
     return parser
 
 
@@ -142,7 +143,7 @@ def _records(args: argparse.Namespace) -> int:
     good = [row for row in rows if "error" not in row]
     if args.report_setting:
         others = len(good)
-        good = [row for row in good if in_report_setting(row["config"], row["defence"])]
+        good = [row for row in good if in_report_setting(row)]
         others -= len(good)
     print(markdown_table(good, {
         "folder": ("record", str), "model": ("model", str), "image": ("image", str),

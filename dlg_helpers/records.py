@@ -208,6 +208,7 @@ def list_records(results_dir: str | Path) -> list[dict[str, Any]]:
         rows.append({
             "folder": str(path.parent), "model": record["model"], "image": record["image"],
             "image_size": record.get("image_size"),
+            "trained_steps": record.get("trained_steps", 0),
             "attack": AttackConfig(**record["config"]).name,
             "defence": record.get("defence") or "none",
             "steps": record["steps"], "evaluations": record["evaluations"],

@@ -13,7 +13,7 @@ import hashlib
 import json
 import shlex
 from dataclasses import asdict, dataclass, field, replace
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +33,14 @@ REPORT_SETTING = AttackConfig(match_ratio=0.0, patience=0)
 """The report's loop: DLG's L-BFGS for all 300 steps, no early stop (records without a hash)."""
 
 
-def in_report_setting(config: dict[str, Any], defence: str | None) -> bool:
-    """Whether a stored configuration (a record's ``config``) and defence are the report's
-    setting: DLG with :data:`REPORT_SETTING`, no defence."""
-    return defence in (None, "none") and config_dict(config) == asdict(
-        replace(REPORT_SETTING, progress=True))
+def in_report_setting(record: Mapping[str, Any]) -> bool:
+    """Whether a stored run (a record, or a row of
+    :func:`~dlg_helpers.records.list_records`) is in the report's setting: DLG with
+    :data:`REPORT_SETTING`, no defence, the model's own image size and random weights."""
+    return (record.get("defence") in (None, "none")
+            and record.get("trained_steps", 0) == 0
+            and record.get("image_size") == get_spec(record["model"]).image_size
+            and config_dict(record["config"]) == asdict(replace(REPORT_SETTING, progress=True)))
 
 
 class StoredRunError(ValueError):

@@ -163,8 +163,9 @@ def run_costs(results_dir: str | Path, gpu_flops: float = COLAB_T4_FLOPS
     """Each stored run's measured CPU time and its estimated time on a GPU of ``gpu_flops``.
 
     Runs in the report's setting (DLG, :data:`~dlg_helpers.store.REPORT_SETTING`, no defence)
-    get a row each; the others (sweeps: other settings, other attacks, defences) one row per
-    model and attack, with their count and summed costs. The estimate is the evaluations times
+    get a row each; the others (sweeps: other settings, sizes, attacks, defences, trained
+    weights) one row per model and attack, with their count, summed costs and the mean FLOPs
+    of their evaluations. The estimate is the evaluations times
     the FLOPs of one evaluation of the model and batch
     (:func:`~dlg_helpers.costs.flops_per_evaluation`), over the GPU's throughput.
     """
@@ -177,16 +178,18 @@ def run_costs(results_dir: str | Path, gpu_flops: float = COLAB_T4_FLOPS
         key = (record["model"], batch, record["image_size"])
         if key not in flops:
             flops[key] = flops_per_evaluation(record["model"], batch, record["image_size"])
-        single = in_report_setting(record["config"], record["defence"])
-        name = (Path(record["folder"]).name if single
+        name = (Path(record["folder"]).name if in_report_setting(record)
                 else f"{record['attack']}, other settings or defences")
         row = rows.setdefault(f"{record['model']}/{name}", {
-            "run": name, "model": record["model"], "runs": 0, "evaluations": 0,
-            "gflops": flops[key] / 1e9, "cpu_minutes": 0.0, "gpu_minutes": 0.0})
+            "run": name, "model": record["model"], "runs": 0, "evaluations": 0, "flops": 0,
+            "cpu_minutes": 0.0, "gpu_minutes": 0.0})
         row["runs"] += 1
         row["evaluations"] += record["evaluations"]
+        row["flops"] += record["evaluations"] * flops[key]
         row["cpu_minutes"] += record["minutes"]
         row["gpu_minutes"] += estimated_seconds(record["evaluations"], flops[key], gpu_flops) / 60
+    for row in rows.values():  # a group of runs of several sizes: the mean over its evaluations
+        row["gflops"] = row.pop("flops") / max(row["evaluations"], 1) / 1e9
     return list(rows.values())
 
 

@@ -3,7 +3,7 @@
 import json
 import math
 import shlex
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,8 @@ from dlg_helpers.cli import main
 from dlg_helpers.comparison import (collect, group_summary, measured, paired_orders, summaries,
                                    summary_table, value)
 from dlg_helpers.records import load_record
-from dlg_helpers.store import RunSpec, StoredRunError, find_record, load_or_run, run_specs
+from dlg_helpers.store import (REPORT_SETTING, RunSpec, StoredRunError, find_record,
+                               in_report_setting, load_or_run, run_specs)
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 TINY = dlg.AttackConfig(steps=3, progress=False)
@@ -215,3 +216,13 @@ def test_run_specs_make_one_run_per_entry_and_a_batch_from_a_joined_entry():
     specs = run_specs("resnet18", ["cat", "cat+astronaut"], TINY, size=64, trained_steps=5)
     assert [s.images for s in specs] == [("cat",), ("cat", "astronaut")]
     assert all(s.image_size == 64 and s.trained_steps == 5 and s.config == TINY for s in specs)
+
+
+def test_the_reports_setting_is_its_attack_at_the_models_own_size_on_random_weights():
+    record = {"model": "lenet", "image_size": 32, "defence": None,
+              "config": asdict(REPORT_SETTING)}
+    assert in_report_setting(record)
+    assert not in_report_setting({**record, "image_size": 64})
+    assert not in_report_setting({**record, "trained_steps": 100})
+    assert not in_report_setting({**record, "defence": "prune:0.1"})
+    assert not in_report_setting({**record, "config": asdict(TINY)})
