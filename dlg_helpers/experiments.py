@@ -91,26 +91,27 @@ class Victim:
     labels: torch.Tensor
 
 
-def victim(model: str, image: str, seed: int = 0) -> Victim:
-    """Registered ``model`` with random weights ``seed`` holding shipped ``image`` at the
-    model's own size: the client whose gradient the chapters inspect."""
+def victim(model: str, image: str, seed: int = 0, size: int | None = None) -> Victim:
+    """Registered ``model`` with random weights ``seed`` holding shipped ``image`` at side
+    ``size`` (None: the model's own): the client whose gradient the chapters inspect."""
     spec = get_spec(model)
-    sample = load_image(image, spec.image_size)
-    return Victim(spec=spec, network=build_model(model, seed=seed), pixels=sample.pixels,
+    sample = load_image(image, size or spec.image_size)
+    return Victim(spec=spec, network=build_model(model, seed=seed, size=size),
+                  pixels=sample.pixels,
                   inputs=spec.normalisation.to_model_input(sample.pixels),
                   labels=torch.tensor([sample.label]))
 
 
 def gradient_gaps(model: str, image: str, changes: Mapping[str, Callable[[torch.Tensor],
                                                                         torch.Tensor]],
-                  seed: int = 0) -> list[dict[str, Any]]:
+                  seed: int = 0, size: int | None = None) -> list[dict[str, Any]]:
     """How far each change of the private image moves its gradient, and how far its pixels.
 
     For every named change (a function of the (1, 3, H, W) pixels), the image MSE and the
     :func:`~dlg_helpers.gradients.relative_gradient_gap` on ``model`` (random weights ``seed``),
-    with the image at the model's own size.
+    with the image at side ``size`` (None: the model's own).
     """
-    client = victim(model, image, seed)
+    client = victim(model, image, seed, size)
     rows = []
     for name, change in changes.items():
         other = change(client.pixels)

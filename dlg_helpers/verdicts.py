@@ -169,14 +169,17 @@ def parameter_count(quote: str, name: str, measured: int, reported: int,
                  HOLDS if abs(ratio - 1) <= tolerance else DOES_NOT_HOLD)
 
 
-def activation_needed(quote: str, sigmoid: float, relu: float, runs: int,
+def activation_needed(quote: str, network: str, sigmoid: float, relu: float, runs: int,
                       protected: float) -> Claim:
     """Sigmoid is needed: with ReLU the same runs' median SSIM falls below ``protected`` while
-    with Sigmoid it is not. ``sigmoid`` and ``relu`` are the median SSIMs over ``runs`` images."""
+    with Sigmoid it is not. ``sigmoid`` and ``relu`` are the median SSIMs over ``runs`` images
+    of ``network``."""
     if runs == 0:
-        return Claim(quote, "no ReLU run stored", NOT_MEASURED)
-    verdict = (HOLDS if relu < protected <= sigmoid else
+        return Claim(quote, f"no ReLU run of {network} stored", NOT_MEASURED)
+    verdict = ("cannot be judged here: DLG shows nothing even with Sigmoid" if sigmoid < protected
+               else HOLDS if relu < protected else
                "holds only in degree: the ReLU network still leaks" if relu < sigmoid else
                DOES_NOT_HOLD)
-    return Claim(quote, f"LeNet, the same {runs} images: median SSIM {sigmoid:.2f} with Sigmoid, "
+    images = f"{runs} image" + ("s" if runs != 1 else "")
+    return Claim(quote, f"{network}, the same {images}: median SSIM {sigmoid:.2f} with Sigmoid, "
                         f"{relu:.2f} with ReLU", verdict)

@@ -84,10 +84,13 @@ def test_parameter_counts_and_the_activation():
     lenet = v.parameter_count("60000 of LeNet", "LeNet", 85_036, 60_000)
     assert lenet.verdict == "does not hold" and "1.42 × the report's 60,000" in lenet.measured
     assert v.parameter_count("8.1 million", "DenseNet", 7_978_856, 8_100_000).verdict == "holds"
-    assert v.activation_needed("sigmoid", 0.99, 0.01, 5, 0.3).verdict == "holds"
-    assert v.activation_needed("sigmoid", 0.99, 0.6, 5, 0.3).verdict.startswith("holds only")
-    assert v.activation_needed("sigmoid", 0.5, 0.6, 5, 0.3).verdict == "does not hold"
-    assert v.activation_needed("sigmoid", 0.5, 0.6, 0, 0.3).verdict == v.NOT_MEASURED
+    needed = v.activation_needed("sigmoid", "LeNet", 0.99, 0.01, 5, 0.3)
+    assert needed.verdict == "holds" and needed.measured.startswith("LeNet, the same 5 images")
+    assert v.activation_needed("s", "L", 0.99, 0.6, 5, 0.3).verdict.startswith("holds only")
+    assert v.activation_needed("s", "L", 0.5, 0.6, 5, 0.3).verdict == "does not hold"
+    assert v.activation_needed("s", "L", 0.1, 0.01, 1, 0.3).verdict.startswith("cannot be judged")
+    assert "same 1 image:" in v.activation_needed("s", "L", 0.1, 0.01, 1, 0.3).measured
+    assert v.activation_needed("s", "L", 0.5, 0.6, 0, 0.3).verdict == v.NOT_MEASURED
 
 
 def test_the_table_quotes_each_claim_beside_measurement_and_verdict():
