@@ -24,7 +24,7 @@ from .defences import Defence, parse_defence
 from .images import image_names
 from .models import model_names
 from .records import list_records, save_record
-from .store import RunSpec, in_report_setting, load_or_run
+from .store import in_report_setting, load_or_run, run_specs
 from .tables import fmt_int, fmt_sci, markdown_table
 
 __all__ = ["main", "CHECKPOINT_FILE", "attack_config"]
@@ -197,10 +197,9 @@ def _sweep(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     config = attack_config(args)
     defences = [None if text == "none" else parse_defence(text).text() for text in args.defences]
-    specs = [RunSpec(args.model, tuple(images.split("+")), replace(config, seed=seed), args.size,
-                     defence=defence, trained_steps=steps)
-             for images in args.images for seed in args.seeds for defence in defences
-             for steps in args.trained_steps]
+    specs = [spec for seed in args.seeds for defence in defences for steps in args.trained_steps
+             for spec in run_specs(args.model, args.images, replace(config, seed=seed), args.size,
+                                   steps, defence)]
     for number, spec in enumerate(specs, start=1):
         folder = args.results / spec.model / spec.folder_name
         print(f"[{number}/{len(specs)}] {folder}", file=sys.stderr)

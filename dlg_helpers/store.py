@@ -141,10 +141,12 @@ class RunSpec:
 
 
 def run_specs(model: str, images: Iterable[str], config: AttackConfig = REPORT_SETTING,
-              size: int | None = None, trained_steps: int = 0) -> list[RunSpec]:
+              size: int | None = None, trained_steps: int = 0,
+              defence: str | None = None) -> list[RunSpec]:
     """One :class:`RunSpec` per entry of ``images`` (a batch when names are joined by ``+``),
-    all with the same model, settings, image size and training."""
-    return [RunSpec(model, tuple(entry.split("+")), config, size, trained_steps=trained_steps)
+    all with the same model, settings, image size, training and defence."""
+    return [RunSpec(model, tuple(entry.split("+")), config, size, defence=defence,
+                    trained_steps=trained_steps)
             for entry in images]
 
 

@@ -35,6 +35,7 @@ class TrainingConfig:
     Attributes:
         dataset: a key of :data:`DATASETS`.
         epochs: passes over the training images.
+        steps: stop after this many SGD steps instead (None: after ``epochs`` passes).
         batch_size: images per shared gradient.
         lr: SGD learning rate applied to the shared gradient.
         seed: seed of the weights, the split and the batch order (and of a defence's noise).
@@ -45,6 +46,7 @@ class TrainingConfig:
 
     dataset: str = "digits"
     epochs: int = 3
+    steps: int | None = None
     batch_size: int = 8
     lr: float = 0.1
     seed: int = 0
@@ -55,6 +57,8 @@ class TrainingConfig:
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
             raise ValueError("epochs and batch_size must be at least 1 and lr positive")
+        if self.steps is not None and self.steps < 0:
+            raise ValueError(f"steps must be 0 or more (or None for whole epochs), got {self.steps}")
         if self.dataset not in DATASETS:
             raise ValueError(f"unknown dataset {self.dataset!r}; use one of {', '.join(DATASETS)}")
         if not 0 < self.test_fraction < 1:
@@ -138,6 +142,11 @@ def train(model_name: str = "lenet", defence: Defence | None = None,
     weights: dict[int, dict[str, torch.Tensor]] = {}
     kept_accuracy: dict[int, float] = {}
     step = 0
+    per_epoch = len(training) // config.batch_size
+    if per_epoch == 0:
+        raise ValueError(f"batch_size {config.batch_size} exceeds the {len(training)} training "
+                         f"images of {config.dataset!r}; lower batch_size or test_fraction")
+    last_step = config.epochs * per_epoch if config.steps is None else config.steps
 
     def keep() -> None:
         if step in config.keep_weights_at:
@@ -145,9 +154,11 @@ def train(model_name: str = "lenet", defence: Defence | None = None,
             kept_accuracy[step] = accuracy(model, inputs[test], labels[test])
 
     keep()
-    for _ in range(config.epochs):
+    while step < last_step:
         shuffled = training[torch.randperm(len(training), generator=generator)]
-        for start in range(0, len(shuffled) - config.batch_size + 1, config.batch_size):
+        for start in range(0, per_epoch * config.batch_size, config.batch_size):
+            if step == last_step:
+                break
             batch = shuffled[start:start + config.batch_size]
             x, y = inputs[batch], labels[batch]
             seed = config.seed * 1_000_003 + step  # fresh noise for every shared gradient
@@ -175,16 +186,13 @@ def trained_weights(model_name: str, steps: int | Sequence[int], seed: int = 0,
     keeping the weights and test accuracy after each of ``steps`` SGD steps (one run serves
     them all).
 
-    The epochs are as many as the most steps need, so ``weights[n]`` is the model a client
-    holds after ``n`` rounds of training.
+    Training stops at the most steps asked for, so ``weights[n]`` is the model a client holds
+    after ``n`` rounds of training.
     """
     kept = (steps,) if isinstance(steps, int) else tuple(steps)
     if not kept or min(kept) < 0:
         raise ValueError(f"steps must be 0 or more, got {steps}")
-    count = len(DATASETS[config.dataset](8)[1])
-    per_epoch = (count - round(config.test_fraction * count)) // config.batch_size
-    epochs = max(1, -(-max(kept) // per_epoch))
-    return train(model_name, config=replace(config, seed=seed, epochs=epochs,
+    return train(model_name, config=replace(config, seed=seed, steps=max(kept),
                                             keep_weights_at=kept))
 
 

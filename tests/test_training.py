@@ -76,3 +76,17 @@ def test_trained_weights_are_the_weights_after_that_many_steps():
     both = trained_weights("lenet", [0, 200], seed=0)  # one run keeps every point asked for
     assert sorted(both.kept_accuracy) == [0, 200]
     assert both.kept_accuracy[200] == run.kept_accuracy[200]
+
+
+def test_a_step_budget_stops_mid_epoch_on_the_same_weights_as_whole_epochs():
+    whole = train("lenet", None, TrainingConfig(epochs=2, keep_weights_at=(200,)))
+    budget = train("lenet", None, TrainingConfig(steps=200, keep_weights_at=(200,)))
+    assert budget.steps == 200 and len(budget.losses) == 200  # 168 steps an epoch: mid-epoch
+    assert all(torch.equal(budget.weights[200][k], v) for k, v in whole.weights[200].items())
+    with pytest.raises(ValueError, match="steps must be 0 or more"):
+        TrainingConfig(steps=-1)
+
+
+def test_a_batch_larger_than_the_training_set_names_the_fix():
+    with pytest.raises(ValueError, match="exceeds the 150 training images.*lower batch_size"):
+        train("lenet", None, TrainingConfig(dataset="faces", batch_size=151))
