@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from IPython.display import Markdown
@@ -20,7 +20,7 @@ from .comparison import attempt_counts, paired_orders
 from .metrics import ssim
 from .tables import markdown_table
 
-__all__ = ["Claim", "verdict_table", "HOLDS", "NOT_MEASURED", "share_verdict",
+__all__ = ["Claim", "verdict_table", "HOLDS", "NOT_MEASURED", "under", "share_verdict",
            "an_order_lower", "converges_in_about", "needs_more_steps", "optimiser_rests_by",
            "shows_nothing", "larger_models_leak_less", "parameter_count", "activation_needed"]
 
@@ -45,6 +45,12 @@ def verdict_table(claims: Sequence[Claim]) -> Markdown:
         "claim": ("the report says", str), "measured": ("we measured", str),
         "verdict": ("verdict", str),
     })
+
+
+def under(attack: str, claim: Claim) -> Claim:
+    """``claim`` with its measurement labelled by the attack that made it, for a table that
+    judges one claim under several attacks."""
+    return replace(claim, measured=f"under {attack}: {claim.measured}")
 
 
 def share_verdict(count: int, total: int, what: str = "images") -> str:
@@ -134,8 +140,8 @@ def shows_nothing(quote: str, results: Sequence[AttackResult], name: str,
     counts = attempt_counts(results)
     best = max(_ssim(r) for r in results)
     return Claim(quote, (
-        f"L-BFGS diverged from {counts['diverged']} of {counts['attempts']} random starts; the "
-        f"best reconstruction kept has SSIM {best:.3f} (below {protected} shows nothing)"),
+        f"{counts['diverged']} of {counts['attempts']} random starts diverged; the best "
+        f"reconstruction kept has SSIM {best:.3f} (below {protected} shows nothing)"),
         HOLDS if best < protected else DOES_NOT_HOLD)
 
 
@@ -143,7 +149,11 @@ def larger_models_leak_less(quote: str, sizes: Mapping[str, tuple[int, float]],
                             protected: float) -> Claim:
     """Ordered by parameter count, the models' median SSIM never rises. ``sizes`` maps a model's
     name to (parameters, median SSIM). Below ``protected`` no picture is shown, so an order
-    among models that all score below it says nothing and is not counted against the claim."""
+    among models that all score below it says nothing and is not counted against the claim.
+    With fewer than two models measured the claim is not measured."""
+    if len(sizes) < 2:
+        return Claim(quote, f"{len(sizes)} model(s) measured; the claim compares two or more",
+                     NOT_MEASURED)
     order = sorted(sizes, key=lambda name: sizes[name][0])
     text = "median SSIM by measured size: " + ", ".join(
         f"{name} ({sizes[name][0] / 1e6:.2g} M) {sizes[name][1]:.2f}" for name in order)
@@ -170,13 +180,14 @@ def parameter_count(quote: str, name: str, measured: int, reported: int,
 
 
 def activation_needed(quote: str, network: str, sigmoid: float, relu: float, runs: int,
-                      protected: float) -> Claim:
+                      protected: float, attack: str = "DLG") -> Claim:
     """Sigmoid is needed: with ReLU the same runs' median SSIM falls below ``protected`` while
     with Sigmoid it is not. ``sigmoid`` and ``relu`` are the median SSIMs over ``runs`` images
-    of ``network``."""
+    of ``network`` under ``attack``."""
     if runs == 0:
         return Claim(quote, f"no ReLU run of {network} stored", NOT_MEASURED)
-    verdict = ("cannot be judged here: DLG shows nothing even with Sigmoid" if sigmoid < protected
+    verdict = (f"cannot be judged here: {attack} shows nothing even with Sigmoid"
+               if sigmoid < protected
                else HOLDS if relu < protected else
                "holds only in degree: the ReLU network still leaks" if relu < sigmoid else
                DOES_NOT_HOLD)

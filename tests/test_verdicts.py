@@ -65,7 +65,8 @@ def test_an_optimiser_at_rest_is_not_a_recovered_image():
 
 def test_shows_nothing_judges_the_kept_picture():
     diverged = _run([1.0, 50.0], status="diverged", picture=False)
-    assert v.shows_nothing("cannot", [diverged], "I", 0.3).verdict == "holds"
+    claim = v.shows_nothing("cannot", [diverged], "I", 0.3)
+    assert claim.verdict == "holds" and claim.measured.startswith("1 of 1 random starts diverged")
     assert v.shows_nothing("cannot", [_run([1.0, 1e-5])], "I", 0.3).verdict == "does not hold"
 
 
@@ -80,6 +81,14 @@ def test_larger_models_leak_less_only_when_ssim_never_rises_above_nothing_shown(
     assert v.larger_models_leak_less("larger", sizes, 0.3).verdict == verdict
 
 
+def test_larger_models_leak_less_needs_two_models_and_can_be_labelled_by_attack():
+    assert v.larger_models_leak_less("larger", {"A": (1, 0.9)}, 0.3).verdict == v.NOT_MEASURED
+    claim = v.under("inverting gradients", v.larger_models_leak_less(
+        "larger", {"A": (1, 0.9), "B": (5, 0.5)}, 0.3))
+    assert claim.measured.startswith("under inverting gradients: median SSIM by measured size")
+    assert claim.verdict == "holds" and claim.claim == "larger"
+
+
 def test_parameter_counts_and_the_activation():
     lenet = v.parameter_count("60000 of LeNet", "LeNet", 85_036, 60_000)
     assert lenet.verdict == "does not hold" and "1.42 × the report's 60,000" in lenet.measured
@@ -89,6 +98,8 @@ def test_parameter_counts_and_the_activation():
     assert v.activation_needed("s", "L", 0.99, 0.6, 5, 0.3).verdict.startswith("holds only")
     assert v.activation_needed("s", "L", 0.5, 0.6, 5, 0.3).verdict == "does not hold"
     assert v.activation_needed("s", "L", 0.1, 0.01, 1, 0.3).verdict.startswith("cannot be judged")
+    assert "inverting gradients shows nothing" in v.activation_needed(
+        "s", "L", 0.1, 0.01, 1, 0.3, attack="inverting gradients").verdict
     assert "same 1 image:" in v.activation_needed("s", "L", 0.1, 0.01, 1, 0.3).measured
     assert v.activation_needed("s", "L", 0.5, 0.6, 0, 0.3).verdict == v.NOT_MEASURED
 
