@@ -201,7 +201,7 @@ def _sweep(args: argparse.Namespace) -> int:
              for spec in run_specs(args.model, args.images, replace(config, seed=seed), args.size,
                                    steps, defence)]
     for number, spec in enumerate(specs, start=1):
-        folder = args.results / spec.model / spec.folder_name
+        folder = spec.folder(args.results)
         print(f"[{number}/{len(specs)}] {folder}", file=sys.stderr)
         load_or_run(spec, args.results, save=True, device=args.device,
                     checkpoint=folder / CHECKPOINT_FILE, checkpoint_every=args.checkpoint_every)

@@ -57,7 +57,7 @@ def collect(groups: Mapping[str, Sequence[RunSpec]], results_dir: str | Path) ->
         for spec in specs:
             result = stored_result(spec, results_dir, quiet=True)
             if result is None:
-                missing.append(spec.command(Path(results_dir) / spec.model / spec.folder_name))
+                missing.append(spec.command(spec.folder(results_dir)))
                 continue
             results[group].append(result)
             rows.append({"group": group, "model": spec.model, "images": "+".join(spec.images),

@@ -50,7 +50,8 @@ def describe_defence(text: str) -> tuple[str, str]:
 
 def attack_outcomes(model: str, images: Sequence[str], defences: Sequence[str],
                     attacks: Mapping[str, AttackConfig], results_dir: str | Path, *,
-                    seed: int = 0, recompute: bool | None = False,
+                    seed: int = 0, size: int | None = None, recompute: bool | None = False,
+                    compute_missing: bool = True,
                     device: str | None = None) -> list[dict[str, Any]]:
     """Every attack on every image under every defence: one row each with the reconstruction's
     MSE, PSNR, SSIM and whether the label was recovered.
@@ -60,21 +61,28 @@ def attack_outcomes(model: str, images: Sequence[str], defences: Sequence[str],
         images: the private images, attacked one at a time.
         defences: defence texts (:func:`~dlg_helpers.defences.parse_defence`), or ``"none"``.
         attacks: a name for each attack's settings, e.g. ``{"DLG": AttackConfig()}``.
-        results_dir: the stored runs; missing ones are computed (and stored when computed).
+        results_dir: the stored runs; missing ones are computed and stored.
         seed: seed of the weights and of each attack's random start.
+        size: image side in pixels (None: the model's own).
         recompute, device: as :func:`~dlg_helpers.store.load_or_run`.
+        compute_missing: False leaves out the runs not stored (unless recomputing) and prints
+            the command that makes each: for models whose attacks take hours on a CPU.
     """
     rows = []
     stored = computed = 0
+    missing: list[str] = []
     if recompute is None:
         recompute = pick_device(device).type == "cuda"
     for attack, config in attacks.items():
         for defence in defences:
             family, strength = describe_defence(defence)
             for image in images:
-                spec = RunSpec(model, (image,), replace(config, seed=seed),
+                spec = RunSpec(model, (image,), replace(config, seed=seed), size,
                                defence=None if defence == NO_DEFENCE else defence)
                 result = None if recompute else stored_result(spec, results_dir, quiet=True)
+                if result is None and not (recompute or compute_missing):
+                    missing.append(spec.command(spec.folder(results_dir)))
+                    continue
                 stored, computed = stored + (result is not None), computed + (result is None)
                 if result is None:
                     result = load_or_run(spec, results_dir, recompute=recompute, device=device,
@@ -84,8 +92,11 @@ def attack_outcomes(model: str, images: Sequence[str], defences: Sequence[str],
                              "strength": strength, "image": image, "mse": quality["mse"],
                              "psnr": quality["psnr"], "ssim": quality["ssim"],
                              "label_correct": result.label_correct})
-    print(f"{model}: {stored} stored runs loaded, {computed} computed "
+    print(f"{model}: {stored} stored runs loaded, {computed} computed, {len(missing)} missing "
           f"({len(attacks)} attacks x {len(defences)} defences x {len(images)} images)")
+    if missing:
+        print("make the missing runs in the background, from this folder, with:\n"
+              + "\n".join(missing))
     return rows
 
 
@@ -104,8 +115,8 @@ def median_outcomes(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def training_costs(defences: Sequence[str], config: TrainingConfig = TrainingConfig(),
                    model: str = "lenet") -> list[dict[str, Any]]:
-    """For every defence, the held-out accuracy of ``model`` trained on the faces with it, and
-    DP-SGD's epsilon (:func:`~dlg_helpers.training.train`)."""
+    """For every defence, the held-out accuracy of ``model`` trained with it on ``config``'s
+    task, and DP-SGD's epsilon (:func:`~dlg_helpers.training.train`)."""
     rows = []
     for defence in defences:
         result = train(model, None if defence == NO_DEFENCE else parse_defence(defence), config)
@@ -171,6 +182,8 @@ def outcome_table(medians: Sequence[Mapping[str, Any]],
                   costs: Sequence[Mapping[str, Any]]) -> Markdown:
     """Every defence setting with each attack's median SSIM, PSNR and labels recovered, and
     what the setting costs in accuracy (and epsilon for DP-SGD)."""
+    if not medians:
+        return Markdown("*No run of these settings is stored yet.*")
     attacks = list(dict.fromkeys(row["attack"] for row in medians))
     by_key = {(row["attack"], row["defence"]): row for row in medians}
     cost = {row["defence"]: row for row in costs}

@@ -124,6 +124,10 @@ class RunSpec:
             "config": asdict(replace(self.config, progress=True)),
         }
 
+    def folder(self, results_dir: str | Path) -> Path:
+        """Where this run's record lives: ``results_dir/<model>/<folder_name>``."""
+        return Path(results_dir) / self.model / self.folder_name
+
     def command(self, out: str | Path) -> str:
         """The command line that computes this run in the background and stores it in ``out``."""
         words = ["python", "-m", "dlg_helpers", "attack", "--model", self.model,
@@ -184,7 +188,7 @@ def find_record(spec: RunSpec, results_dir: str | Path) -> tuple[Path | None, li
     """
     wanted = spec.identity()
     refusals: list[str] = []
-    preferred = Path(results_dir) / spec.model / spec.folder_name
+    preferred = spec.folder(results_dir)
     same_images = f"{'+'.join(spec.images)}-seed{spec.config.seed}"
     candidates = sorted(Path(results_dir, spec.model).glob(f"*/{RECORD_FILE}"),
                         key=lambda path: path.parent != preferred)
@@ -260,7 +264,7 @@ def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *,
         result = stored_result(spec, results_dir, quiet=quiet)
         if result is not None:
             return result
-    out = Path(results_dir) / spec.model / spec.folder_name
+    out = spec.folder(results_dir)
     if save and (out / RECORD_FILE).is_file():
         try:
             differences = _differences(spec.identity(), _identity_of(load_record(out)))

@@ -26,7 +26,7 @@ def test_outcomes_are_computed_once_then_loaded(tmp_path, capsys):
                "IG": AttackConfig.inverting_gradients(steps=4, trials=1, progress=False)}
     arguments = ("lenet", ["cat", "coffee"], ["none", "prune:0.5"], attacks, tmp_path)
     first = attack_outcomes(*arguments)
-    assert "0 stored runs loaded, 8 computed" in capsys.readouterr().out
+    assert "0 stored runs loaded, 8 computed, 0 missing" in capsys.readouterr().out
     again = attack_outcomes(*arguments)
     out = capsys.readouterr().out
     assert "8 stored runs loaded, 0 computed" in out and "Loaded the stored run" not in out
@@ -35,6 +35,20 @@ def test_outcomes_are_computed_once_then_loaded(tmp_path, capsys):
         (a, f, i) for a in ("DLG", "IG") for f in ("none", "prune") for i in ("cat", "coffee")}
     assert all(0 <= r["mse"] and r["ssim"] <= 1 and isinstance(r["label_correct"], bool)
                for r in first)
+
+
+@pytest.mark.filterwarnings("ignore::dlg_helpers.attack.AttackDivergedWarning")  # 2-step runs
+def test_missing_runs_of_a_slow_model_are_listed_with_their_commands_not_computed(tmp_path, capsys):
+    attacks = {"DLG": AttackConfig(steps=2, progress=False)}
+    arguments = ("lenet", ["cat"], ["none", "prune:0.5"], attacks, tmp_path)
+    attack_outcomes(*arguments[:2], ["none"], attacks, tmp_path, size=16)
+    capsys.readouterr()
+    rows = attack_outcomes(*arguments, size=16, compute_missing=False)
+    out = capsys.readouterr().out
+    assert [r["defence"] for r in rows] == ["none"]  # the stored run at 16x16 only
+    assert "1 stored runs loaded, 0 computed, 1 missing" in out
+    assert "--defence prune:0.5" in out and "--size 16" in out
+    assert not list(tmp_path.glob("lenet/*prune*"))
 
 
 def _row(attack, defence, image, ssim, label=True):
@@ -92,6 +106,7 @@ def test_tables_show_every_setting_and_the_ranking():
                         "no guarantee |")
     ranked = ranking_table(protection_ranking(medians, costs)).data.splitlines()
     assert ranked[2] == "| 1 | gaussian | gaussian:0.1 | 0.10 | 0.820 | 0.110 | no guarantee |"
+    assert outcome_table([], costs).data == "*No run of these settings is stored yet.*"
 
 
 def test_gradient_changes_measure_each_defence_on_one_gradient():
