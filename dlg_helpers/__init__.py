@@ -25,7 +25,7 @@ The pieces, each in a module of its own:
 
 from .attack import Attack, AttackConfig, AttackResult, reconstruct
 from .devices import pick_device
-from .experiments import run_attack, run_attacks
+from .experiments import run_attack
 from .gradients import gradient_distance, idlg_label, shared_gradient
 from .images import ImageSample, image_names, load_cifar100, load_image
 from .metrics import image_metrics, mse, psnr, ssim
@@ -34,7 +34,7 @@ from .models import (ModelSpec, Normalisation, build_model, count_parameters, ge
 
 __all__ = [
     "Attack", "AttackConfig", "AttackResult", "reconstruct",
-    "pick_device", "run_attack", "run_attacks",
+    "pick_device", "run_attack",
     "gradient_distance", "idlg_label", "shared_gradient",
     "ImageSample", "image_names", "load_cifar100", "load_image",
     "image_metrics", "mse", "psnr", "ssim",

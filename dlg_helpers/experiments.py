@@ -21,7 +21,7 @@ from .models import ModelSpec, build_model, get_spec
 from .original import BaselineStep, original_dlg
 from .training import trained_weights
 
-__all__ = ["run_attack", "run_attacks", "result_row", "median_of", "success_count",
+__all__ = ["run_attack", "result_row", "median_of", "success_count",
            "OriginalVsEngine", "compare_with_original", "Victim", "victim", "gradient_gaps"]
 
 
@@ -65,18 +65,6 @@ def run_attack(model: str, image: str | Sequence[str], config: AttackConfig = At
     else:
         attack = Attack(*arguments)
     return attack.run(checkpoint=checkpoint, checkpoint_every=checkpoint_every)
-
-
-def run_attacks(model: str, images: Iterable[str], config: AttackConfig = AttackConfig(),
-                seeds: Iterable[int] = (0,), **kwargs: Any) -> dict[tuple[str, int], AttackResult]:
-    """:func:`run_attack` for every image and seed; keys are ``(image, seed)``.
-
-    One progress bar counts the attacks (each attack's own bar follows ``config.progress``).
-    """
-    jobs = [(image, seed) for image in images for seed in seeds]
-    return {(image, seed): run_attack(model, image, replace(config, seed=seed), **kwargs)
-            for image, seed in tqdm(jobs, desc=f"{model} attacks", unit="attack",
-                                    mininterval=1.0)}
 
 
 @dataclass
@@ -197,18 +185,24 @@ class OriginalVsEngine:
 
 
 def compare_with_original(image: str, seeds: Iterable[int],
-                          config: AttackConfig = AttackConfig()) -> list[OriginalVsEngine]:
+                          config: AttackConfig = AttackConfig(),
+                          engine_runs: Mapping[int, AttackResult] | None = None
+                          ) -> list[OriginalVsEngine]:
     """For each seed, the original 300-step loop and then the engine on LeNet (seeded weights).
 
     Both draw their first random start from the seed, so the engine follows the original's
-    trajectory until it stops or restarts.
+    trajectory until it stops or restarts. ``engine_runs`` gives the engine's run of a seed
+    when it is already at hand (a stored run of ``config`` with that seed); the rest are
+    computed.
     """
     sample = load_image(image, get_spec("lenet").image_size)
+    known = engine_runs or {}
     comparisons = []
     for seed in tqdm(list(seeds), desc="original vs engine", unit="seed", mininterval=1.0):
         network = build_model("lenet", seed=seed)
         _, original = original_dlg(network, sample.pixels, sample.label, steps=config.steps,
                                    seed=seed)
-        engine = reconstruct(network, sample.pixels, sample.label, replace(config, seed=seed))
+        engine = known[seed] if seed in known else reconstruct(
+            network, sample.pixels, sample.label, replace(config, seed=seed))
         comparisons.append(OriginalVsEngine(seed=seed, original=original, engine=engine))
     return comparisons

@@ -161,6 +161,18 @@ def test_engine_follows_the_original_trajectory_from_the_same_seed(lenet, cat):
                                                                  rel=1e-5)
 
 
+def test_the_comparison_with_the_original_reuses_an_engine_run_at_hand():
+    from dlg_helpers.experiments import compare_with_original
+
+    config = AttackConfig(steps=4, progress=False)
+    computed = compare_with_original("cat", [2], config)[0]
+    assert len(computed.original) == 4 and computed.engine.steps <= 4
+    reused = compare_with_original("cat", [2, 3], config, engine_runs={2: computed.engine})
+    assert reused[0].engine is computed.engine  # not recomputed
+    assert reused[0].original_mse == pytest.approx(computed.original_mse)
+    assert reused[1].seed == 3 and reused[1].engine is not computed.engine
+
+
 def test_an_attack_whose_every_attempt_diverges_warns_with_the_fix(cat):
     model = dlg.build_model("lenet", seed=1)  # its seed-1 start diverges (see above)
     with pytest.warns(AttackDivergedWarning, match="every one of the 1 attempts diverged.*lr"):

@@ -23,7 +23,7 @@ TMP = "<tmp>"  # stands for the test's own temporary folder
 # Small settings that exercise every code path of a chapter in seconds.
 QUICK_PARAMETERS: dict[str, dict[str, object]] = {
     "01_background": {"IMAGE": "coffee"},
-    "02_lenet": {"STEPS": 3, "IMAGES": ["cat", "coffee"], "SEEDS": [0]},
+    "02_lenet": {"STEPS": 3, "IMAGES": ["cat", "coffee"], "SEEDS": [0], "RESULTS_DIR": TMP},
     "03_resnet18": {"STEPS": 2, "RESULTS_DIR": "/nonexistent"},
     "04_densenet121": {"STEPS": 2, "RESULTS_DIR": "/nonexistent"},
     "05_inception_v3": {"STEPS": 1, "MAX_ITER": 1, "RESULTS_DIR": "/nonexistent"},
