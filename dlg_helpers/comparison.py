@@ -35,12 +35,17 @@ class Collected:
     missing: list[str]
 
     def note(self) -> str:
-        """What is missing and the commands that make it, run from the folder the results
-        folder was given relative to (empty when nothing is missing)."""
-        if not self.missing:
-            return ""
-        return (f"{len(self.missing)} wanted runs are not stored yet; make them in the "
-                f"background, from this folder, with:\n" + "\n".join(self.missing))
+        """What is missing and the commands that make it (:func:`missing_note`)."""
+        return missing_note(self.missing)
+
+
+def missing_note(commands: Sequence[str]) -> str:
+    """Says how many wanted runs are not stored and lists the ``commands`` that make them, run
+    from the folder the results folder was given relative to (empty when none are missing)."""
+    if not commands:
+        return ""
+    return (f"{len(commands)} wanted runs are not stored yet; make them in the "
+            f"background, from this folder, with:\n" + "\n".join(commands))
 
 
 def collect(groups: Mapping[str, Sequence[RunSpec]], results_dir: str | Path) -> Collected:

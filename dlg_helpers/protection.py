@@ -18,6 +18,7 @@ import torch
 from IPython.display import Markdown
 
 from .attack import AttackConfig
+from .comparison import missing_note
 from .defences import Composed, parse_defence
 from .devices import pick_device
 from .gradients import shared_gradient
@@ -95,8 +96,7 @@ def attack_outcomes(model: str, images: Sequence[str], defences: Sequence[str],
     print(f"{model}: {stored} stored runs loaded, {computed} computed, {len(missing)} missing "
           f"({len(attacks)} attacks x {len(defences)} defences x {len(images)} images)")
     if missing:
-        print("make the missing runs in the background, from this folder, with:\n"
-              + "\n".join(missing))
+        print(missing_note(missing))
     return rows
 
 

@@ -283,8 +283,11 @@ def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *,
                         defence=None if spec.defence is None else parse_defence(spec.defence),
                         trained_steps=spec.trained_steps)
     if save:
+        # The record's command runs from the folder holding results_dir (the repository's top),
+        # whichever folder this was called from (a chapter runs in chapters/).
+        stored_out = Path(Path(results_dir).resolve().name, spec.model, spec.folder_name)
         save_record(result, out, model=spec.model, image="+".join(spec.images), device=target,
-                    command=spec.command(out), model_seed=spec.weights_seed,
+                    command=spec.command(stored_out), model_seed=spec.weights_seed,
                     trained_steps=spec.trained_steps)
     return result
 

@@ -24,8 +24,9 @@ TMP = "<tmp>"  # stands for the test's own temporary folder
 QUICK_PARAMETERS: dict[str, dict[str, object]] = {
     "01_background": {"IMAGE": "coffee"},
     "02_lenet": {"STEPS": 3, "IMAGES": ["cat", "coffee"], "SEEDS": [0], "RESULTS_DIR": TMP},
-    "03_resnet18": {"STEPS": 2, "RESULTS_DIR": "/nonexistent"},
-    "04_densenet121": {"STEPS": 2, "RESULTS_DIR": "/nonexistent"},
+    # one image: every model's attack is computed live here (two L-BFGS steps at 224x224)
+    "03_resnet18": {"STEPS": 2, "IMAGES": ["cat"], "RESULTS_DIR": "/nonexistent"},
+    "04_densenet121": {"STEPS": 2, "IMAGES": ["cat"], "RESULTS_DIR": "/nonexistent"},
     "05_inception_v3": {"STEPS": 1, "MAX_ITER": 1, "RESULTS_DIR": "/nonexistent"},
     "06_mse_analysis": {"IMAGES": ["cat", "astronaut"], "LARGE_IMAGES": ["cat"]},
     "07_threats": {"IMAGES": ["cat"], "SEEDS": [0, 1], "TRAINED_STEPS": [0, 100]},

@@ -70,12 +70,16 @@ def test_a_matching_record_with_broken_arrays_raises_with_the_fix(stored):
         load_or_run(spec, results)
 
 
-def test_recompute_and_save_replace_the_record(stored, capsys):
+def test_recompute_and_save_replace_the_record(stored, capsys, monkeypatch):
     spec, results = stored
-    load_or_run(spec, results, recompute=True, save=True)
+    (results / "chapters").mkdir()
+    monkeypatch.chdir(results / "chapters")  # as a chapter does: results are at ../
+    load_or_run(spec, Path(".."), recompute=True, save=True)
     assert "asked to recompute" in capsys.readouterr().out
     record = load_record(results / "lenet" / spec.folder_name)
     assert record["command"].startswith("python -m dlg_helpers attack --model lenet")
+    # the stored command runs from the folder that holds the results, not from chapters/
+    assert record["command"].endswith(f"--out {results.name}/lenet/{spec.folder_name}")
     load_or_run(spec, results)
     assert "Loaded the stored run" in capsys.readouterr().out
 
