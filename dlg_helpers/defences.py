@@ -257,6 +257,10 @@ def parse_defence(text: str) -> Defence:
     parts = []
     for piece in text.split("+"):
         name, _, strength = piece.strip().partition(":")
+        if name == "batch":  # the client's batch size, not a change of its gradient
+            raise ValueError(f"{piece!r} is not a change of the gradient: attack a batch of "
+                             "images (several --image, or run_attack(model, [images])), or give "
+                             "it to the protection module (protection.split_batch)")
         if name not in DEFENCE_NAMES or not strength:
             raise ValueError(f"cannot read the defence {piece!r}; write name:strength with a name "
                              f"from {', '.join(DEFENCE_NAMES)}, e.g. gaussian:1e-3 or prune:0.1")

@@ -79,15 +79,18 @@ class Victim:
     labels: torch.Tensor
 
 
-def victim(model: str, image: str, seed: int = 0, size: int | None = None) -> Victim:
-    """Registered ``model`` with random weights ``seed`` holding shipped ``image`` at side
-    ``size`` (None: the model's own): the client whose gradient the chapters inspect."""
+def victim(model: str, image: str | Sequence[str], seed: int = 0,
+           size: int | None = None) -> Victim:
+    """Registered ``model`` with random weights ``seed`` holding shipped ``image`` (or a batch
+    of them) at side ``size`` (None: the model's own): the client whose gradient the chapters
+    inspect."""
     spec = get_spec(model)
-    sample = load_image(image, size or spec.image_size)
-    return Victim(spec=spec, network=build_model(model, seed=seed, size=size),
-                  pixels=sample.pixels,
-                  inputs=spec.normalisation.to_model_input(sample.pixels),
-                  labels=torch.tensor([sample.label]))
+    samples = [load_image(name, size or spec.image_size)
+               for name in ([image] if isinstance(image, str) else image)]
+    pixels = torch.cat([sample.pixels for sample in samples])
+    return Victim(spec=spec, network=build_model(model, seed=seed, size=size), pixels=pixels,
+                  inputs=spec.normalisation.to_model_input(pixels),
+                  labels=torch.tensor([sample.label for sample in samples]))
 
 
 def gradient_gaps(model: str, image: str, changes: Mapping[str, Callable[[torch.Tensor],

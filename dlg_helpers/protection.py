@@ -23,27 +23,76 @@ from .defences import Composed, parse_defence
 from .devices import pick_device
 from .gradients import shared_gradient
 from .experiments import victim
+from .images import image_names
 from .metrics import image_metrics
 from .tables import markdown_table
 from .store import RunSpec, load_or_run, stored_result
 from .training import TrainingConfig, train
 
-__all__ = ["NO_DEFENCE", "PROTECTED_SSIM", "describe_defence", "attack_outcomes", "median_outcomes",
+__all__ = ["NO_DEFENCE", "BATCH", "PROTECTED_SSIM", "split_batch", "private_batch",
+           "describe_defence", "attack_outcomes", "median_outcomes",
            "training_costs", "protection_ranking", "outcome_table", "ranking_table",
            "gradient_changes", "gradient_change_table"]
 
 NO_DEFENCE = "none"
+BATCH = "batch"
 PROTECTED_SSIM = 0.3
 """A reconstruction whose SSIM to the private image is below this no longer shows it: the
 defence stopped the attack. (Uniform noise scores about 0; DLG on an undefended LeNet about 1.)"""
 
 
-def describe_defence(text: str) -> tuple[str, str]:
-    """``(family, strength)`` of a defence's text: ``("gaussian", "0.001")``; ``("none", "")``
-    for no defence, ``("composed", text)`` for several."""
+def split_batch(text: str) -> tuple[int, str | None]:
+    """A client setting split into its batch size and its gradient defence.
+
+    ``batch:B`` is the one defence that is not a change of the gradient: the client shares the
+    mean gradient of B private images, which the attacker must untangle. ``"batch:4+gaussian:1e-3"``
+    gives ``(4, "gaussian:1e-3")``, ``"prune:0.1"`` gives ``(1, "prune:0.1")``, ``"batch:8"`` and
+    ``"none"`` give ``(8, None)`` and ``(1, None)``.
+
+    Raises:
+        ValueError: for a batch size that is not a whole number of at least 1, or two of them.
+    """
     if text == NO_DEFENCE:
-        return NO_DEFENCE, ""
-    defence = parse_defence(text)
+        return 1, None
+    pieces = [piece.strip() for piece in text.split("+")]
+    batches = [piece for piece in pieces if piece.partition(":")[0] == BATCH]
+    if len(batches) > 1:
+        raise ValueError(f"{text!r} gives the batch size twice; keep one batch:B")
+    size = 1
+    if batches:
+        words = batches[0].split(":")
+        if len(words) != 2 or not words[1].isdigit() or int(words[1]) < 1:
+            raise ValueError(f"cannot read {batches[0]!r}: write batch:B with B a whole number of "
+                             "at least 1 (the private images per shared gradient), e.g. batch:4")
+        size = int(words[1])
+    rest = [piece for piece in pieces if piece not in batches]
+    return size, "+".join(rest) if rest else None
+
+
+def private_batch(image: str, batch_size: int, pool: Sequence[str] | None = None
+                  ) -> tuple[str, ...]:
+    """The private batch of a client holding ``image``: it first, then the first other images of
+    ``pool`` (default: the shipped photographs, :func:`~dlg_helpers.images.image_names`).
+
+    Raises:
+        ValueError: when the pool has too few other images for the batch.
+    """
+    others = [name for name in (image_names() if pool is None else pool) if name != image]
+    if batch_size - 1 > len(others):
+        raise ValueError(f"a batch of {batch_size} needs {batch_size - 1} images besides "
+                         f"{image!r}; the pool has {len(others)}: pass a larger pool")
+    return (image, *others[:batch_size - 1])
+
+
+def describe_defence(text: str) -> tuple[str, str]:
+    """``(family, strength)`` of a client setting's text: ``("gaussian", "0.001")``,
+    ``("batch", "4")``; ``("none", "")`` for no defence, ``("composed", text)`` for several."""
+    batch_size, gradient_defence = split_batch(text)
+    if gradient_defence is None:
+        return (NO_DEFENCE, "") if batch_size == 1 else (BATCH, str(batch_size))
+    defence = parse_defence(gradient_defence)
+    if batch_size > 1:
+        return "composed", f"{BATCH}:{batch_size}+{defence.text()}"
     if isinstance(defence, Composed):
         return "composed", defence.text()
     return defence.name, defence.text().split(":", 1)[1]
@@ -57,10 +106,15 @@ def attack_outcomes(model: str, images: Sequence[str], defences: Sequence[str],
     """Every attack on every image under every defence: one row each with the reconstruction's
     MSE, PSNR, SSIM and whether the label was recovered.
 
+    Under ``batch:B`` the client's batch is the image and B - 1 others (:func:`private_batch`);
+    its row measures the whole batch (each reconstruction paired with its closest private
+    image, the metrics averaged; the label right when every label is).
+
     Args:
         model: registered model name.
         images: the private images, attacked one at a time.
-        defences: defence texts (:func:`~dlg_helpers.defences.parse_defence`), or ``"none"``.
+        defences: defence texts (:func:`~dlg_helpers.defences.parse_defence`, and ``batch:B``,
+            :func:`split_batch`), or ``"none"``.
         attacks: a name for each attack's settings, e.g. ``{"DLG": AttackConfig()}``.
         results_dir: the stored runs; missing ones are computed and stored.
         seed: seed of the weights and of each attack's random start.
@@ -78,8 +132,9 @@ def attack_outcomes(model: str, images: Sequence[str], defences: Sequence[str],
         for defence in defences:
             family, strength = describe_defence(defence)
             for image in images:
-                spec = RunSpec(model, (image,), replace(config, seed=seed), size,
-                               defence=None if defence == NO_DEFENCE else defence)
+                batch_size, gradient_defence = split_batch(defence)
+                spec = RunSpec(model, private_batch(image, batch_size), replace(config, seed=seed),
+                               size, defence=gradient_defence)
                 result = None if recompute else stored_result(spec, results_dir, quiet=True)
                 if result is None and not (recompute or compute_missing):
                     missing.append(spec.command(spec.folder(results_dir)))
@@ -116,10 +171,14 @@ def median_outcomes(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 def training_costs(defences: Sequence[str], config: TrainingConfig = TrainingConfig(),
                    model: str = "lenet") -> list[dict[str, Any]]:
     """For every defence, the held-out accuracy of ``model`` trained with it on ``config``'s
-    task, and DP-SGD's epsilon (:func:`~dlg_helpers.training.train`)."""
+    task, and DP-SGD's epsilon (:func:`~dlg_helpers.training.train`). ``batch:B`` trains with
+    batches of B for the same epochs (fewer, larger steps)."""
     rows = []
     for defence in defences:
-        result = train(model, None if defence == NO_DEFENCE else parse_defence(defence), config)
+        batch_size, gradient_defence = split_batch(defence)
+        setting = config if batch_size == 1 else replace(config, batch_size=batch_size)
+        result = train(model, None if gradient_defence is None else parse_defence(gradient_defence),
+                       setting)
         rows.append({"defence": defence, "accuracy": result.accuracy, "epsilon": result.epsilon})
     return rows
 
@@ -224,16 +283,23 @@ def ranking_table(ranking: Sequence[Mapping[str, Any]]) -> Markdown:
 def gradient_changes(model: str, image: str, defences: Sequence[str],
                      seed: int = 0) -> list[dict[str, Any]]:
     """What each defence does to one shared gradient (``model`` with weights ``seed``, the
-    private ``image``): its relative error, its cosine similarity to the plain gradient, and
-    the share of entries that are exactly zero."""
-    client = victim(model, image, seed)
-    plain = torch.cat([g.flatten() for g in shared_gradient(client.network, client.inputs,
-                                                            client.labels)])
+    private ``image``): its relative error, its cosine similarity to the plain gradient of the
+    image alone, and the share of entries that are exactly zero. Under ``batch:B`` the shared
+    gradient is the mean over the image's :func:`private_batch`."""
+    def flat(gradients: Sequence[torch.Tensor]) -> torch.Tensor:
+        return torch.cat([g.flatten() for g in gradients])
+
+    alone = victim(model, image, seed)
+    plain = flat(shared_gradient(alone.network, alone.inputs, alone.labels))
     rows = []
     for defence in defences:
-        shared = plain if defence == NO_DEFENCE else torch.cat(
-            [g.flatten() for g in parse_defence(defence).share(client.network, client.inputs,
-                                                               client.labels, seed)])
+        batch_size, gradient_defence = split_batch(defence)
+        client = alone if batch_size == 1 else victim(model, private_batch(image, batch_size),
+                                                      seed)
+        shared = (flat(shared_gradient(client.network, client.inputs, client.labels))
+                  if gradient_defence is None else
+                  flat(parse_defence(gradient_defence).share(client.network, client.inputs,
+                                                             client.labels, seed)))
         rows.append({"defence": defence,
                      "relative_error": float((shared - plain).norm() / plain.norm()),
                      "cosine": float(shared @ plain / (shared.norm() * plain.norm())),

@@ -152,6 +152,7 @@ def test_text_round_trips():
     ("blur:3", "cannot read the defence 'blur:3'.*gaussian:1e-3"),
     ("gaussian", "cannot read the defence 'gaussian'"),
     ("gaussian:lots", "cannot read the defence 'gaussian:lots'"),
+    ("batch:4", "'batch:4' is not a change of the gradient: attack a batch of images"),
 ])
 def test_bad_defences_are_refused_with_the_fix(text, message):
     with pytest.raises(ValueError, match=message):

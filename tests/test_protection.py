@@ -9,7 +9,8 @@ import pytest
 from dlg_helpers.attack import AttackConfig
 from dlg_helpers.protection import (attack_outcomes, describe_defence, gradient_change_table,
                                     gradient_changes, median_outcomes, outcome_table,
-                                    protection_ranking, ranking_table, training_costs)
+                                    private_batch, protection_ranking, ranking_table,
+                                    split_batch, training_costs)
 from dlg_helpers.training import TrainingConfig
 
 
@@ -18,6 +19,43 @@ def test_defences_are_described_by_family_and_strength():
     assert describe_defence("gaussian:1e-3") == ("gaussian", "0.001")
     assert describe_defence("precision:int8") == ("precision", "int8")
     assert describe_defence("prune:0.1+gaussian:1e-4") == ("composed", "prune:0.1+gaussian:0.0001")
+    assert describe_defence("batch:4") == ("batch", "4")
+    assert describe_defence("batch:4+prune:0.1") == ("composed", "batch:4+prune:0.1")
+
+
+def test_a_larger_batch_is_split_from_the_gradient_defence():
+    assert split_batch("none") == (1, None)
+    assert split_batch("prune:0.1") == (1, "prune:0.1")
+    assert split_batch("batch:8") == (8, None)
+    assert split_batch("batch:4+gaussian:1e-3") == (4, "gaussian:1e-3")
+    assert private_batch("coffee", 3) == ("coffee", "cat", "astronaut")
+    assert private_batch("face-0", 1) == ("face-0",)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("batch:0", "write batch:B with B a whole number of at least 1"),
+    ("batch:2.5", "write batch:B"),
+    ("batch:", "write batch:B"),
+    ("batch:2+batch:4", "gives the batch size twice"),
+])
+def test_bad_batch_sizes_are_refused_with_the_fix(text, message):
+    with pytest.raises(ValueError, match=message):
+        split_batch(text)
+
+
+def test_a_batch_larger_than_the_pool_names_the_fix():
+    with pytest.raises(ValueError, match="needs 3 images besides 'cat'; the pool has 1"):
+        private_batch("cat", 4, ["cat", "coffee"])
+
+
+@pytest.mark.filterwarnings("ignore::dlg_helpers.attack.AttackDivergedWarning")  # 2-step runs
+def test_under_a_larger_batch_the_attack_faces_the_whole_private_batch(tmp_path, capsys):
+    attacks = {"DLG": AttackConfig(steps=2, progress=False)}
+    rows = attack_outcomes("lenet", ["coffee"], ["batch:3"], attacks, tmp_path, size=16)
+    assert [(r["family"], r["strength"], r["image"]) for r in rows] == [("batch", "3", "coffee")]
+    stored = [p.parent.name for p in tmp_path.glob("lenet/*/record.json")]
+    assert len(stored) == 1 and stored[0].startswith("coffee+cat+astronaut-seed0")
+    assert "--image coffee cat astronaut" in capsys.readouterr().out
 
 
 @pytest.mark.filterwarnings("ignore::dlg_helpers.attack.AttackDivergedWarning")  # 2-step runs
@@ -88,10 +126,13 @@ def test_the_ranking_takes_each_familys_weakest_stopping_setting_and_orders_by_c
 
 
 def test_training_costs_give_accuracy_and_epsilon():
-    costs = training_costs(["none", "dpsgd:1.0"], TrainingConfig(epochs=1))
-    assert [c["defence"] for c in costs] == ["none", "dpsgd:1.0"]
+    costs = training_costs(["none", "dpsgd:1.0", "batch:8"], TrainingConfig(epochs=1,
+                                                                           batch_size=2))
+    assert [c["defence"] for c in costs] == ["none", "dpsgd:1.0", "batch:8"]
     assert costs[0]["epsilon"] is None and 0 < costs[1]["epsilon"] < math.inf
     assert all(0 <= c["accuracy"] <= 1 for c in costs)
+    # batches of 8 for one epoch take a quarter of the steps of batches of 2
+    assert costs[2]["accuracy"] != costs[0]["accuracy"]
 
 
 def test_tables_show_every_setting_and_the_ranking():
@@ -119,3 +160,6 @@ def test_gradient_changes_measure_each_defence_on_one_gradient():
     assert pruned["zeros"] == pytest.approx(0.9, abs=0.01) and pruned["cosine"] > 0.5
     assert 0 < half["relative_error"] < 1e-3
     assert gradient_change_table(rows).data.count("\n") == 5
+    batch, = gradient_changes("lenet", "cat", ["batch:4"])
+    # the mean over four images points elsewhere than the cat's own gradient, with no zeros
+    assert batch["relative_error"] > 0.1 and batch["cosine"] < 0.99 and batch["zeros"] < 0.01
