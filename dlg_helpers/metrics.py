@@ -149,3 +149,16 @@ def image_metrics(reconstruction: torch.Tensor, truth: torch.Tensor) -> dict[str
         "ssim": ssim(reconstruction, truth),
         "aligned_mse": aligned_mse(reconstruction, truth),
     }
+
+
+def best_recovered(reconstruction: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
+    """:func:`image_metrics` of the batch's best-recovered image: each reconstruction paired
+    with its closest private image (:func:`match_batch`), the pair with the highest SSIM kept.
+
+    What a batch hides is judged by the image that comes back best, not by the batch's mean: a
+    client whose batch of two leaks one image perfectly has lost that image.
+    """
+    matched = match_batch(reconstruction, truth)
+    pairs = [image_metrics(matched[i:i + 1], truth[i:i + 1]) for i in range(truth.shape[0])]
+    return max(pairs, key=lambda quality: quality["ssim"])
+

@@ -24,7 +24,7 @@ from .devices import pick_device
 from .gradients import shared_gradient
 from .experiments import victim
 from .images import image_names
-from .metrics import image_metrics
+from .metrics import best_recovered
 from .tables import markdown_table
 from .store import RunSpec, load_or_run, stored_result
 from .training import TrainingConfig, train
@@ -107,8 +107,8 @@ def attack_outcomes(model: str, images: Sequence[str], defences: Sequence[str],
     MSE, PSNR, SSIM and whether the label was recovered.
 
     Under ``batch:B`` the client's batch is the image and B - 1 others (:func:`private_batch`);
-    its row measures the whole batch (each reconstruction paired with its closest private
-    image, the metrics averaged; the label right when every label is).
+    its row measures the batch's best-recovered image (:func:`~dlg_helpers.metrics.best_recovered`),
+    its label right when every label of the batch is.
 
     Args:
         model: registered model name.
@@ -143,7 +143,7 @@ def attack_outcomes(model: str, images: Sequence[str], defences: Sequence[str],
                 if result is None:
                     result = load_or_run(spec, results_dir, recompute=recompute, device=device,
                                          save=True, quiet=True)
-                quality = image_metrics(result.reconstruction, result.truth)
+                quality = best_recovered(result.reconstruction, result.truth)
                 rows.append({"attack": attack, "defence": defence, "family": family,
                              "strength": strength, "image": image, "mse": quality["mse"],
                              "psnr": quality["psnr"], "ssim": quality["ssim"],

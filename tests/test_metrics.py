@@ -79,3 +79,15 @@ def test_batches_are_paired_whatever_their_order():
     assert dlg.mse(swapped, truth) == 0
     assert dlg.ssim(swapped, truth) == pytest.approx(1.0)
     assert dlg.metrics.aligned_mse(swapped * 3 + 1, truth) == pytest.approx(0, abs=1e-10)
+
+
+def test_a_batch_is_judged_by_its_best_recovered_image():
+    generator = torch.Generator().manual_seed(4)
+    truth = torch.rand(3, 3, 16, 16, generator=generator)
+    noise = torch.rand(3, 3, 16, 16, generator=generator)
+    leaked = torch.stack([noise[0], truth[2], noise[1]])  # one image back, out of order
+    best = dlg.metrics.best_recovered(leaked, truth)
+    assert best["ssim"] == pytest.approx(1.0) and best["mse"] == 0
+    assert dlg.ssim(leaked, truth) < 0.5  # the batch's mean would call it hidden
+    single = dlg.metrics.best_recovered(noise[:1], truth[:1])
+    assert single == dlg.image_metrics(noise[:1], truth[:1])
