@@ -32,7 +32,8 @@ QUICK_PARAMETERS: dict[str, dict[str, object]] = {
     "07_threats": {"IMAGES": ["cat"], "SEEDS": [0, 1], "TRAINED_STEPS": [0, 100]},
     "08_future_work": {"BATCH_SIZES": [1, 2], "RESNET_BATCH_SIZES": [1], "LENET_SIDES": [32],
                        "RESNET_SIDES": [224]},
-    "09_defences": {"IMAGES": ["cat"], "DEFENCES": ["none", "gaussian:0.01", "dpsgd:1.0"],
+    "09_defences": {"IMAGES": ["cat"],
+                    "DEFENCES": ["none", "gaussian:0.01", "dpsgd:1.0", "batch:2"],
                     "DLG_STEPS": 2, "IG_STEPS": 4, "TRAINING_EPOCHS": 1, "RESULTS_DIR": TMP},
     "instructor": {"GPU_FLOPS": 1e12},
 }
