@@ -6,6 +6,7 @@ light and dark modes (a transparent figure would put black labels on a dark page
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -75,14 +76,21 @@ def show_image(ax: Axes, image: torch.Tensor, title: str = "") -> None:
 
 
 def plot_images(images: Sequence[torch.Tensor], titles: Sequence[str],
-                size: float = 2.2) -> Figure:
-    """Images side by side with titles, e.g. the ground truth beside its reconstruction."""
+                size: float = 2.2, columns: int | None = None) -> Figure:
+    """Images side by side with titles, e.g. the ground truth beside its reconstruction;
+    ``columns`` images a row (None: all in one row)."""
     if len(images) != len(titles):
         raise ValueError(f"{len(images)} images but {len(titles)} titles")
+    if not images:
+        raise ValueError("no images to show")
+    columns = columns or len(images)
+    rows = math.ceil(len(images) / columns)
     with _styled():
-        fig, axes = plt.subplots(1, len(images), figsize=(size * len(images), size + 0.3),
+        fig, axes = plt.subplots(rows, columns, figsize=(size * columns, (size + 0.3) * rows),
                                  squeeze=False)
-        for ax, image, title in zip(axes[0], images, titles):
+        for ax in axes.flat[len(images):]:
+            ax.axis("off")
+        for ax, image, title in zip(axes.flat, images, titles):
             show_image(ax, image, title)
         fig.tight_layout()
     return fig

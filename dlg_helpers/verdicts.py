@@ -164,9 +164,33 @@ def larger_models_leak_less(quote: str, sizes: Mapping[str, tuple[int, float]],
         if shown and len(shown) < len(order) and order[:len(shown)] == shown:
             return Claim(quote, text, f"holds only between {', '.join(shown)} and the rest, "
                          f"which all show nothing (SSIM below {protected}) whatever their size")
+        if len(shown) == len(order):  # less, but none of them hides the image
+            return Claim(quote, text, "holds only in degree: every model measured still shows "
+                         f"the image (SSIM {protected} or more), the larger ones less")
         return Claim(quote, text, HOLDS)
     return Claim(quote, text + "; but " + "; ".join(
         f"{b} leaks more than the smaller {a}" for a, b in rises), DOES_NOT_HOLD)
+
+
+def architecture_as_defence(ssims: Mapping[str, float], protected: float) -> str:
+    """Whether choosing a large model still defends, from each large model's median SSIM under
+    one attack (``ssims``, only the models measured): it does not survive as soon as one of
+    them shows the image (SSIM ``protected`` or more)."""
+    if not ssims:
+        return "is not measured yet"
+    leaking = [name for name, value in ssims.items() if value >= protected]
+    hidden = [name for name, value in ssims.items() if value < protected]
+    if not leaking:
+        return f"survives on {_names(hidden)} (median SSIM below {protected})"
+    text = "does not survive: " + ", ".join(f"{name}'s image comes back (median SSIM "
+                                            f"{ssims[name]:.2f})" for name in leaking)
+    if not hidden:
+        return text
+    return text + f", while {_names(hidden)} still show{'s' if len(hidden) == 1 else ''} nothing"
+
+
+def _names(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def parameter_count(quote: str, name: str, measured: int, reported: int,

@@ -51,6 +51,12 @@ def test_images_side_by_side_and_label_gradient():
     plt.close(fig)
     with pytest.raises(ValueError, match="2 images but 1 titles"):
         plotting.plot_images([torch.rand(3, 4, 4)] * 2, ["a"])
+    with pytest.raises(ValueError, match="no images to show"):
+        plotting.plot_images([], [])
+    grid = plotting.plot_images([torch.rand(3, 4, 4)] * 5, list("abcde"), columns=3)
+    assert len(grid.axes) == 6 and not grid.axes[-1].axison  # two rows, the spare one blank
+    assert [ax.get_title() for ax in grid.axes[:5]] == list("abcde")
+    plt.close(grid)
     bars = plotting.plot_label_gradient(torch.linspace(-1, 1, 10), 0)
     assert len(bars.axes[0].patches) == 10
     plt.close(bars)
