@@ -45,9 +45,9 @@ def split_batch(text: str) -> tuple[int, str | None]:
     """A client setting split into its batch size and its gradient defence.
 
     ``batch:B`` is the one defence that is not a change of the gradient: the client shares the
-    mean gradient of B private images, which the attacker must untangle. ``"batch:4+gaussian:1e-3"``
-    gives ``(4, "gaussian:1e-3")``, ``"prune:0.1"`` gives ``(1, "prune:0.1")``, ``"batch:8"`` and
-    ``"none"`` give ``(8, None)`` and ``(1, None)``.
+    mean gradient of B private images, which the attacker must untangle.
+    ``"batch:4+gaussian:1e-3"`` gives ``(4, "gaussian:1e-3")``, ``"prune:0.1"`` gives
+    ``(1, "prune:0.1")``, ``"batch:8"`` and ``"none"`` give ``(8, None)`` and ``(1, None)``.
 
     Raises:
         ValueError: for a batch size that is not a whole number of at least 1, or two of them.
@@ -107,8 +107,9 @@ def attack_outcomes(model: str, images: Sequence[str], defences: Sequence[str],
     MSE, PSNR, SSIM and whether the label was recovered.
 
     Under ``batch:B`` the client's batch is the image and B - 1 others (:func:`private_batch`);
-    its row measures the batch's best-recovered image (:func:`~dlg_helpers.metrics.best_recovered`),
-    its label right when every label of the batch is.
+    its row measures the batch's best-recovered image
+    (:func:`~dlg_helpers.metrics.best_recovered`), its label right when every label of the batch
+    is.
 
     Args:
         model: registered model name.
@@ -131,8 +132,8 @@ def attack_outcomes(model: str, images: Sequence[str], defences: Sequence[str],
     for attack, config in attacks.items():
         for defence in defences:
             family, strength = describe_defence(defence)
+            batch_size, gradient_defence = split_batch(defence)
             for image in images:
-                batch_size, gradient_defence = split_batch(defence)
                 spec = RunSpec(model, private_batch(image, batch_size), replace(config, seed=seed),
                                size, defence=gradient_defence)
                 result = None if recompute else stored_result(spec, results_dir, quiet=True)
