@@ -277,7 +277,9 @@ def ranking_table(ranking: Sequence[Mapping[str, Any]]) -> Markdown:
                      lambda v: "none of those tried" if v is None else str(v)),
          "worst_ssim": ("worst median SSIM there", _fixed(2)),
          "accuracy": ("accuracy", _fixed(3)),
-         "accuracy_drop": ("accuracy lost", _fixed(3)),
+         # signed: a setting can train better than none (a smaller batch takes more steps)
+         "accuracy_drop": ("accuracy change from none",
+                           lambda v: "—" if v is None else f"{-v:+.3f}"),
          "epsilon": ("ε", _epsilon_text)})
 
 

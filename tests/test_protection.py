@@ -146,7 +146,7 @@ def test_tables_show_every_setting_and_the_ranking():
     assert table[3] == ("| gaussian:0.1 | 0.10 | 1.0 | 100% | 0.10 | 1.0 | 100% | 0.820 | "
                         "no guarantee |")
     ranked = ranking_table(protection_ranking(medians, costs)).data.splitlines()
-    assert ranked[2] == "| 1 | gaussian | gaussian:0.1 | 0.10 | 0.820 | 0.110 | no guarantee |"
+    assert ranked[2] == "| 1 | gaussian | gaussian:0.1 | 0.10 | 0.820 | -0.110 | no guarantee |"
     assert outcome_table([], costs).data == "*No run of these settings is stored yet.*"
 
 
