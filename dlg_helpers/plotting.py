@@ -22,7 +22,8 @@ from matplotlib.figure import Figure
 from .attack import AttackResult, StepRecord
 from .metrics import match_batch
 
-__all__ = ["STYLE", "METRIC_LABELS", "show_image", "plot_images", "plot_evolution",
+__all__ = ["STYLE", "METRIC_LABELS", "show_image", "plot_images", "plot_attack_rows",
+           "plot_evolution",
            "animate_evolution", "plot_mse_curves", "plot_mse_panels", "plot_mse_bands",
            "plot_label_gradient", "plot_privacy_utility"]
 
@@ -94,6 +95,36 @@ def plot_images(images: Sequence[torch.Tensor], titles: Sequence[str],
             show_image(ax, image, title)
         fig.tight_layout()
     return fig
+
+
+def plot_attack_rows(rows: Mapping[str, Mapping[str, AttackResult]],
+                     views: Mapping[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
+                     size: float = 1.9) -> Figure:
+    """One row per name (a model, say): its private image, then each attack's reconstruction.
+
+    Args:
+        rows: for each row's name, the attack results by attack name, all of the same private
+            image (for a batch, the first image is shown, each reconstruction paired with it by
+            :func:`~dlg_helpers.metrics.match_batch`).
+        views: applied to an attack's reconstruction before it is shown, by attack name, e.g.
+            ``{"DLG": standardise}``.
+        size: inches a picture.
+    """
+    views = views or {}
+    attacks = {tuple(by_attack) for by_attack in rows.values()}
+    if len(attacks) > 1:
+        raise ValueError(f"every row needs the same attacks, in the same order; got {attacks}")
+    images, titles = [], []
+    for name, by_attack in rows.items():
+        if not by_attack:
+            raise ValueError(f"row {name!r} has no attack results to show")
+        images.append(next(iter(by_attack.values())).truth[:1])
+        titles.append(f"{name}: private")
+        for attack, result in by_attack.items():
+            shown = match_batch(result.reconstruction, result.truth)[:1]
+            images.append(views[attack](shown) if attack in views else shown)
+            titles.append(attack)
+    return plot_images(images, titles, size=size, columns=1 + len(next(iter(attacks), ())))
 
 
 def _evolution_frames(result: AttackResult, view: Callable[[torch.Tensor], torch.Tensor] | None,

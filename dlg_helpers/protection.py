@@ -31,7 +31,7 @@ from .training import TrainingConfig, train
 
 __all__ = ["NO_DEFENCE", "BATCH", "PROTECTED_SSIM", "split_batch", "private_batch",
            "describe_defence", "attack_outcomes", "median_outcomes",
-           "training_costs", "protection_ranking", "outcome_table", "ranking_table",
+           "stopping_settings", "training_costs", "protection_ranking", "outcome_table", "ranking_table",
            "gradient_changes", "gradient_change_table"]
 
 NO_DEFENCE = "none"
@@ -167,6 +167,26 @@ def median_outcomes(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
              **{key: statistics.median(r[key] for r in group) for key in ("mse", "psnr", "ssim")},
              "labels_right": sum(r["label_correct"] for r in group) / len(group)}
             for (attack, defence), group in groups.items()]
+
+
+def stopping_settings(medians: Sequence[Mapping[str, Any]],
+                      ssim_threshold: float = PROTECTED_SSIM) -> str:
+    """In words, which defended settings bring every attack's median SSIM below
+    ``ssim_threshold`` (rows of :func:`median_outcomes`, their order kept).
+
+    Where the undefended attack is itself below the line, no setting has anything to stop, and
+    the phrase says so rather than crediting every defence.
+    """
+    worst: dict[str, float] = {}
+    for row in medians:
+        worst[row["defence"]] = max(worst.get(row["defence"], -math.inf), row["ssim"])
+    defended = [d for d in worst if d != NO_DEFENCE]
+    if not defended:
+        return "not measured yet"
+    if worst.get(NO_DEFENCE, math.inf) < ssim_threshold:
+        return ("every one, trivially, since the undefended attack already stays below the line "
+                "at this side and budget")
+    return ", ".join(d for d in defended if worst[d] < ssim_threshold) or "none of those measured"
 
 
 def training_costs(defences: Sequence[str], config: TrainingConfig = TrainingConfig(),

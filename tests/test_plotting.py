@@ -3,6 +3,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
@@ -60,6 +61,25 @@ def test_images_side_by_side_and_label_gradient():
     bars = plotting.plot_label_gradient(torch.linspace(-1, 1, 10), 0)
     assert len(bars.axes[0].patches) == 10
     plt.close(bars)
+
+
+def test_attack_rows_show_the_private_image_then_each_attack_through_its_view(result):
+    dark = lambda image: image * 0  # noqa: E731 - a view whose effect is easy to see
+    fig = plotting.plot_attack_rows({"LeNet": {"DLG": result, "other": result},
+                                     "again": {"DLG": result, "other": result}},
+                                    views={"DLG": dark})
+    assert [ax.get_title() for ax in fig.axes] == ["LeNet: private", "DLG", "other",
+                                                   "again: private", "DLG", "other"]
+    private, viewed, plain = (ax.images[0].get_array() for ax in fig.axes[:3])
+    assert np.allclose(private, result.truth[0].permute(1, 2, 0).numpy())
+    assert viewed.max() == 0 and plain.max() > 0
+    plt.close(fig)
+    with pytest.raises(ValueError, match="same attacks"):
+        plotting.plot_attack_rows({"a": {"DLG": result}, "b": {"other": result}})
+    with pytest.raises(ValueError, match="no attack results"):
+        plotting.plot_attack_rows({"a": {}})
+    with pytest.raises(ValueError, match="no images to show"):
+        plotting.plot_attack_rows({})
 
 
 def test_styling_keeps_settings_changed_while_drawing(monkeypatch):

@@ -10,7 +10,7 @@ from dlg_helpers.attack import AttackConfig
 from dlg_helpers.protection import (attack_outcomes, describe_defence, gradient_change_table,
                                     gradient_changes, median_outcomes, outcome_table,
                                     private_batch, protection_ranking, ranking_table,
-                                    split_batch, training_costs)
+                                    split_batch, stopping_settings, training_costs)
 from dlg_helpers.training import TrainingConfig
 
 
@@ -104,6 +104,21 @@ def test_medians_over_images_per_attack_and_defence():
     assert medians[0]["ssim"] == pytest.approx(0.7)
     assert medians[0]["mse"] == pytest.approx(0.3)
     assert medians[0]["labels_right"] == pytest.approx(2 / 3)
+
+
+def test_the_settings_that_stop_every_attack_in_words():
+    def medians(ssims):
+        return median_outcomes([_row(attack, d, "a", s) for attack, by_defence in ssims.items()
+                                for d, s in by_defence.items()])
+    leaking = {"DLG": {"none": 0.9, "prune:0.1": 0.2, "gaussian:0.01": 0.1},
+               "IG": {"none": 0.6, "prune:0.1": 0.4, "gaussian:0.01": 0.2}}
+    assert stopping_settings(medians(leaking)) == "gaussian:0.01"  # prune:0.1 lets IG through
+    assert stopping_settings(medians(leaking), ssim_threshold=0.5) == "prune:0.1, gaussian:0.01"
+    assert stopping_settings(medians({"IG": {"none": 0.6, "prune:0.1": 0.5}})) == (
+        "none of those measured")
+    assert stopping_settings(medians({"IG": {"none": 0.2, "prune:0.1": 0.1}})).startswith(
+        "every one, trivially")
+    assert stopping_settings(medians({"IG": {"none": 0.6}})) == "not measured yet"
 
 
 def test_the_ranking_takes_each_familys_weakest_stopping_setting_and_orders_by_cost():
