@@ -77,7 +77,7 @@ def _spread(values: Sequence[float]) -> dict[str, float]:
 
 def group_summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One row per group, in first-seen order: how many runs; median, lowest and highest MSE,
-    aligned MSE and SSIM; median PSNR; runs with every label right, and labels recovered out of
+    aligned MSE, SSIM and best-recovered image's SSIM (``best_ssim``, for batches); median PSNR; runs with every label right, and labels recovered out of
     all private labels; how many reached MSE < 1e-3 and the median first step they did; median
     evaluations and wall time, seconds per evaluation over all runs, and how many runs diverged
     from every random start."""
@@ -88,7 +88,7 @@ def group_summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for group, members in groups.items():
         reached = [r["first_step_below"] for r in members if r["first_step_below"] is not None]
         entry: dict[str, Any] = {"group": group, "runs": len(members)}
-        for key in ("mse", "aligned_mse", "ssim"):
+        for key in ("mse", "aligned_mse", "ssim", "best_ssim"):
             entry.update({f"{key}_{k}": v for k, v in _spread([r[key] for r in members]).items()})
         entry.update({
             "psnr": statistics.median(r["psnr"] for r in members),

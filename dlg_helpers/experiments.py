@@ -16,7 +16,7 @@ from .defences import Defence
 from .devices import pick_device
 from .images import load_image
 from .gradients import relative_gradient_gap
-from .metrics import image_metrics, mse
+from .metrics import best_recovered, image_metrics, mse
 from .models import ModelSpec, build_model, get_spec
 from .original import BaselineStep, original_dlg
 from .training import trained_weights
@@ -114,10 +114,13 @@ def gradient_gaps(model: str, image: str, changes: Mapping[str, Callable[[torch.
 
 
 def result_row(result: AttackResult, threshold: float = 1e-3) -> dict[str, Any]:
-    """The numbers a results table shows for one attack."""
+    """The numbers a results table shows for one attack. ``ssim`` is the batch's mean,
+    ``best_ssim`` its best-recovered image's (:func:`~dlg_helpers.metrics.best_recovered`): what
+    a batch hides is judged by the image that comes back best."""
     quality = image_metrics(result.reconstruction, result.truth)
     return {
         **quality,
+        "best_ssim": best_recovered(result.reconstruction, result.truth)["ssim"],
         "label_true": result.label_true,
         "label_pred": result.label_pred,
         "label_correct": result.label_correct,

@@ -17,7 +17,7 @@ from IPython.display import Markdown
 
 from .attack import AttackResult
 from .comparison import attempt_counts, paired_orders
-from .metrics import ssim
+from .metrics import best_recovered
 from .tables import markdown_table
 
 __all__ = ["Claim", "verdict_table", "HOLDS", "NOT_MEASURED", "under", "share_verdict",
@@ -118,7 +118,7 @@ def optimiser_rests_by(quote: str, results: Sequence[AttackResult], name: str, l
         return Claim(quote, f"no {name} run stored", NOT_MEASURED)
     resting = [r.resting_step() for r in results]
     rested = sum(step is not None and step <= limit for step in resting)
-    shown = sum(_ssim(r) >= protected for r in results)
+    shown = sum(_shown_ssim(r) >= protected for r in results)
     verdict = share_verdict(rested, len(results))
     if rested and shown < len(results):
         verdict += f" for the optimiser; the image came with it in {shown} of {len(results)}"
@@ -128,20 +128,22 @@ def optimiser_rests_by(quote: str, results: Sequence[AttackResult], name: str, l
         + f"; SSIM at least {protected} (the picture shown) in {shown}"), verdict)
 
 
-def _ssim(result: AttackResult) -> float:
-    return ssim(result.reconstruction, result.truth)
+def _shown_ssim(result: AttackResult) -> float:
+    """The SSIM a verdict judges: a batch's best-recovered image's."""
+    return best_recovered(result.reconstruction, result.truth)["ssim"]
 
 
 def shows_nothing(quote: str, results: Sequence[AttackResult], name: str,
                   protected: float) -> Claim:
-    """Every run's kept reconstruction has an SSIM below ``protected``: nothing is shown."""
+    """Every run's kept reconstruction has an SSIM below ``protected``: nothing is shown. A
+    batch is judged by its best-recovered image (:func:`~dlg_helpers.metrics.best_recovered`)."""
     if not results:
         return Claim(quote, f"no {name} run stored", NOT_MEASURED)
     counts = attempt_counts(results)
-    best = max(_ssim(r) for r in results)
+    best = max(_shown_ssim(r) for r in results)
     return Claim(quote, (
-        f"{counts['diverged']} of {counts['attempts']} random starts diverged; the best "
-        f"reconstruction kept has SSIM {best:.3f} (below {protected} shows nothing)"),
+        f"{counts['diverged']} of {counts['attempts']} random starts diverged; the best-recovered "
+        f"image kept has SSIM {best:.3f} (below {protected} shows nothing)"),
         HOLDS if best < protected else DOES_NOT_HOLD)
 
 

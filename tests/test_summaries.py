@@ -73,6 +73,16 @@ def test_result_table_counts_steps_and_labels():
     assert summaries.orders_of_magnitude(1.0, 1e-3) == pytest.approx(3)
 
 
+def test_a_batch_row_keeps_its_mean_and_its_best_recovered_ssim():
+    truth = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    run = _result([1.0, 0.5])
+    run.truth, run.reconstruction = truth, torch.stack([torch.zeros(3, 16, 16), truth[1]])
+    row = experiments.result_row(run)
+    assert row["best_ssim"] == pytest.approx(1.0) and row["ssim"] < 0.6
+    single = experiments.result_row(_result([1.0, 0.5]))
+    assert single["best_ssim"] == single["ssim"]
+
+
 def test_batch_norm_hides_contrast_from_resnet_but_not_from_lenet():
     changes = {"contrast": lambda x: 5 * x - 1, "noise": lambda x: x + 0.01}
     lenet = {row["change"]: row for row in experiments.gradient_gaps("lenet", "cat", changes)}

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from dlg_helpers import verdicts as v
+from dlg_helpers.metrics import ssim
 from dlg_helpers.attack import Attempt, AttackResult, StepRecord
 
 
@@ -66,8 +67,17 @@ def test_an_optimiser_at_rest_is_not_a_recovered_image():
 def test_shows_nothing_judges_the_kept_picture():
     diverged = _run([1.0, 50.0], status="diverged", picture=False)
     claim = v.shows_nothing("cannot", [diverged], "I", 0.3)
-    assert claim.verdict == "holds" and claim.measured.startswith("1 of 1 random starts diverged")
+    assert claim.verdict == "holds" and claim.measured.startswith("1 of 1 random starts diverged; the best-recovered image")
     assert v.shows_nothing("cannot", [_run([1.0, 1e-5])], "I", 0.3).verdict == "does not hold"
+
+
+def test_a_batch_that_leaks_one_image_shows_something():
+    truth = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    half = _run([1.0, 0.5], truth=truth)
+    half.reconstruction = torch.stack([torch.rand(3, 16, 16), truth[1]])  # the second comes back
+    assert ssim(half.reconstruction, truth) < 0.6  # the batch's mean hides it
+    claim = v.shows_nothing("cannot", [half], "I", 0.6)
+    assert claim.verdict == "does not hold" and "image kept has SSIM 1.000" in claim.measured
 
 
 @pytest.mark.parametrize("sizes, verdict", [
