@@ -98,7 +98,8 @@ def plot_images(images: Sequence[torch.Tensor], titles: Sequence[str],
 
 
 def plot_attack_rows(rows: Mapping[str, Mapping[str, AttackResult]],
-                     views: Mapping[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
+                     views: Mapping[tuple[str, str], Callable[[torch.Tensor], torch.Tensor]]
+                     | None = None,
                      size: float = 1.9) -> Figure:
     """One row per name (a model, say): its private image, then each attack's reconstruction.
 
@@ -106,8 +107,9 @@ def plot_attack_rows(rows: Mapping[str, Mapping[str, AttackResult]],
         rows: for each row's name, the attack results by attack name, all of the same private
             image (for a batch, the first image is shown, each reconstruction paired with it by
             :func:`~dlg_helpers.metrics.match_batch`).
-        views: applied to an attack's reconstruction before it is shown, by attack name, e.g.
-            ``{"DLG": standardise}``.
+        views: applied to a reconstruction before it is shown, by (row name, attack name),
+            e.g. ``{("ResNet-18", "DLG"): standardise}`` for a model whose batch norm hides the
+            contrast from its gradient.
         size: inches a picture.
     """
     views = views or {}
@@ -122,7 +124,8 @@ def plot_attack_rows(rows: Mapping[str, Mapping[str, AttackResult]],
         titles.append(f"{name}: private")
         for attack, result in by_attack.items():
             shown = match_batch(result.reconstruction, result.truth)[:1]
-            images.append(views[attack](shown) if attack in views else shown)
+            view = views.get((name, attack))
+            images.append(view(shown) if view is not None else shown)
             titles.append(attack)
     return plot_images(images, titles, size=size, columns=1 + len(next(iter(attacks), ())))
 

@@ -67,12 +67,13 @@ def test_attack_rows_show_the_private_image_then_each_attack_through_its_view(re
     dark = lambda image: image * 0  # noqa: E731 - a view whose effect is easy to see
     fig = plotting.plot_attack_rows({"LeNet": {"DLG": result, "other": result},
                                      "again": {"DLG": result, "other": result}},
-                                    views={"DLG": dark})
+                                    views={("LeNet", "DLG"): dark})
     assert [ax.get_title() for ax in fig.axes] == ["LeNet: private", "DLG", "other",
                                                    "again: private", "DLG", "other"]
     private, viewed, plain = (ax.images[0].get_array() for ax in fig.axes[:3])
     assert np.allclose(private, result.truth[0].permute(1, 2, 0).numpy())
     assert viewed.max() == 0 and plain.max() > 0
+    assert fig.axes[4].images[0].get_array().max() > 0  # the view is the LeNet row's only
     plt.close(fig)
     with pytest.raises(ValueError, match="same attacks"):
         plotting.plot_attack_rows({"a": {"DLG": result}, "b": {"other": result}})
