@@ -77,10 +77,11 @@ def _spread(values: Sequence[float]) -> dict[str, float]:
 
 def group_summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One row per group, in first-seen order: how many runs; median, lowest and highest MSE,
-    aligned MSE, SSIM and best-recovered image's SSIM (``best_ssim``, for batches); median PSNR; runs with every label right, and labels recovered out of
-    all private labels; how many reached MSE < 1e-3 and the median first step they did; median
-    evaluations and wall time, seconds per evaluation over all runs, and how many runs diverged
-    from every random start."""
+    aligned MSE, SSIM and the best-recovered image's SSIM (``best_ssim``, for batches); median
+    PSNR; runs with every label right, and labels recovered out of all private labels; how
+    many reached MSE < 1e-3 and the median first step they did; median evaluations and wall
+    time, seconds per evaluation over all runs, and how many runs diverged from every random
+    start."""
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
         groups.setdefault(row["group"], []).append(row)

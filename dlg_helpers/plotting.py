@@ -23,9 +23,8 @@ from .attack import AttackResult, StepRecord
 from .metrics import match_batch
 
 __all__ = ["STYLE", "METRIC_LABELS", "show_image", "plot_images", "plot_attack_rows",
-           "plot_evolution",
-           "animate_evolution", "plot_mse_curves", "plot_mse_panels", "plot_mse_bands",
-           "plot_label_gradient", "plot_privacy_utility"]
+           "plot_evolution", "animate_evolution", "plot_mse_curves", "plot_mse_panels",
+           "plot_mse_bands", "plot_label_gradient", "plot_privacy_utility"]
 
 STYLE = {
     "figure.facecolor": "white",

@@ -30,8 +30,8 @@ from .store import RunSpec, load_or_run, stored_result
 from .training import TrainingConfig, train
 
 __all__ = ["NO_DEFENCE", "BATCH", "PROTECTED_SSIM", "split_batch", "private_batch",
-           "describe_defence", "attack_outcomes", "median_outcomes",
-           "stopping_settings", "training_costs", "protection_ranking", "outcome_table", "ranking_table",
+           "describe_defence", "attack_outcomes", "median_outcomes", "stopping_settings",
+           "training_costs", "protection_ranking", "outcome_table", "ranking_table",
            "gradient_changes", "gradient_change_table"]
 
 NO_DEFENCE = "none"
