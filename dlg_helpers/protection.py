@@ -169,6 +169,15 @@ def median_outcomes(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             for (attack, defence), group in groups.items()]
 
 
+def _worst_ssim(medians: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Each setting's highest median SSIM over the attacks (what its best attacker recovers),
+    settings in first-seen order."""
+    worst: dict[str, float] = {}
+    for row in medians:
+        worst[row["defence"]] = max(worst.get(row["defence"], -math.inf), row["ssim"])
+    return worst
+
+
 def stopping_settings(medians: Sequence[Mapping[str, Any]],
                       ssim_threshold: float = PROTECTED_SSIM) -> str:
     """In words, which defended settings bring every attack's median SSIM below
@@ -177,9 +186,7 @@ def stopping_settings(medians: Sequence[Mapping[str, Any]],
     Where the undefended attack is itself below the line, no setting has anything to stop, and
     the phrase says so rather than crediting every defence.
     """
-    worst: dict[str, float] = {}
-    for row in medians:
-        worst[row["defence"]] = max(worst.get(row["defence"], -math.inf), row["ssim"])
+    worst = _worst_ssim(medians)
     defended = [d for d in worst if d != NO_DEFENCE]
     if not defended:
         return "not measured yet"
@@ -222,12 +229,11 @@ def protection_ranking(medians: Sequence[Mapping[str, Any]],
     if NO_DEFENCE not in accuracy:
         raise ValueError("the costs need the undefended run ('none') to measure the drop against")
     baseline = accuracy[NO_DEFENCE]["accuracy"]
-    worst: dict[str, float] = {}
+    worst = _worst_ssim(medians)
     families: dict[str, list[str]] = {}
     for row in medians:
         if row["defence"] == NO_DEFENCE:
             continue
-        worst[row["defence"]] = max(worst.get(row["defence"], 0.0), row["ssim"])
         if row["defence"] not in families.setdefault(row["family"], []):
             families[row["family"]].append(row["defence"])
     ranking = []

@@ -136,6 +136,10 @@ def test_the_ranking_takes_each_familys_weakest_stopping_setting_and_orders_by_c
     assert ranking[0]["accuracy_drop"] == pytest.approx(0.08)
     assert ranking[0]["worst_ssim"] == pytest.approx(0.25)
     assert ranking[2]["strongest_tried"] == "prune:0.1" and ranking[2]["worst_ssim"] == 0.6
+    # SSIM can be negative: the worst over the attacks is the highest value, not floored at 0
+    noisy = median_outcomes([_row(a, "gaussian:0.1", "a", s) for a, s in (("DLG", -0.2),
+                                                                          ("IG", -0.1))])
+    assert protection_ranking(noisy, costs)[0]["worst_ssim"] == pytest.approx(-0.1)
     with pytest.raises(ValueError, match="undefended run"):
         protection_ranking(medians, costs[1:])
 
