@@ -131,16 +131,21 @@ def _range_text(row: Mapping[str, Any], prefix: str) -> str:
             f"[{fmt_sci(row[f'{prefix}_low'])}, {fmt_sci(row[f'{prefix}_high'])}]")
 
 
+def _ssim_text(row: Mapping[str, Any], prefix: str) -> str:
+    return f"{row[f'{prefix}_median']:.2f} [{row[f'{prefix}_low']:.2f}, {row[f'{prefix}_high']:.2f}]"
+
+
 def summary_table(summary: Sequence[Mapping[str, Any]], group_header: str = "runs of",
                   extra: Mapping[str, tuple[str, Callable[[Any], str]]] | None = None) -> Markdown:
     """:func:`group_summary` as a Markdown table (medians with [lowest, highest]); ``extra``
     adds columns after the group's name (row key -> header, formatter), for keys the caller
-    put in the rows."""
+    put in the rows. When a run holds a batch, a column gives the best-recovered image's SSIM
+    beside the batch's mean, since that image is what the verdicts judge a batch by."""
     if not summary:
         return Markdown("*No run of these groups is stored yet.*")
     rows = [{**row, "mse_text": _range_text(row, "mse"),
              "aligned_text": _range_text(row, "aligned_mse"),
-             "ssim_text": f"{row['ssim_median']:.2f} [{row['ssim_low']:.2f}, {row['ssim_high']:.2f}]",
+             "ssim_text": _ssim_text(row, "ssim"), "best_ssim_text": _ssim_text(row, "best_ssim"),
              "labels_text": f"{row['labels_recovered']}/{row['labels']}",
              "below": (f"{row['reached']}/{row['runs']}, median step {row['first_below']:.0f}"
                        if row["reached"] else f"0/{row['runs']}")}
@@ -150,6 +155,8 @@ def summary_table(summary: Sequence[Mapping[str, Any]], group_header: str = "run
         "mse_text": ("MSE median [min, max]", str),
         "aligned_text": ("aligned MSE median [min, max]", str),
         "psnr": ("PSNR (dB)", lambda v: f"{v:.1f}"), "ssim_text": ("SSIM median [min, max]", str),
+        **({"best_ssim_text": ("best image's SSIM median [min, max]", str)}
+           if any(row["labels"] > row["runs"] for row in summary) else {}),
         "labels_text": ("labels recovered", str), "below": ("reached MSE < 1e-3", str),
         "evaluations": ("evaluations", fmt_int),
         "minutes": ("minutes", lambda v: f"{v:.1f}"),

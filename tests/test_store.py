@@ -197,6 +197,11 @@ def test_collect_loads_stored_runs_and_names_the_commands_of_missing_ones(stored
     (summary,) = group_summary(collected.rows)
     assert summary["runs"] == 1 and summary["mse_median"] == summary["mse_low"]
     assert "| stored | 1 |" in summary_table([summary]).data
+    assert "best image's SSIM" not in summary_table([summary]).data  # no batch, no column
+    batch = {**summary, "group": "batch", "labels": 2, "best_ssim_median": 0.875,
+             "best_ssim_low": 0.5, "best_ssim_high": 0.9}
+    table = summary_table([summary, batch]).data
+    assert "best image's SSIM median [min, max]" in table and "0.88 [0.50, 0.90]" in table
 
 
 def test_summaries_print_what_is_missing_and_value_reads_nan_for_it(stored, capsys):
