@@ -194,6 +194,9 @@ def test_collect_loads_stored_runs_and_names_the_commands_of_missing_ones(stored
     assert collected.results["absent"] == [] and len(collected.results["stored"]) == 1
     assert collected.missing == [absent.command(results / "lenet" / absent.folder_name)]
     assert "1 wanted runs are not stored yet" in collected.note()
+    assert collected.coverage() == "1 of the 2 runs this section wants is not stored yet."
+    assert collect({"stored": [spec]}, results).coverage() == (
+        "Every run this section wants (1) is stored.")
     (summary,) = group_summary(collected.rows)
     assert summary["runs"] == 1 and summary["mse_median"] == summary["mse_low"]
     assert "| stored | 1 |" in summary_table([summary]).data
