@@ -134,13 +134,15 @@ def measured(number: float, spec: str = ".2g") -> str:
     return "not measured yet" if math.isnan(number) else format(number, spec)
 
 
-def _range_text(row: Mapping[str, Any], prefix: str) -> str:
-    return (f"{fmt_sci(row[f'{prefix}_median'])} "
-            f"[{fmt_sci(row[f'{prefix}_low'])}, {fmt_sci(row[f'{prefix}_high'])}]")
+def _range_text(row: Mapping[str, Any], prefix: str,
+                fmt: Callable[[float], str] = fmt_sci) -> str:
+    """``prefix``'s median with [lowest, highest], e.g. "1.2e-03 [4.0e-04, 2.0e-02]"."""
+    median, low, high = (fmt(row[f"{prefix}_{end}"]) for end in ("median", "low", "high"))
+    return f"{median} [{low}, {high}]"
 
 
-def _ssim_text(row: Mapping[str, Any], prefix: str) -> str:
-    return f"{row[f'{prefix}_median']:.2f} [{row[f'{prefix}_low']:.2f}, {row[f'{prefix}_high']:.2f}]"
+def _fmt_ssim(value: float) -> str:
+    return f"{value:.2f}"
 
 
 def summary_table(summary: Sequence[Mapping[str, Any]], group_header: str = "runs of",
@@ -153,18 +155,21 @@ def summary_table(summary: Sequence[Mapping[str, Any]], group_header: str = "run
         return Markdown("*No run of these groups is stored yet.*")
     rows = [{**row, "mse_text": _range_text(row, "mse"),
              "aligned_text": _range_text(row, "aligned_mse"),
-             "ssim_text": _ssim_text(row, "ssim"), "best_ssim_text": _ssim_text(row, "best_ssim"),
+             "ssim_text": _range_text(row, "ssim", _fmt_ssim),
              "labels_text": f"{row['labels_recovered']}/{row['labels']}",
              "below": (f"{row['reached']}/{row['runs']}, median step {row['first_below']:.0f}"
                        if row["reached"] else f"0/{row['runs']}")}
             for row in summary]
+    holds_batch = any(row["labels"] > row["runs"] for row in summary)
+    if holds_batch:
+        rows = [{**row, "best_ssim_text": _range_text(row, "best_ssim", _fmt_ssim)} for row in rows]
     return markdown_table(rows, {
         "group": (group_header, str), **(extra or {}), "runs": ("runs", fmt_int),
         "mse_text": ("MSE median [min, max]", str),
         "aligned_text": ("aligned MSE median [min, max]", str),
         "psnr": ("PSNR (dB)", lambda v: f"{v:.1f}"), "ssim_text": ("SSIM median [min, max]", str),
         **({"best_ssim_text": ("best image's SSIM median [min, max]", str)}
-           if any(row["labels"] > row["runs"] for row in summary) else {}),
+           if holds_batch else {}),
         "labels_text": ("labels recovered", str), "below": ("reached MSE < 1e-3", str),
         "evaluations": ("evaluations", fmt_int),
         "minutes": ("minutes", lambda v: f"{v:.1f}"),
