@@ -210,3 +210,19 @@ def attempt_counts(results: Sequence[AttackResult]) -> dict[str, int]:
             counts["attempts"] += 1
             counts[attempt.status] += 1
     return counts
+
+
+def distance_fall(results: Mapping[str, AttackResult]) -> str:
+    """How far each named run's gradient distance fell, from its first step to the closest match
+    it kept, e.g. "LeNet 1.2e-01 → 2.0e-04 (600×)". This is the attacker's own view of success: a
+    distance that barely fell means the attack never matched the gradient, whatever the image."""
+    if not results:
+        return "no run stored"
+    parts = []
+    for name, result in results.items():
+        first, best = result.history[0].grad_distance, result.best_distance
+        ratio = first / best if best > 0 else math.inf
+        fall = ("matched exactly" if ratio == math.inf
+                else f"{ratio:.1f}×" if ratio < 10 else f"{ratio:,.0f}×")
+        parts.append(f"{name} {fmt_sci(first)} → {fmt_sci(best)} ({fall})")
+    return "; ".join(parts)

@@ -10,6 +10,7 @@ import torch
 import dlg_helpers as dlg
 from dlg_helpers import experiments, summaries
 from dlg_helpers.attack import Attempt, StepRecord
+from dlg_helpers.comparison import distance_fall
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -131,3 +132,11 @@ def test_how_a_run_ended_in_one_sentence():
     diverged = load_result(ROOT / "results" / "inception_v3" / "cat+astronaut-seed0")
     assert summaries.how_it_ended(diverged, 300).startswith(
         f"L-BFGS diverged from every one of its {len(diverged.attempts)} random starts")
+
+
+def test_distance_fall_reads_each_runs_first_and_kept_distance():
+    text = distance_fall({"matched": _result([0.12, 0.01, 0.0002]),
+                          "stuck": _result([0.45, 0.40, 0.37])})
+    assert text == "matched 1.2e-01 → 2.0e-04 (600×); stuck 4.5e-01 → 3.7e-01 (1.2×)"
+    assert distance_fall({"exact": _result([0.3, 0.0])}) == "exact 3.0e-01 → 0.0e+00 (matched exactly)"
+    assert distance_fall({}) == "no run stored"
