@@ -27,6 +27,9 @@ __all__ = ["Claim", "verdict_table", "HOLDS", "NOT_MEASURED", "under", "share_ve
 HOLDS = "holds"
 DOES_NOT_HOLD = "does not hold"
 NOT_MEASURED = "not measured yet"
+# SSIM differences this small are ties: with one run per large model (hours each on a CPU) there is
+# no spread to tell them from the chance of the random start.
+SSIM_TIE = 0.05
 
 
 @dataclass(frozen=True)
@@ -148,24 +151,28 @@ def shows_nothing(quote: str, results: Sequence[AttackResult], name: str,
 
 
 def larger_models_leak_less(quote: str, sizes: Mapping[str, tuple[int, float]],
-                            protected: float) -> Claim:
+                            protected: float, tie: float = SSIM_TIE) -> Claim:
     """Ordered by parameter count, the models' median SSIM never rises. ``sizes`` maps a model's
     name to (parameters, median SSIM). Below ``protected`` no picture is shown, so an order
-    among models that all score below it says nothing and is not counted against the claim.
-    With fewer than two models measured the claim is not measured."""
+    among models that all score below it says nothing and is not counted against the claim;
+    nor is a rise of ``tie`` or less, which one run per model cannot tell from chance. With
+    fewer than two models measured the claim is not measured."""
     if len(sizes) < 2:
         return Claim(quote, f"{len(sizes)} model(s) measured; the claim compares two or more",
                      NOT_MEASURED)
     order = sorted(sizes, key=lambda name: sizes[name][0])
     text = "median SSIM by measured size: " + ", ".join(
         f"{name} ({sizes[name][0] / 1e6:.2g} M) {sizes[name][1]:.2f}" for name in order)
-    rises = [(a, b) for a, b in zip(order, order[1:])
-             if sizes[b][1] > sizes[a][1] and sizes[b][1] >= protected]
+    pairs = [(a, b) for a, b in zip(order, order[1:]) if sizes[b][1] >= protected]
+    rises = [(a, b) for a, b in pairs if sizes[b][1] - sizes[a][1] > tie]
+    ties = [(a, b) for a, b in pairs if 0 < sizes[b][1] - sizes[a][1] <= tie]
+    text += "".join(f"; {b} scores above the smaller {a} by {sizes[b][1] - sizes[a][1]:.2f}, "
+                    f"a tie (within {tie})" for a, b in ties)
     if not rises:
         shown = [name for name in order if sizes[name][1] >= protected]
-        if shown and len(shown) < len(order) and order[:len(shown)] == shown:
-            return Claim(quote, text, f"holds only between {', '.join(shown)} and the rest, "
-                         f"which all show nothing (SSIM below {protected}) whatever their size")
+        if len(shown) == 1 and order[0] == shown[0]:
+            return Claim(quote, text, f"holds only between {shown[0]} and the rest, which all "
+                         f"show nothing (SSIM below {protected}) whatever their size")
         if len(shown) == len(order):  # less, but none of them hides the image
             return Claim(quote, text, "holds only in degree: every model measured still shows "
                          f"the image (SSIM {protected} or more), the larger ones less")

@@ -91,9 +91,18 @@ def test_a_batch_that_leaks_one_image_shows_something():
      "holds only between A and the rest, which all show nothing (SSIM below 0.3) whatever "
      "their size"),
     ({"A": (1, 0.9), "B": (5, 0.05), "C": (9, 0.6)}, "does not hold"),
+    ({"A": (1, 0.62), "B": (5, 0.36), "C": (9, 0.40), "D": (20, 0.02)}, "holds"),
+    ({"A": (1, 0.62), "B": (5, 0.36), "C": (9, 0.42), "D": (20, 0.02)}, "does not hold"),
 ])
 def test_larger_models_leak_less_only_when_ssim_never_rises_above_nothing_shown(sizes, verdict):
     assert v.larger_models_leak_less("larger", sizes, 0.3).verdict == verdict
+
+
+def test_a_rise_within_the_tie_is_named_and_not_held_against_the_claim():
+    claim = v.larger_models_leak_less("larger", {"A": (1, 0.62), "B": (5, 0.36), "C": (9, 0.40)},
+                                      0.3)
+    assert claim.measured.endswith("; C scores above the smaller B by 0.04, a tie (within 0.05)")
+    assert claim.verdict.startswith("holds only in degree")
 
 
 def test_larger_models_leak_less_needs_two_models_and_can_be_labelled_by_attack():
