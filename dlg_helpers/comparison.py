@@ -153,16 +153,16 @@ def summary_table(summary: Sequence[Mapping[str, Any]], group_header: str = "run
     beside the batch's mean, since that image is what the verdicts judge a batch by."""
     if not summary:
         return Markdown("*No run of these groups is stored yet.*")
+    holds_batch = any(row["labels"] > row["runs"] for row in summary)
     rows = [{**row, "mse_text": _range_text(row, "mse"),
              "aligned_text": _range_text(row, "aligned_mse"),
              "ssim_text": _range_text(row, "ssim", _fmt_ssim),
+             **({"best_ssim_text": _range_text(row, "best_ssim", _fmt_ssim)}
+                if holds_batch else {}),
              "labels_text": f"{row['labels_recovered']}/{row['labels']}",
              "below": (f"{row['reached']}/{row['runs']}, median step {row['first_below']:.0f}"
                        if row["reached"] else f"0/{row['runs']}")}
             for row in summary]
-    holds_batch = any(row["labels"] > row["runs"] for row in summary)
-    if holds_batch:
-        rows = [{**row, "best_ssim_text": _range_text(row, "best_ssim", _fmt_ssim)} for row in rows]
     return markdown_table(rows, {
         "group": (group_header, str), **(extra or {}), "runs": ("runs", fmt_int),
         "mse_text": ("MSE median [min, max]", str),
@@ -221,8 +221,8 @@ def distance_fall(results: Mapping[str, AttackResult]) -> str:
     parts = []
     for name, result in results.items():
         first, best = result.history[0].grad_distance, result.best_distance
-        ratio = first / best if best > 0 else math.inf
-        fall = ("matched exactly" if ratio == math.inf
+        ratio = first / best if best else None
+        fall = ("matched exactly" if ratio is None
                 else f"{ratio:.1f}×" if ratio < 10 else f"{ratio:,.0f}×")
         parts.append(f"{name} {fmt_sci(first)} → {fmt_sci(best)} ({fall})")
     return "; ".join(parts)
