@@ -11,12 +11,6 @@ STAMP := $(VENV)/.installed
 # Kernels started by papermill and nbval must find this environment's python first.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
-# The records the tests recompute and the committed chapters' outputs were computed with AVX2
-# kernels. A CPU with AVX-512 rounds convolutions and reductions differently, and L-BFGS
-# amplifies that (the LeNet record then ends at MSE 1.4e-5, not 9.2e-6), so execution and tests
-# cap ATen and oneDNN at AVX2: the same numbers, to the last bit, on any x86-64 machine.
-export ATEN_CPU_CAPABILITY := avx2
-export ONEDNN_MAX_CPU_ISA := AVX2
 # The browser test drives Debian's Chromium; Playwright never downloads a browser of its own.
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)

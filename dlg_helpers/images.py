@@ -139,10 +139,15 @@ def _raw_image(name: str) -> tuple[np.ndarray, int]:
             return _digit(int(index))
     path = Path(name)
     if path.is_file():
-        from PIL import Image
+        from PIL import Image, UnidentifiedImageError
 
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB")), 0
+        try:
+            with Image.open(path) as image:
+                return np.asarray(image.convert("RGB")), 0
+        except (UnidentifiedImageError, OSError) as error:
+            raise ValueError(
+                f"{name!r} is a file but not an image Pillow can read ({error}); pass a PNG, "
+                f"JPEG or other image file, or a shipped image such as 'cat'") from error
     raise ValueError(
         f"unknown image {name!r}: use one of {', '.join(image_names())}, face-0 ... "
         f"face-{LFW_FACES - 1}, digit-0 ... digit-{DIGITS - 1}, or the path of an image file"

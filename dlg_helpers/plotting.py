@@ -363,7 +363,7 @@ def plot_privacy_utility(medians: Sequence[Mapping[str, object]],
     """Privacy against utility: one panel per attack, one line per defence family.
 
     Each point is one defence setting: across, the held-out accuracy of a model trained with
-    it; up, the median SSIM of the attack's reconstructions (lower: more private). Points are
+    it (the mean over the trainings, with a bar of one standard deviation either side); up, the median SSIM of the attack's reconstructions (lower: more private). Points are
     labelled with the setting's strength; the star is no defence.
 
     Args:
@@ -372,6 +372,7 @@ def plot_privacy_utility(medians: Sequence[Mapping[str, object]],
         threshold: draw the SSIM below which a defence counts as stopping the attack.
     """
     accuracy = {row["defence"]: row["accuracy"] for row in costs}
+    spread = {row["defence"]: row.get("accuracy_sd", 0.0) for row in costs}
     attacks = list(dict.fromkeys(row["attack"] for row in medians))
     with _styled():
         fig, axes = plt.subplots(1, len(attacks), figsize=(5.2 * len(attacks), 4.2),
@@ -385,6 +386,8 @@ def plot_privacy_utility(medians: Sequence[Mapping[str, object]],
                     ax.plot(xs, ys, "*", markersize=14, color="#000000", label="no defence")
                     continue
                 line, = ax.plot(xs, ys, "o-", linewidth=1.2, markersize=5, label=family)
+                ax.errorbar(xs, ys, xerr=[spread[r["defence"]] for r in points], fmt="none",
+                            ecolor=line.get_color(), elinewidth=0.8, alpha=0.6)
                 for x, y, r in zip(xs, ys, points):
                     ax.annotate(str(r["strength"]), (x, y), textcoords="offset points",
                                 xytext=(4, 3), fontsize=7, color=line.get_color())

