@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from .attacks import ATTACKS, DEFAULT_ATTACK, attack_entry
 from .defences import Defence
 from .gradients import (DISTANCES, classification_loss, classifier_gradient, idlg_labels,
                         shared_gradient)
@@ -81,6 +82,9 @@ class AttackConfig:
         divergence_factor: a distance this many times the starting one means divergence.
         max_pixel: a dummy input larger than this in magnitude means divergence.
         restarts: how many new random starts a failed attempt may get.
+        attack: the registered attack these settings are a variant of
+            (:data:`~dlg_helpers.attacks.ATTACKS`): its stored runs are filed, named and
+            described by it.
         progress: show a progress bar.
     """
 
@@ -105,6 +109,7 @@ class AttackConfig:
     signed: bool = False
     lr_decay: bool = False
     trials: int = 1
+    attack: str = DEFAULT_ATTACK
     progress: bool = True
 
     @classmethod
@@ -121,21 +126,16 @@ class AttackConfig:
         settings: dict[str, Any] = dict(
             steps=steps, trials=trials, tv_weight=tv_weight, optimiser="adam", lr=0.1,
             distance="cosine", boxed=True, signed=True, lr_decay=True, label_mode="idlg",
-            match_ratio=0.0, patience=0, restarts=0, snapshot_every=max(1, steps // 30))
+            match_ratio=0.0, patience=0, restarts=0, snapshot_every=max(1, steps // 30),
+            attack="inverting-gradients")
         settings.update(overrides)
         return cls(**settings)
 
     @property
-    def preset(self) -> str:
-        """The attack these settings are a variant of, as ``--attack`` names it: an Adam run is
-        ``"inverting-gradients"`` (Geiping et al.'s optimiser), an L-BFGS run ``"dlg"``. Stored
-        runs are filed and named by it."""
-        return "inverting-gradients" if self.optimiser == "adam" else "dlg"
-
-    @property
     def name(self) -> str:
-        """The attack's name in prose: ``"DLG"`` or ``"inverting gradients"``."""
-        return "DLG" if self.preset == "dlg" else "inverting gradients"
+        """The attack's name in prose, from its registry entry: ``"DLG"``,
+        ``"inverting gradients"``."""
+        return attack_entry(self.attack).display
 
     def __post_init__(self) -> None:
         if self.label_mode not in LABEL_MODES:
@@ -165,6 +165,9 @@ class AttackConfig:
             raise ValueError("signed steps need optimiser='adam' (L-BFGS needs the true gradient)")
         if not 1 <= self.trials <= self.steps:
             raise ValueError(f"trials must be between 1 and steps ({self.steps}), got {self.trials}")
+        if self.attack not in ATTACKS:
+            raise ValueError(f"unknown attack {self.attack!r}; use one of {', '.join(ATTACKS)}, "
+                             "or register it with dlg_helpers.attacks.register_attack")
 
 
 class AttackDivergedWarning(UserWarning):
@@ -788,9 +791,13 @@ def config_dict(stored: dict[str, Any]) -> dict[str, Any]:
     """A stored configuration as :func:`dataclasses.asdict` gives it today.
 
     Settings added since the configuration was stored take their defaults (which reproduce what
-    the code did before they existed), so older checkpoints and records stay usable.
+    the code did before they existed), so older checkpoints and records stay usable. A record
+    stored before attacks were named by the registry was filed by its optimiser (Adam:
+    inverting gradients), and is read so.
     """
-    return {**asdict(AttackConfig()), **stored, "progress": True}
+    named = {"attack": "inverting-gradients" if stored.get("optimiser") == "adam"
+             else DEFAULT_ATTACK}
+    return {**asdict(AttackConfig()), **named, **stored, "progress": True}
 
 
 def reconstruct(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor | list[int] | int,

@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 
 from .attack import AttackConfig
-from .options import ATTACKS, CONFIG_OPTIONS, DEFAULTS, base_config, flag
+from .attacks import ATTACKS, DEFAULT_ATTACK, attack_entry
+from .options import CONFIG_OPTIONS, flag
 from .devices import pick_device
 from .experiments import run_attack
 from .defences import Defence, parse_defence
@@ -46,19 +47,18 @@ def _add_run_options(command: argparse.ArgumentParser, without: tuple[str, ...] 
                          help="victim network (its input size and normalisation come with it)")
     command.add_argument("--size", type=int, default=None,
                          help="image side in pixels (None: the model's input size)")
-    command.add_argument("--attack", choices=ATTACKS, default="dlg",
-                         help="dlg: the report's attack (L-BFGS on the squared distance); "
-                              "inverting-gradients: Geiping et al.'s (cosine, TV prior, signed "
-                              "Adam, 6,000 steps, 2 trials, iDLG label); the options below "
-                              "change its settings")
-    inverting = AttackConfig.inverting_gradients()
+    command.add_argument("--attack", choices=list(ATTACKS), default=DEFAULT_ATTACK,
+                         help="; ".join(f"{key}: {entry.summary}" for key, entry in ATTACKS.items())
+                              + "; the options below change its settings")
+    presets = {key: entry.config() for key, entry in ATTACKS.items()}
     for name, (help_text, choices) in CONFIG_OPTIONS.items():
         if name in without:
             continue
-        default = getattr(DEFAULTS, name)
+        default = getattr(presets[DEFAULT_ATTACK], name)
         # Only the options given change the chosen attack's settings, so none has a default here.
-        defaults = (f"dlg: {default}" if getattr(inverting, name) == default else
-                    f"dlg: {default}; inverting-gradients: {getattr(inverting, name)}")
+        defaults = "; ".join([f"{DEFAULT_ATTACK}: {default}"] + [
+            f"{key}: {getattr(preset, name)}" for key, preset in presets.items()
+            if key != DEFAULT_ATTACK and getattr(preset, name) != default])
         if isinstance(default, bool):
             command.add_argument(flag(name), action=argparse.BooleanOptionalAction,
                                  default=argparse.SUPPRESS, help=f"{help_text} ({defaults})")
@@ -166,7 +166,7 @@ def attack_config(args: argparse.Namespace) -> AttackConfig:
     """The attack's settings from parsed arguments: the chosen attack, changed by the options
     given."""
     given = {name: getattr(args, name) for name in CONFIG_OPTIONS if hasattr(args, name)}
-    base = base_config(args.attack, given.get("steps"))
+    base = attack_entry(args.attack).config(given.get("steps"))
     return replace(base, **given, progress=not args.no_progress)
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from .attack import LABEL_MODES, OPTIMISERS, AttackConfig
+from .attacks import DEFAULT_ATTACK, attack_config
 from .gradients import DISTANCES
 
-__all__ = ["CONFIG_OPTIONS", "ATTACKS", "DEFAULTS", "flag", "base_config", "config_arguments"]
+__all__ = ["CONFIG_OPTIONS", "DEFAULTS", "flag", "config_arguments"]
 
 DEFAULTS = AttackConfig()
 
@@ -39,39 +40,30 @@ CONFIG_OPTIONS: dict[str, tuple[str, tuple[str, ...] | None]] = {
 """The attack settings the command line sets: field of AttackConfig -> (help, choices)."""
 
 
-ATTACKS = {"dlg": AttackConfig, "inverting-gradients": AttackConfig.inverting_gradients}
-"""The attacks ``--attack`` names, each the starting point its other options change."""
-
-
-def base_config(attack: str, steps: int | None = None) -> AttackConfig:
-    """The settings of the attack named ``attack`` (a key of :data:`ATTACKS`) for ``steps``
-    (None: that attack's own budget, 300 for DLG, 6,000 for inverting gradients)."""
-    return ATTACKS[attack]() if steps is None else ATTACKS[attack](steps=steps)
-
-
 def flag(name: str) -> str:
     """The option that sets field ``name``, e.g. ``--tv-weight``."""
     return "--" + name.replace("_", "-")
 
 
 def config_arguments(config: AttackConfig) -> list[str]:
-    """The command-line options that give ``config``: the seed, the attack it starts from
-    (``--attack inverting-gradients`` for any Adam run), then every setting that differs from
-    that attack's.
+    """The command-line options that give ``config``: the seed, the attack it is a variant of
+    (``--attack``, unless it is the default), then every setting that differs from that
+    attack's preset.
 
     Raises:
         ValueError: when ``config`` changes a setting the command line cannot set.
     """
-    attack = config.preset
-    base = base_config(attack, config.steps)
+    attack = config.attack
+    base = attack_config(attack, config.steps)
     changed = [name for name, value in asdict(config).items()
                if name not in ("progress", "seed") and value != getattr(base, name)]
     unsupported = [name for name in changed if name not in CONFIG_OPTIONS]
     if unsupported:
         raise ValueError(f"the command line cannot set {', '.join(unsupported)}; run this "
                          "configuration from Python with load_or_run(..., save=True)")
-    words = ["--seed", str(config.seed)] + (["--attack", attack] if attack != "dlg" else [])
-    if config.steps != base_config(attack).steps:  # the attack's own budget needs no option
+    words = ["--seed", str(config.seed)] + (["--attack", attack]
+                                            if attack != DEFAULT_ATTACK else [])
+    if config.steps != attack_config(attack).steps:  # the attack's own budget needs no option
         words += ["--steps", str(config.steps)]
     for name in changed:
         value = getattr(config, name)

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .attack import Attempt, AttackConfig, AttackResult, StepRecord
+from .attack import Attempt, AttackConfig, AttackResult, StepRecord, config_dict
+from .attacks import attack_entry
 from .metrics import image_metrics
 
 __all__ = ["RECORD_FILE", "ARRAYS_FILE", "REQUIRED_KEYS", "build_record", "save_record",
@@ -189,7 +190,9 @@ def load_result(path: str | Path) -> AttackResult:
         reconstruction=reconstruction, truth=truth, label_true=record["label_true"],
         label_pred=record["label_pred"], history=history,
         attempts=[Attempt(**a) for a in record["attempts"]], snapshots=snapshots,
-        config=AttackConfig(**record["config"]), defence=record.get("defence"),
+        config=AttackConfig(**{**config_dict(record["config"]),
+                               "progress": record["config"].get("progress", True)}),
+        defence=record.get("defence"),
     )
 
 
@@ -209,7 +212,7 @@ def list_records(results_dir: str | Path) -> list[dict[str, Any]]:
             "folder": str(path.parent), "model": record["model"], "image": record["image"],
             "image_size": record.get("image_size"),
             "trained_steps": record.get("trained_steps", 0),
-            "attack": AttackConfig(**record["config"]).name,
+            "attack": attack_entry(config_dict(record["config"])["attack"]).display,
             "defence": record.get("defence") or "none",
             "steps": record["steps"], "evaluations": record["evaluations"],
             "minutes": record["wall_seconds"] / 60,

@@ -9,6 +9,7 @@ the reason and never used.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import shlex
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .attack import AttackConfig, AttackResult, config_dict
+from .attacks import attack_entry
 from .defences import parse_defence
 from .devices import pick_device
 from .experiments import run_attack
@@ -29,7 +31,7 @@ __all__ = ["RunSpec", "run_specs", "StoredRunError", "find_record", "stored_resu
            "load_or_run", "REPORT_SETTING", "in_report_setting"]
 
 
-REPORT_SETTING = AttackConfig(match_ratio=0.0, patience=0)
+REPORT_SETTING = attack_entry("dlg").standard_config()
 """The report's loop: DLG's L-BFGS for all 300 steps, no early stop (records without a hash)."""
 
 
@@ -89,16 +91,17 @@ class RunSpec:
     def folder_name(self) -> str:
         """The record's folder under ``results/<model>/``, unique to the run's identity.
 
-        ``<images>-seed<k>``, then ``-ig`` for the inverting-gradients attack, the defence
-        (``:`` written ``=``), and, when anything else differs from the attack's standard
-        settings (:data:`REPORT_SETTING` for DLG, :meth:`AttackConfig.inverting_gradients`),
-        the image size or the weights' seed, six hex digits of a hash of those differences.
+        ``<images>-seed<k>``, then the attack's folder tag (:mod:`~dlg_helpers.attacks`:
+        none for DLG, ``-ig`` for inverting gradients), the defence (``:`` written ``=``), and,
+        when anything else differs from the attack's standard settings (:data:`REPORT_SETTING`
+        for DLG, its preset for the others), the image size or the weights' seed, six hex
+        digits of a hash of those differences.
         """
-        inverting = self.config.preset == "inverting-gradients"
-        name = f"{'+'.join(self.images)}-seed{self.config.seed}" + ("-ig" if inverting else "")
+        entry = attack_entry(self.config)
+        name = f"{'+'.join(self.images)}-seed{self.config.seed}{entry.folder_tag}"
         if self.defence is not None:
             name += "-" + self.defence.replace(":", "=")
-        standard = asdict(AttackConfig.inverting_gradients() if inverting else REPORT_SETTING)
+        standard = asdict(entry.standard_config())
         differences = {key: value for key, value in asdict(self.config).items()
                        if key not in ("seed", "progress") and value != standard[key]}
         if self.image_size != get_spec(self.model).image_size:
@@ -190,7 +193,11 @@ def find_record(spec: RunSpec, results_dir: str | Path) -> tuple[Path | None, li
     refusals: list[str] = []
     preferred = spec.folder(results_dir)
     same_images = f"{'+'.join(spec.images)}-seed{spec.config.seed}"
-    candidates = sorted(Path(results_dir, spec.model).glob(f"*/{RECORD_FILE}"),
+    # Only this run's own folder and those of the same images and seed can hold it (a folder
+    # is named by the run's identity), so nothing else is parsed: a model's records run to tens
+    # of megabytes of JSON.
+    candidates = sorted(Path(results_dir, spec.model).glob(f"{glob.escape(same_images)}*/"
+                                                           f"{RECORD_FILE}"),
                         key=lambda path: path.parent != preferred)
     for path in candidates:
         try:

@@ -15,6 +15,7 @@ from typing import Any
 from IPython.display import Markdown
 
 from .attack import AttackConfig, AttackResult
+from .attacks import OPTIMISER_NAMES, attack_entry
 from .costs import COLAB_T4_FLOPS, estimated_seconds, flops_per_evaluation
 from .experiments import result_row
 from .records import list_records
@@ -50,8 +51,7 @@ def setting_table(model: str, config: AttackConfig, batch_norm: str = "training 
                        f"{spec.reported_parameters:,}"),
         ("batch", f"{spec.batch_size} image{'s' if spec.batch_size > 1 else ''}"),
         ("batch norm", batch_norm if model != "lenet" else "none in this network"),
-        ("optimiser", f"L-BFGS, lr {config.lr:g}, history {config.history_size}, "
-                      f"{config.max_iter} iterations per step"),
+        ("optimiser", attack_entry(config).optimiser_text(config)),
         ("steps", f"{config.steps}; early stopping {early}"),
         ("label", {"joint": "optimised with the image (DLG)", "idlg": "read off the gradient "
                    "(iDLG)", "known": "given to the attacker"}[config.label_mode]),
@@ -112,7 +112,8 @@ def how_it_ended(result: AttackResult, steps: int, window: int = 100,
     attempts = result.attempts
     if all(a.status == "diverged" for a in attempts):
         ends = ", ".join(str(a.steps) for a in attempts)
-        return (f"L-BFGS diverged from every one of its {len(attempts)} random starts "
+        return (f"{OPTIMISER_NAMES[result.config.optimiser]} diverged from every one of its "
+                f"{len(attempts)} random starts "
                 f"(each start ended at step {ends} of the shared budget), so the run stopped "
                 f"after {attempts[-1].steps} of {steps} steps")
     if result.steps < steps:

@@ -112,3 +112,7 @@ def test_configurations_stored_before_a_setting_existed_take_its_default():
            if k not in ("optimiser", "distance", "tv_weight", "trials")}
     assert config_dict(old) == asdict(AttackConfig())
     assert shlex.join(config_arguments(AttackConfig(**old))) == "--seed 0"
+    # stored before attacks were named: an Adam run was filed as inverting gradients
+    ig = {k: v for k, v in asdict(AttackConfig.inverting_gradients()).items() if k != "attack"}
+    assert config_dict(ig)["attack"] == "inverting-gradients"
+    assert config_dict({**ig, "optimiser": "lbfgs", "signed": False})["attack"] == "dlg"

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 import dlg_helpers as dlg
+from dlg_helpers import store
+from dlg_helpers.attack import config_dict
 from dlg_helpers.cli import main
 from dlg_helpers.comparison import (collect, group_summary, measured, paired_orders, summaries,
                                    summary_table, value)
@@ -117,7 +119,7 @@ def test_the_stored_lenet_record_is_what_the_code_computes(tmp_path):
     CPU (the bounds above say what a CPU's own rounding may change)."""
     folder = RESULTS / "lenet" / "cat-seed0"
     record = load_record(folder)
-    config = dlg.AttackConfig(**{**record["config"], "progress": False})
+    config = dlg.AttackConfig(**{**config_dict(record["config"]), "progress": False})
     spec = RunSpec("lenet", ("cat",), config)
     assert find_record(spec, RESULTS)[0] == folder
     fresh = load_or_run(spec, tmp_path, recompute=True)
@@ -146,7 +148,8 @@ def test_every_committed_record_is_complete_and_matches_its_command():
         assert result.history[-1].step == record["steps"]
         assert json.loads(json.dumps(record)) == record
         spec = RunSpec(record["model"], tuple(record["image"].split("+")),
-                       dlg.AttackConfig(**record["config"]), size=record["image_size"],
+                       dlg.AttackConfig(**config_dict(record["config"])),
+                       size=record["image_size"],
                        model_seed=record["model_seed"], defence=record.get("defence"),
                        trained_steps=record.get("trained_steps", 0))
         assert find_record(spec, RESULTS)[0] == folder
@@ -255,3 +258,16 @@ def test_the_reports_setting_is_its_attack_at_the_models_own_size_on_random_weig
     assert not in_report_setting({**record, "trained_steps": 100})
     assert not in_report_setting({**record, "defence": "prune:0.1"})
     assert not in_report_setting({**record, "config": asdict(TINY)})
+
+
+def test_the_lookup_parses_only_the_folders_that_can_hold_the_run(stored, monkeypatch):
+    spec, results = stored
+    other = results / "lenet" / "rocket-seed0"
+    other.mkdir()
+    (other / "record.json").write_text("{ corrupt")
+    parsed = []
+    real = store.load_record
+    monkeypatch.setattr(store, "load_record", lambda path: parsed.append(path) or real(path))
+    assert find_record(spec, results)[0] == results / "lenet" / spec.folder_name
+    assert find_record(replace(spec, images=("cat",)), results) == (None, [])
+    assert all("rocket" not in str(path) for path in parsed)
