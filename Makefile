@@ -28,8 +28,8 @@ $(STAMP): requirements.txt pyproject.toml
 book: execute html
 
 execute: $(STAMP)
-	$(PYTHON) -m dlg_helpers.colab
-	$(PYTHON) -m dlg_helpers.execute $(CHAPTERS)
+	$(PYTHON) -m dlg_helpers.book.colab
+	$(PYTHON) -m dlg_helpers.book.execute $(CHAPTERS)
 
 html: $(STAMP)
 	$(abspath $(VENV))/bin/jupyter-book build . -W -n --keep-going

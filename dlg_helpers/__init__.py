@@ -1,36 +1,53 @@
 """Deep Leakage from Gradients, as small tested pieces that the course chapters call.
 
-The pieces, each in a module of its own:
+The package is laid out as the data flows, from a private image to a page of the book:
 
-- :mod:`~dlg_helpers.models`: the victim networks by name, with the input each expects.
-- :mod:`~dlg_helpers.images`: private images that load offline (and CIFAR-100 online).
-- :mod:`~dlg_helpers.gradients`: the shared gradient, the gradient distance, the iDLG label.
-- :mod:`~dlg_helpers.attack`: the DLG reconstruction (:func:`reconstruct`, :class:`AttackConfig`),
-  step by step with checkpoints (:class:`Attack`); the same engine runs the stronger attack of
-  Geiping et al. (:meth:`AttackConfig.inverting_gradients`).
-- :mod:`~dlg_helpers.priors`: what the attacker assumes about images (total variation).
-- :mod:`~dlg_helpers.defences`: what a victim can do to its gradient before sharing it (noise,
-  pruning, reduced precision, DP-SGD through Opacus), composable and read from text.
-- :mod:`~dlg_helpers.activations`: ReLU replaced by Sigmoid, module and functional calls alike.
-- :mod:`~dlg_helpers.metrics`: MSE, PSNR, SSIM, and the aligned MSE that ignores what batch norm
-  hides from the gradient (contrast, colour cast); batches are paired image by image first.
-- :mod:`~dlg_helpers.experiments`: one call per experiment, and the comparison with the original.
-- :mod:`~dlg_helpers.plotting`: the report's figures; :mod:`~dlg_helpers.tables`: results tables.
-- :mod:`~dlg_helpers.records`: one attack as a JSON record with its arrays and images.
-- :mod:`~dlg_helpers.store`: stored runs, reused when their settings match (:func:`load_or_run`).
-- :mod:`~dlg_helpers.summaries`: the settings, parameter and results tables the chapters share.
-- :mod:`~dlg_helpers.original`: the original DLG loop, as a baseline.
+- :mod:`~dlg_helpers.client`: the victim's side. Models by name (:mod:`.client.models`, with
+  :mod:`.client.activations` swapping ReLU for Sigmoid), private images that load offline
+  (:mod:`.client.images`), the gradient a client shares (:mod:`.client.gradients`), what it can
+  do to it first (:mod:`.client.defences`), the victim holding its private batch
+  (:mod:`.client.victim`), and training on shared gradients (:mod:`.client.training`).
+- :mod:`~dlg_helpers.attack`: the attacker's side. The registry of attacks
+  (:mod:`.attack.registry`), their settings (:mod:`.attack.config`), the objective and prior
+  (:mod:`.attack.objective`), the labels read off the gradient (:mod:`.attack.labels`), the engine
+  with restarts and checkpoints (:mod:`.attack.engine`), what it leaves behind
+  (:mod:`.attack.trace`), and the original loop as a baseline (:mod:`.attack.baseline`).
+- :mod:`~dlg_helpers.runs`: one run end to end (:mod:`.runs.run`), what identifies it
+  (:mod:`.runs.spec`, :mod:`.runs.options`), its record on disk (:mod:`.runs.record`), and the
+  store that reuses it (:mod:`.runs.store`).
+- :mod:`~dlg_helpers.analysis`: judging runs. Image metrics (:mod:`.analysis.metrics`), rows and
+  groups of runs (:mod:`.analysis.rows`, :mod:`.analysis.comparison`), the MSE decomposition,
+  costs, probes of the gradient, the defence study and the verdicts on the report's claims.
+- :mod:`~dlg_helpers.book`: what the chapters show. Tables, figures (:mod:`.book.plotting`), the
+  explorer, glued values (:mod:`.book.text`), chapter execution and the Colab cell.
 - :mod:`~dlg_helpers.cli`: ``python -m dlg_helpers attack ...`` for long runs in the background.
+
+The short calls readers use are here at the top (``dlg.run_attack``, ``dlg.load_image``, ...), and
+so are the modules the chapters call by name (``from dlg_helpers import plotting, verdicts``).
 """
 
-from .attack import Attack, AttackConfig, AttackResult, reconstruct
+from .analysis import comparison, costs, decomposition, metrics, protection, verdicts
+from .analysis.metrics import image_metrics, mse, psnr, ssim
+from .attack.config import AttackConfig
+from .attack.engine import Attack, reconstruct
+from .attack.labels import idlg_label
+from .attack.objective import gradient_distance
+from .attack.trace import AttackResult
+from .book import plotting, summaries, tables
+from .client.gradients import shared_gradient
+from .client.images import ImageSample, image_names, load_cifar100, load_image
+from .client.models import (
+                            ModelSpec,
+                            Normalisation,
+                            build_model,
+                            count_parameters,
+                            get_spec,
+                            model_names,
+                            register_model,
+)
 from .devices import pick_device
-from .experiments import run_attack
-from .gradients import gradient_distance, idlg_label, shared_gradient
-from .images import ImageSample, image_names, load_cifar100, load_image
-from .metrics import image_metrics, mse, psnr, ssim
-from .models import (ModelSpec, Normalisation, build_model, count_parameters, get_spec,
-                     model_names, register_model)
+from .runs import record as records
+from .runs.run import run_attack
 
 __all__ = [
     "Attack", "AttackConfig", "AttackResult", "reconstruct",
@@ -40,5 +57,7 @@ __all__ = [
     "image_metrics", "mse", "psnr", "ssim",
     "ModelSpec", "Normalisation", "build_model", "count_parameters", "get_spec", "model_names",
     "register_model",
+    "comparison", "costs", "decomposition", "metrics", "protection", "verdicts", "plotting",
+    "summaries", "tables", "records",
 ]
 __version__ = "0.1.0"

@@ -16,17 +16,18 @@ from pathlib import Path
 
 import torch
 
-from .attack import AttackConfig
-from .attacks import ATTACKS, DEFAULT_ATTACK, attack_entry
-from .options import CONFIG_OPTIONS, flag
+from .attack.config import AttackConfig
+from .attack.registry import ATTACKS, DEFAULT_ATTACK, attack_entry
+from .book.tables import fmt_int, fmt_sci, markdown_table
+from .client.defences import Defence, parse_defence
+from .client.images import image_names
+from .client.models import model_names
 from .devices import pick_device
-from .experiments import run_attack
-from .defences import Defence, parse_defence
-from .images import image_names
-from .models import model_names
-from .records import list_records, save_record
-from .store import in_report_setting, load_or_run, run_specs
-from .tables import fmt_int, fmt_sci, markdown_table
+from .runs.options import CONFIG_OPTIONS, flag
+from .runs.record import list_records, save_record
+from .runs.run import run_attack
+from .runs.spec import in_report_setting, run_specs
+from .runs.store import load_or_run
 
 __all__ = ["main", "CHECKPOINT_FILE", "attack_config"]
 

@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision import models
 
-from dlg_helpers.activations import count_relu_calls as relu_calls
-from dlg_helpers.activations import replace_relu_modules, to_sigmoid
+from dlg_helpers.client.activations import count_relu_calls as relu_calls
+from dlg_helpers.client.activations import replace_relu_modules, to_sigmoid
 
 
 class _FunctionalRelu(nn.Module):

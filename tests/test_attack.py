@@ -5,7 +5,8 @@ import pytest
 import torch
 
 import dlg_helpers as dlg
-from dlg_helpers.attack import AttackConfig, AttackDivergedWarning
+from dlg_helpers.attack.config import AttackConfig
+from dlg_helpers.attack.engine import AttackDivergedWarning
 
 
 def _history(result):
@@ -143,7 +144,7 @@ def test_config_validation(kwargs, message):
 
 
 def test_original_loop_runs_its_fixed_number_of_steps(lenet, cat):
-    from dlg_helpers.original import original_dlg
+    from dlg_helpers.attack.baseline import original_dlg
 
     image, history = original_dlg(lenet, cat.pixels, cat.label, steps=5, seed=0)
     assert len(history) == 5 and image.shape == cat.pixels.shape
@@ -151,7 +152,7 @@ def test_original_loop_runs_its_fixed_number_of_steps(lenet, cat):
 
 
 def test_engine_follows_the_original_trajectory_from_the_same_seed(lenet, cat):
-    from dlg_helpers.original import original_dlg
+    from dlg_helpers.attack.baseline import original_dlg
 
     _, original = original_dlg(lenet, cat.pixels, cat.label, steps=8, seed=2)
     result = dlg.reconstruct(lenet, cat.pixels, cat.label, AttackConfig(steps=8, seed=2,
@@ -162,7 +163,7 @@ def test_engine_follows_the_original_trajectory_from_the_same_seed(lenet, cat):
 
 
 def test_the_comparison_with_the_original_reuses_an_engine_run_at_hand():
-    from dlg_helpers.experiments import compare_with_original
+    from dlg_helpers.attack.baseline import compare_with_original
 
     config = AttackConfig(steps=4, progress=False)
     computed = compare_with_original("cat", [2], config)[0]

@@ -7,13 +7,19 @@ from dataclasses import replace
 
 import pytest
 
-from dlg_helpers.attack import AttackConfig
-from dlg_helpers.attacks import (ATTACKS, AttackEntry, attack_config, attack_entry,
-                                 register_attack)
+from dlg_helpers.attack.config import AttackConfig
+from dlg_helpers.attack.registry import (
+    ATTACKS,
+    AttackEntry,
+    attack_config,
+    attack_entry,
+    register_attack,
+)
+from dlg_helpers.book.summaries import setting_table
 from dlg_helpers.cli import main
-from dlg_helpers.records import list_records
-from dlg_helpers.store import REPORT_SETTING, RunSpec, find_record, load_or_run
-from dlg_helpers.summaries import setting_table
+from dlg_helpers.runs.record import list_records
+from dlg_helpers.runs.spec import REPORT_SETTING, RunSpec
+from dlg_helpers.runs.store import find_record, load_or_run
 
 
 def _toy(steps: int = 6, **overrides) -> AttackConfig:

@@ -13,7 +13,7 @@ import nbformat
 import papermill
 import pytest
 
-from dlg_helpers.colab import SETUP_TAG, sync_chapters
+from dlg_helpers.book.colab import SETUP_TAG, sync_chapters
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
@@ -51,7 +51,7 @@ def test_every_chapter_has_quick_parameters():
 
 def test_every_chapter_has_the_current_colab_setup_cell():
     stale = sync_chapters(CHAPTERS, ROOT / "_config.yml", check=True)
-    assert not stale, f"run `python -m dlg_helpers.colab` (make book does): {stale}"
+    assert not stale, f"run `python -m dlg_helpers.book.colab` (make book does): {stale}"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)

@@ -8,7 +8,9 @@ import pytest
 import torch
 
 import dlg_helpers as dlg
-from dlg_helpers.attack import Attack, AttackConfig
+from dlg_helpers.attack.config import AttackConfig
+from dlg_helpers.attack.engine import Attack
+from dlg_helpers.client.victim import Victim
 
 CONFIG = AttackConfig(steps=24, seed=1, snapshot_every=5, progress=False)
 
@@ -24,17 +26,17 @@ def model():
 
 
 def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(model, cat, tmp_path):
-    whole = Attack(model, cat.pixels, cat.label, CONFIG).run()
+    whole = Attack.against(Victim(model, cat.pixels, cat.label), CONFIG).run()
     assert len(whole.attempts) >= 2
 
     path = tmp_path / "attack.pt"
-    first = Attack(model, cat.pixels, cat.label, CONFIG)
+    first = Attack.against(Victim(model, cat.pixels, cat.label), CONFIG)
     first.run(max_steps=1, checkpoint=path)  # interrupted inside the first (diverging) start
     for _ in range(3):  # and again, each time from the file only
-        resumed = Attack.resume(path, model, cat.pixels, cat.label, CONFIG)
+        resumed = Attack.resume(path, Victim(model, cat.pixels, cat.label), CONFIG)
         partial = resumed.run(max_steps=6, checkpoint=path)
         assert not resumed.finished
-    final = Attack.resume(path, model, cat.pixels, cat.label, CONFIG).run(checkpoint=path)
+    final = Attack.resume(path, Victim(model, cat.pixels, cat.label), CONFIG).run(checkpoint=path)
 
     assert _without_clock(final) == _without_clock(whole)
     assert [a.status for a in final.attempts] == [a.status for a in whole.attempts]
@@ -45,28 +47,28 @@ def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(model, cat, tm
 
 def test_checkpoints_are_written_as_the_run_goes(model, cat, tmp_path):
     path = tmp_path / "run" / "attack.pt"
-    Attack(model, cat.pixels, cat.label, CONFIG).run(max_steps=4, checkpoint=path,
-                                                     checkpoint_every=2)
+    Attack.against(Victim(model, cat.pixels, cat.label), CONFIG).run(
+        max_steps=4, checkpoint=path, checkpoint_every=2)
     assert path.is_file() and not path.with_name("attack.pt.partial").exists()
-    assert Attack.resume(path, model, cat.pixels, cat.label, CONFIG).step == 4
+    assert Attack.resume(path, Victim(model, cat.pixels, cat.label), CONFIG).step == 4
 
 
 def test_resuming_with_other_settings_or_images_is_refused(model, cat, tmp_path):
     path = tmp_path / "attack.pt"
-    Attack(model, cat.pixels, cat.label, CONFIG).run(max_steps=2, checkpoint=path)
+    Attack.against(Victim(model, cat.pixels, cat.label), CONFIG).run(max_steps=2, checkpoint=path)
     with pytest.raises(ValueError, match="other settings.*max_iter.*delete the checkpoint"):
-        Attack.resume(path, model, cat.pixels, cat.label, replace(CONFIG, max_iter=5))
+        Attack.resume(path, Victim(model, cat.pixels, cat.label), replace(CONFIG, max_iter=5))
     coffee = dlg.load_image("coffee", 32)
     with pytest.raises(ValueError, match="other private images"):
-        Attack.resume(path, model, coffee.pixels, cat.label, CONFIG)
+        Attack.resume(path, Victim(model, coffee.pixels, cat.label), CONFIG)
     # The progress bar is not a setting: a checkpoint made quietly resumes with a bar.
-    assert Attack.resume(path, model, cat.pixels, cat.label, replace(CONFIG, progress=True))
+    assert Attack.resume(path, Victim(model, cat.pixels, cat.label), replace(CONFIG, progress=True))
 
 
 def test_missing_and_corrupt_checkpoints_are_refused(model, cat, tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint.*start a new Attack"):
-        Attack.resume(tmp_path / "none.pt", model, cat.pixels, cat.label, CONFIG)
+        Attack.resume(tmp_path / "none.pt", Victim(model, cat.pixels, cat.label), CONFIG)
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="corrupt"):
-        Attack.resume(broken, model, cat.pixels, cat.label, CONFIG)
+        Attack.resume(broken, Victim(model, cat.pixels, cat.label), CONFIG)

@@ -3,7 +3,13 @@
 import nbformat
 import pytest
 
-from dlg_helpers.colab import SETUP_TAG, main, repository, setup_cell_source, sync_chapters
+from dlg_helpers.book.colab import (
+    SETUP_TAG,
+    main,
+    repository,
+    setup_cell_source,
+    sync_chapters,
+)
 
 
 @pytest.fixture()

@@ -2,7 +2,11 @@
 
 import pytest
 
-from dlg_helpers.costs import COLAB_T4_FLOPS, estimated_seconds, flops_per_evaluation
+from dlg_helpers.analysis.costs import (
+    COLAB_T4_FLOPS,
+    estimated_seconds,
+    flops_per_evaluation,
+)
 
 
 def test_lenet_flops_are_dominated_by_its_layers_and_grow_with_the_batch():

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from dlg_helpers import decomposition as d
-from dlg_helpers.attack import AttackResult
-from dlg_helpers.metrics import aligned_mse, mse
+from dlg_helpers.analysis.metrics import aligned_mse, mse
+from dlg_helpers.attack.trace import AttackResult
 
 
 def _pair(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

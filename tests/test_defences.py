@@ -9,10 +9,20 @@ import pytest
 import torch
 
 import dlg_helpers as dlg
-from dlg_helpers.attack import Attack, AttackConfig
-from dlg_helpers.defences import (DPSGD, Composed, GaussianNoise, LaplacianNoise,
-                                  MagnitudePruning, ReducedPrecision, dp_compatible, dp_epsilon,
-                                  parse_defence)
+from dlg_helpers.attack.config import AttackConfig
+from dlg_helpers.attack.engine import Attack
+from dlg_helpers.client.defences import (
+    DPSGD,
+    Composed,
+    GaussianNoise,
+    LaplacianNoise,
+    MagnitudePruning,
+    ReducedPrecision,
+    dp_compatible,
+    dp_epsilon,
+    parse_defence,
+)
+from dlg_helpers.client.victim import Victim
 
 
 @pytest.fixture()
@@ -162,21 +172,23 @@ def test_bad_defences_are_refused_with_the_fix(text, message):
 def test_an_attack_sees_the_defended_gradient_and_remembers_it(lenet, cat, tmp_path):
     config = AttackConfig(steps=2, progress=False)
     defence = GaussianNoise(1e-2)
-    attack = Attack(lenet, cat.pixels, cat.label, config, defence=defence)
+    attack = Attack.against(Victim(lenet, cat.pixels, cat.label, defence=defence,
+                                   noise_seed=config.seed), config)
     expected = defence.share(lenet, cat.pixels, torch.tensor([cat.label]), seed=config.seed)
     assert all(torch.equal(a, b) for a, b in zip(attack.objective.shared, expected))
     path = tmp_path / "attack.pt"
     result = attack.run(checkpoint=path)
     assert result.defence == "gaussian:0.01"
     with pytest.raises(ValueError, match="against the defence gaussian:0.01, not None"):
-        Attack.resume(path, lenet, cat.pixels, cat.label, config)
+        Attack.resume(path, Victim(lenet, cat.pixels, cat.label), config)
 
 
 def test_a_defended_run_is_stored_and_found_by_its_defence(tmp_path, capsys):
     import shlex
 
     from dlg_helpers.cli import main
-    from dlg_helpers.store import RunSpec, find_record
+    from dlg_helpers.runs.spec import RunSpec
+    from dlg_helpers.runs.store import find_record
 
     spec = RunSpec("lenet", ("coffee",), AttackConfig(steps=2, progress=False),
                    defence="prune:0.1+gaussian:1e-4")

@@ -3,7 +3,7 @@
 import nbformat
 import pytest
 
-from dlg_helpers.execute import execute_chapter, main
+from dlg_helpers.book.execute import execute_chapter, main
 
 
 @pytest.mark.slow

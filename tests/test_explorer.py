@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 import dlg_helpers as dlg  # noqa: E402
-from dlg_helpers.explorer import explore, explorer_figure  # noqa: E402
+from dlg_helpers.book.explorer import explore, explorer_figure  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,8 @@ import torch
 from torch import nn
 
 import dlg_helpers as dlg
-from dlg_helpers.gradients import classifier_gradient, cosine_distance, idlg_labels
+from dlg_helpers.attack.labels import classifier_gradient, idlg_labels
+from dlg_helpers.attack.objective import cosine_distance
 
 
 def test_shared_gradient_covers_every_parameter(lenet, cat):

@@ -4,8 +4,8 @@ import torch
 from PIL import Image
 
 import dlg_helpers as dlg
-from dlg_helpers.images import resize_and_crop, to_tensor
-from dlg_helpers.training import digits_dataset
+from dlg_helpers.client.images import resize_and_crop, to_tensor
+from dlg_helpers.client.training import digits_dataset
 
 
 @pytest.mark.parametrize("name", dlg.image_names() + ["face-0", "face-199"])

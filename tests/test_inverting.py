@@ -9,10 +9,12 @@ import pytest
 import torch
 
 import dlg_helpers as dlg
-from dlg_helpers.attack import Attack, AttackConfig, config_dict
+from dlg_helpers.attack.config import AttackConfig, config_dict
+from dlg_helpers.attack.engine import Attack
+from dlg_helpers.attack.objective import total_variation
 from dlg_helpers.cli import _parser, attack_config
-from dlg_helpers.options import config_arguments
-from dlg_helpers.priors import total_variation
+from dlg_helpers.client.victim import Victim
+from dlg_helpers.runs.options import config_arguments
 
 
 def _without_clock(result):
@@ -57,7 +59,7 @@ def test_trials_share_the_budget_and_the_smallest_distance_wins(lenet, cat):
 
 def test_the_step_decays_tenfold_at_three_eighths_five_eighths_and_seven_eighths(lenet, cat):
     config = AttackConfig.inverting_gradients(steps=16, trials=1, progress=False)
-    attack = Attack(lenet, cat.pixels, cat.label, config)
+    attack = Attack.against(Victim(lenet, cat.pixels, cat.label), config)
     rates = []
     for _ in range(16):
         attack.run(max_steps=1)
@@ -68,11 +70,12 @@ def test_the_step_decays_tenfold_at_three_eighths_five_eighths_and_seven_eighths
 
 def test_an_interrupted_inverting_run_resumes_exactly(lenet, cat, tmp_path):
     config = AttackConfig.inverting_gradients(steps=24, trials=2, progress=False)
-    whole = Attack(lenet, cat.pixels, cat.label, config).run()
+    victim = Victim(lenet, cat.pixels, cat.label)
+    whole = Attack.against(victim, config).run()
     path = tmp_path / "attack.pt"
-    Attack(lenet, cat.pixels, cat.label, config).run(max_steps=7, checkpoint=path)
-    Attack.resume(path, lenet, cat.pixels, cat.label, config).run(max_steps=9, checkpoint=path)
-    final = Attack.resume(path, lenet, cat.pixels, cat.label, config).run()
+    Attack.against(victim, config).run(max_steps=7, checkpoint=path)
+    Attack.resume(path, victim, config).run(max_steps=9, checkpoint=path)
+    final = Attack.resume(path, victim, config).run()
     assert _without_clock(final) == _without_clock(whole)
     assert torch.equal(final.reconstruction, whole.reconstruction)
 

@@ -3,8 +3,8 @@ import torch
 from torch import nn
 
 import dlg_helpers as dlg
-from dlg_helpers.activations import SigmoidForRelu, count_relu_calls
-from dlg_helpers.models import LeNet
+from dlg_helpers.client.activations import SigmoidForRelu, count_relu_calls
+from dlg_helpers.client.models import LeNet
 
 
 def test_lenet_is_the_original_dlg_network():

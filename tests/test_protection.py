@@ -8,13 +8,23 @@ from pathlib import Path
 
 import pytest
 
-from dlg_helpers.attack import AttackConfig
-from dlg_helpers.protection import (attack_outcomes, describe_defence, gradient_change_table,
-                                    gradient_changes, median_outcomes, outcome_table,
-                                    private_batch, protection_ranking, ranking_table,
-                                    split_batch, stopping_settings, stored_training_costs,
-                                    training_costs)
-from dlg_helpers.training import TrainingConfig
+from dlg_helpers.analysis.protection import (
+    attack_outcomes,
+    describe_defence,
+    gradient_change_table,
+    gradient_changes,
+    median_outcomes,
+    outcome_table,
+    private_batch,
+    protection_ranking,
+    ranking_table,
+    split_batch,
+    stopping_settings,
+    stored_training_costs,
+    training_costs,
+)
+from dlg_helpers.attack.config import AttackConfig
+from dlg_helpers.client.training import TrainingConfig
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
@@ -53,7 +63,7 @@ def test_a_batch_larger_than_the_pool_names_the_fix():
         private_batch("cat", 4, ["cat", "coffee"])
 
 
-@pytest.mark.filterwarnings("ignore::dlg_helpers.attack.AttackDivergedWarning")  # 2-step runs
+@pytest.mark.filterwarnings("ignore::dlg_helpers.attack.engine.AttackDivergedWarning")  # 2-step runs
 def test_under_a_larger_batch_the_attack_faces_the_whole_private_batch(tmp_path, capsys):
     attacks = {"DLG": AttackConfig(steps=2, progress=False)}
     rows = attack_outcomes("lenet", ["coffee"], ["batch:3"], attacks, tmp_path, size=16)
@@ -63,7 +73,7 @@ def test_under_a_larger_batch_the_attack_faces_the_whole_private_batch(tmp_path,
     assert "--image coffee cat astronaut" in capsys.readouterr().out
 
 
-@pytest.mark.filterwarnings("ignore::dlg_helpers.attack.AttackDivergedWarning")  # 2-step runs
+@pytest.mark.filterwarnings("ignore::dlg_helpers.attack.engine.AttackDivergedWarning")  # 2-step runs
 def test_outcomes_are_computed_once_then_loaded(tmp_path, capsys):
     attacks = {"DLG": AttackConfig(steps=2, progress=False),
                "IG": AttackConfig.inverting_gradients(steps=4, trials=1, progress=False)}
@@ -80,7 +90,7 @@ def test_outcomes_are_computed_once_then_loaded(tmp_path, capsys):
                for r in first)
 
 
-@pytest.mark.filterwarnings("ignore::dlg_helpers.attack.AttackDivergedWarning")  # 2-step runs
+@pytest.mark.filterwarnings("ignore::dlg_helpers.attack.engine.AttackDivergedWarning")  # 2-step runs
 def test_missing_runs_of_a_slow_model_are_listed_with_their_commands_not_computed(tmp_path, capsys):
     attacks = {"DLG": AttackConfig(steps=2, progress=False)}
     arguments = ("lenet", ["cat"], ["none", "prune:0.5"], attacks, tmp_path)

@@ -7,7 +7,7 @@ import torch
 
 import dlg_helpers as dlg
 from dlg_helpers.cli import main
-from dlg_helpers.records import REQUIRED_KEYS, load_record, save_record
+from dlg_helpers.runs.record import REQUIRED_KEYS, load_record, save_record
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_cli_resumes_an_interrupted_run_from_its_checkpoint(tmp_path, capsys):
 
 
 def test_a_stored_result_comes_back_as_it_was(tmp_path, short_result):
-    from dlg_helpers.records import load_result
+    from dlg_helpers.runs.record import load_result
 
     save_record(short_result, tmp_path, model="lenet", image="coffee", device="cpu")
     loaded = load_result(tmp_path)
@@ -138,7 +138,7 @@ def test_cli_lists_stored_records_and_names_broken_ones(tmp_path, capsys):
     assert "no records under" in capsys.readouterr().err
 
 
-@pytest.mark.filterwarnings("ignore::dlg_helpers.attack.AttackDivergedWarning")  # 2-step runs
+@pytest.mark.filterwarnings("ignore::dlg_helpers.attack.engine.AttackDivergedWarning")  # 2-step runs
 def test_a_sweep_stores_every_combination_and_skips_what_is_stored(tmp_path, capsys):
     words = ["sweep", "--model", "lenet", "--images", "cat", "coffee+astronaut", "--seeds", "0",
              "1", "--defences", "none", "prune:0.5", "--steps", "2", "--no-progress",

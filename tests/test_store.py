@@ -7,15 +7,23 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
+
 import dlg_helpers as dlg
-from dlg_helpers import store
-from dlg_helpers.attack import config_dict
+from dlg_helpers.analysis.comparison import (
+    collect,
+    group_summary,
+    measured,
+    paired_orders,
+    summaries,
+    summary_table,
+    value,
+)
+from dlg_helpers.attack.config import config_dict
 from dlg_helpers.cli import main
-from dlg_helpers.comparison import (collect, group_summary, measured, paired_orders, summaries,
-                                   summary_table, value)
-from dlg_helpers.records import load_record
-from dlg_helpers.store import (REPORT_SETTING, RunSpec, StoredRunError, find_record,
-                               in_report_setting, load_or_run, run_specs)
+from dlg_helpers.runs import store
+from dlg_helpers.runs.record import load_record
+from dlg_helpers.runs.spec import REPORT_SETTING, RunSpec, in_report_setting, run_specs
+from dlg_helpers.runs.store import StoredRunError, find_record, load_or_run
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 TINY = dlg.AttackConfig(steps=3, progress=False)
@@ -163,7 +171,7 @@ def test_recompute_none_loads_on_a_cpu(stored, capsys):
 
 
 def test_folders_are_unique_to_the_run_and_the_report_setting_keeps_the_plain_name():
-    from dlg_helpers.store import REPORT_SETTING
+    from dlg_helpers.runs.spec import REPORT_SETTING
 
     assert RunSpec("lenet", "cat", REPORT_SETTING).folder_name == "cat-seed0"
     ig = dlg.AttackConfig.inverting_gradients()

@@ -8,9 +8,11 @@ import pytest
 import torch
 
 import dlg_helpers as dlg
-from dlg_helpers import experiments, summaries
-from dlg_helpers.attack import Attempt, StepRecord
-from dlg_helpers.comparison import distance_fall
+from dlg_helpers import summaries
+from dlg_helpers.analysis.comparison import distance_fall
+from dlg_helpers.analysis.probes import gradient_gaps
+from dlg_helpers.analysis.rows import result_row
+from dlg_helpers.attack.trace import Attempt, StepRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,16 +80,16 @@ def test_a_batch_row_keeps_its_mean_and_its_best_recovered_ssim():
     truth = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     run = _result([1.0, 0.5])
     run.truth, run.reconstruction = truth, torch.stack([torch.zeros(3, 16, 16), truth[1]])
-    row = experiments.result_row(run)
+    row = result_row(run)
     assert row["best_ssim"] == pytest.approx(1.0) and row["ssim"] < 0.6
-    single = experiments.result_row(_result([1.0, 0.5]))
+    single = result_row(_result([1.0, 0.5]))
     assert single["best_ssim"] == single["ssim"]
 
 
 def test_batch_norm_hides_contrast_from_resnet_but_not_from_lenet():
     changes = {"contrast": lambda x: 5 * x - 1, "noise": lambda x: x + 0.01}
-    lenet = {row["change"]: row for row in experiments.gradient_gaps("lenet", "cat", changes)}
-    resnet = {row["change"]: row for row in experiments.gradient_gaps("resnet18", "cat", changes)}
+    lenet = {row["change"]: row for row in gradient_gaps("lenet", "cat", changes)}
+    resnet = {row["change"]: row for row in gradient_gaps("resnet18", "cat", changes)}
     assert lenet["contrast"]["gap"] > 0.05  # no batch norm: the gradient sees it
     assert resnet["contrast"]["gap"] < lenet["contrast"]["gap"] / 100  # batch norm hides it
     assert lenet["contrast"]["mse"] == pytest.approx(dlg.mse(
@@ -106,8 +108,8 @@ def test_chapter_durations_come_from_papermill_metadata(tmp_path):
 
 
 def test_run_costs_estimate_a_gpu_from_the_flops(tmp_path):
+    from dlg_helpers.analysis.costs import flops_per_evaluation
     from dlg_helpers.cli import main
-    from dlg_helpers.costs import flops_per_evaluation
 
     shutil.copytree(ROOT / "results" / "lenet" / "cat-seed0", tmp_path / "lenet" / "cat-seed0",
                     ignore=shutil.ignore_patterns("checkpoint.pt"))  # the report's setting
@@ -124,7 +126,7 @@ def test_run_costs_estimate_a_gpu_from_the_flops(tmp_path):
 
 
 def test_how_a_run_ended_in_one_sentence():
-    from dlg_helpers.records import load_result
+    from dlg_helpers.runs.record import load_result
 
     lenet = load_result(ROOT / "results" / "lenet" / "cat-seed0")
     assert summaries.how_it_ended(lenet, 300).startswith(

@@ -5,9 +5,19 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dlg_helpers.defences import DPSGD, GaussianNoise, MagnitudePruning, dp_epsilon
-from dlg_helpers.training import (TrainingConfig, digits_dataset, face_dataset, train,
-                                  trained_weights)
+from dlg_helpers.client.defences import (
+    DPSGD,
+    GaussianNoise,
+    MagnitudePruning,
+    dp_epsilon,
+)
+from dlg_helpers.client.training import (
+    TrainingConfig,
+    digits_dataset,
+    face_dataset,
+    train,
+    trained_weights,
+)
 
 SHORT = TrainingConfig(epochs=1)
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from dlg_helpers import verdicts as v
-from dlg_helpers.metrics import ssim
-from dlg_helpers.attack import Attempt, AttackResult, StepRecord
+from dlg_helpers.analysis.metrics import ssim
+from dlg_helpers.attack.trace import AttackResult, Attempt, StepRecord
 
 
 def _run(mses, evaluations=None, status="budget", truth=None, picture=True):

@@ -1,0 +1,235 @@
+"""The report's claims beside the measurements that test them, each with a verdict the code decides.
+
+Every function takes stored runs (or numbers measured from them) and returns a :class:`Claim`: the
+report's words, what was measured, and one of a few verdicts: ``"holds"``, ``"does not hold"``,
+``"holds on k of n images only"``, or one that names its condition. A verdict is never typed by
+hand, so it changes when the runs do; with no runs it is ``"not measured yet"``.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from IPython.display import Markdown
+
+from ..attack.trace import AttackResult
+from ..book.tables import markdown_table
+from .comparison import attempt_counts, paired_orders
+from .metrics import best_recovered
+
+__all__ = ["HOLDS", "NOT_MEASURED", "Claim", "verdict_table", "under", "share_verdict",
+           "an_order_lower", "converges_in_about", "needs_more_steps", "optimiser_rests_by",
+           "shows_nothing", "larger_models_leak_less", "parameter_count", "activation_needed"]
+
+
+HOLDS = "holds"
+
+
+DOES_NOT_HOLD = "does not hold"
+
+
+NOT_MEASURED = "not measured yet"
+
+# SSIM differences this small are ties: with one run per large model (hours each on a CPU) there is
+# no spread to tell them from the chance of the random start.
+SSIM_TIE = 0.05
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of the report (quoted), the measurement that tests it, and the verdict."""
+
+    claim: str
+    measured: str
+    verdict: str
+
+
+def verdict_table(claims: Sequence[Claim]) -> Markdown:
+    """The claims, each quoted, beside the measurement and the verdict."""
+    return markdown_table([{"claim": f"“{c.claim}”", "measured": c.measured,
+                            "verdict": f"**{c.verdict}**"} for c in claims], {
+        "claim": ("the report says", str), "measured": ("we measured", str),
+        "verdict": ("verdict", str),
+    })
+
+
+def under(attack: str, claim: Claim) -> Claim:
+    """``claim`` with its measurement labelled by the attack that made it, for a table that
+    judges one claim under several attacks."""
+    return replace(claim, measured=f"under {attack}: {claim.measured}")
+
+
+def share_verdict(count: int, total: int, what: str = "images") -> str:
+    """``"holds"`` when all ``total`` cases agree, ``"does not hold"`` when none does, else
+    ``"holds on count of total <what> only"``."""
+    if total == 0:
+        return NOT_MEASURED
+    if count == total:
+        return HOLDS
+    return DOES_NOT_HOLD if count == 0 else f"holds on {count} of {total} {what} only"
+
+
+def an_order_lower(quote: str, rows: Sequence[Mapping[str, Any]], higher: str, lower: str,
+                   names: Mapping[str, str], steps: int) -> Claim:
+    """Group ``lower``'s final MSE at least one order of magnitude below ``higher``'s, image by
+    image (rows of :func:`~dlg_helpers.analysis.comparison.collect`)."""
+    gaps = paired_orders(rows, higher, lower)
+    if not gaps:
+        return Claim(quote, f"no image run on both {names[higher]} and {names[lower]}",
+                     NOT_MEASURED)
+    at_least_one = sum(gap >= 1 for gap in gaps.values())
+    return Claim(quote, (
+        f"after {steps} steps, {names[higher]}'s MSE is {statistics.median(gaps.values()):.1f} "
+        f"orders of magnitude above {names[lower]}'s (median over {len(gaps)} shared images; "
+        f"{min(gaps.values()):.1f} to {max(gaps.values()):.1f}); at least one order on "
+        f"{at_least_one} of {len(gaps)}"), share_verdict(at_least_one, len(gaps)))
+
+
+def converges_in_about(quote: str, results: Sequence[AttackResult], name: str,
+                       about: tuple[int, int], threshold: float) -> Claim:
+    """The runs first reach an MSE below ``threshold`` at a step within ``about``."""
+    steps = [r.first_step_below(threshold) for r in results]
+    reached = [step for step in steps if step is not None]
+    if not reached:
+        return Claim(quote, f"{len(results)} {name} runs, none reached MSE < {threshold:g}",
+                     NOT_MEASURED if not results else DOES_NOT_HOLD)
+    within = sum(about[0] <= step <= about[1] for step in reached)
+    return Claim(quote, (
+        f"{len(reached)} of {len(steps)} {name} runs reached MSE < {threshold:g}, at a median "
+        f"step {statistics.median(reached):.0f} ({min(reached)} to {max(reached)}); {within} "
+        f"between steps {about[0]} and {about[1]}"), share_verdict(within, len(steps)))
+
+
+def needs_more_steps(quote: str, results: Sequence[AttackResult], name: str, window: int,
+                     threshold: float) -> Claim:
+    """No run reached an MSE below ``threshold`` in its budget, and whether the aligned MSE was
+    still falling over the last ``window`` steps."""
+    if not results:
+        return Claim(quote, f"no {name} run stored", NOT_MEASURED)
+    reached = sum(r.first_step_below(threshold) is not None for r in results)
+    falls = [1 - r.value_at(r.steps, "aligned_mse")
+             / r.value_at(max(0, r.steps - window), "aligned_mse") for r in results]
+    verdict = (DOES_NOT_HOLD if reached else HOLDS if min(falls) > 0 else
+               "holds, though the runs had stopped improving")
+    return Claim(quote, (
+        f"{reached} of {len(results)} {name} runs reached MSE < {threshold:g}; over their last "
+        f"{window} steps the aligned MSE fell by a median {statistics.median(falls):.0%}"), verdict)
+
+
+def optimiser_rests_by(quote: str, results: Sequence[AttackResult], name: str, limit: int,
+                       protected: float) -> Claim:
+    """L-BFGS came to rest (:meth:`~dlg_helpers.attack.trace.AttackResult.resting_step`) by step
+    ``limit``; and whether the image came with it (SSIM at least ``protected``)."""
+    if not results:
+        return Claim(quote, f"no {name} run stored", NOT_MEASURED)
+    resting = [r.resting_step() for r in results]
+    rested = sum(step is not None and step <= limit for step in resting)
+    shown = sum(_shown_ssim(r) >= protected for r in results)
+    verdict = share_verdict(rested, len(results))
+    if rested and shown < len(results):
+        verdict += f" for the optimiser; the image came with it in {shown} of {len(results)}"
+    return Claim(quote, (
+        f"in its {len(results)} runs L-BFGS came to rest at steps "
+        + ", ".join("never" if s is None else str(s) for s in resting)
+        + f"; SSIM at least {protected} (the picture shown) in {shown}"), verdict)
+
+
+def _shown_ssim(result: AttackResult) -> float:
+    """The SSIM a verdict judges: a batch's best-recovered image's."""
+    return best_recovered(result.reconstruction, result.truth)["ssim"]
+
+
+def shows_nothing(quote: str, results: Sequence[AttackResult], name: str,
+                  protected: float) -> Claim:
+    """Every run's kept reconstruction has an SSIM below ``protected``: nothing is shown. A
+    batch is judged by its best-recovered image (:func:`~dlg_helpers.analysis.metrics.best_recovered`)."""
+    if not results:
+        return Claim(quote, f"no {name} run stored", NOT_MEASURED)
+    counts = attempt_counts(results)
+    best = max(_shown_ssim(r) for r in results)
+    return Claim(quote, (
+        f"{counts['diverged']} of {counts['attempts']} random starts diverged; the best-recovered "
+        f"image kept has SSIM {best:.3f} (below {protected} shows nothing)"),
+        HOLDS if best < protected else DOES_NOT_HOLD)
+
+
+def larger_models_leak_less(quote: str, sizes: Mapping[str, tuple[int, float]],
+                            protected: float, tie: float = SSIM_TIE) -> Claim:
+    """Ordered by parameter count, the models' median SSIM never rises. ``sizes`` maps a model's
+    name to (parameters, median SSIM). Below ``protected`` no picture is shown, so an order
+    among models that all score below it says nothing and is not counted against the claim;
+    nor is a rise of ``tie`` or less, which one run per model cannot tell from chance. With
+    fewer than two models measured the claim is not measured."""
+    if len(sizes) < 2:
+        return Claim(quote, f"{len(sizes)} model(s) measured; the claim compares two or more",
+                     NOT_MEASURED)
+    order = sorted(sizes, key=lambda name: sizes[name][0])
+    text = "median SSIM by measured size: " + ", ".join(
+        f"{name} ({sizes[name][0] / 1e6:.2g} M) {sizes[name][1]:.2f}" for name in order)
+    pairs = [(a, b) for a, b in zip(order, order[1:]) if sizes[b][1] >= protected]
+    rises = [(a, b) for a, b in pairs if sizes[b][1] - sizes[a][1] > tie]
+    ties = [(a, b) for a, b in pairs if 0 < sizes[b][1] - sizes[a][1] <= tie]
+    text += "".join(f"; {b} scores above the smaller {a} by {sizes[b][1] - sizes[a][1]:.2f}, "
+                    f"a tie (within {tie})" for a, b in ties)
+    if not rises:
+        shown = [name for name in order if sizes[name][1] >= protected]
+        if len(shown) == 1 and order[0] == shown[0]:
+            return Claim(quote, text, f"holds only between {shown[0]} and the rest, which all "
+                         f"show nothing (SSIM below {protected}) whatever their size")
+        if len(shown) == len(order):  # less, but none of them hides the image
+            return Claim(quote, text, "holds only in degree: every model measured still shows "
+                         f"the image (SSIM {protected} or more), the larger ones less")
+        return Claim(quote, text, HOLDS)
+    return Claim(quote, text + "; but " + "; ".join(
+        f"{b} leaks more than the smaller {a}" for a, b in rises), DOES_NOT_HOLD)
+
+
+def architecture_as_defence(ssims: Mapping[str, float], protected: float) -> str:
+    """Whether choosing a large model still defends, from each large model's median SSIM under
+    one attack (``ssims``, only the models measured): it does not survive as soon as one of
+    them shows the image (SSIM ``protected`` or more)."""
+    if not ssims:
+        return "is not measured yet"
+    leaking = [name for name, value in ssims.items() if value >= protected]
+    hidden = [name for name, value in ssims.items() if value < protected]
+    if not leaking:
+        return f"survives on {_names(hidden)} (median SSIM below {protected})"
+    text = "does not survive: " + ", ".join(f"{name}'s image comes back (median SSIM "
+                                            f"{ssims[name]:.2f})" for name in leaking)
+    if not hidden:
+        return text
+    return text + f", while {_names(hidden)} still show{'s' if len(hidden) == 1 else ''} nothing"
+
+
+def _names(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def parameter_count(quote: str, name: str, measured: int, reported: int,
+                    tolerance: float = 0.1) -> Claim:
+    """The report's parameter count of ``name`` (``reported``, as its words ``quote`` give it)
+    within ``tolerance`` of the measured one."""
+    ratio = measured / reported
+    return Claim(quote, f"{name}: {measured:,} parameters ({ratio:.2f} × the report's "
+                        f"{reported:,})",
+                 HOLDS if abs(ratio - 1) <= tolerance else DOES_NOT_HOLD)
+
+
+def activation_needed(quote: str, network: str, sigmoid: float, relu: float, runs: int,
+                      protected: float, attack: str = "DLG") -> Claim:
+    """Sigmoid is needed: with ReLU the same runs' median SSIM falls below ``protected`` while
+    with Sigmoid it is not. ``sigmoid`` and ``relu`` are the median SSIMs over ``runs`` images
+    of ``network`` under ``attack``."""
+    if runs == 0:
+        return Claim(quote, f"no ReLU run of {network} stored", NOT_MEASURED)
+    verdict = (f"cannot be judged here: {attack} shows nothing even with Sigmoid"
+               if sigmoid < protected
+               else HOLDS if relu < protected else
+               "holds only in degree: the ReLU network still leaks" if relu < sigmoid else
+               DOES_NOT_HOLD)
+    images = f"{runs} image" + ("s" if runs != 1 else "")
+    return Claim(quote, f"{network}, the same {images}: median SSIM {sigmoid:.2f} with Sigmoid, "
+                        f"{relu:.2f} with ReLU", verdict)

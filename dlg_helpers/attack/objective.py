@@ -1,0 +1,121 @@
+"""What the attacker minimises: the distance between the gradient of a guess and the shared one,
+plus what it believes about images before seeing any gradient (a total-variation prior).
+
+Gradient matching alone is ill-posed for large models: many inputs give nearly the same gradient.
+A prior picks, among them, the ones that look like photographs. Geiping et al. (2020) use total
+variation: natural images are mostly smooth, noise is not.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..client.gradients import classification_loss
+
+if TYPE_CHECKING:  # the settings module validates against DISTANCES, defined here
+    from .config import AttackConfig
+
+__all__ = ["total_variation", "gradient_distance", "cosine_distance", "DISTANCES"]
+
+
+def total_variation(images: torch.Tensor) -> torch.Tensor:
+    """The mean absolute difference between horizontally and vertically neighbouring pixels.
+
+    Args:
+        images: a batch of shape (B, C, H, W), on any scale.
+
+    Returns:
+        A scalar: 0 for a flat image, larger the noisier it is.
+    """
+    if images.dim() != 4:
+        raise ValueError(f"images must have shape (B, C, H, W), got {tuple(images.shape)}")
+    across = (images[..., :, 1:] - images[..., :, :-1]).abs().mean()
+    down = (images[..., 1:, :] - images[..., :-1, :]).abs().mean()
+    return across + down
+
+
+class _Objective:
+    """The matching objective with a counter and a memory of the best point it has seen.
+
+    The best point is judged by the gradient distance alone, what the attacker can measure
+    (the prior says what the attacker hopes, not what it has matched).
+    """
+
+    def __init__(self, model: nn.Module, shared: list[torch.Tensor],
+                 fixed_labels: torch.Tensor | None, config: AttackConfig) -> None:
+        self.model = model
+        self.parameters = [p for p in model.parameters() if p.requires_grad]
+        self.shared = shared
+        self.fixed_labels = fixed_labels
+        self.matching = DISTANCES[config.distance]
+        self.tv_weight = config.tv_weight
+        self.evaluations = 0
+        self.best_distance: float
+        self.best_input: torch.Tensor | None
+        self.best_labels: list[int]
+        self.forget_best()
+
+    def forget_best(self) -> None:
+        """Start a new attempt's memory of its best point."""
+        self.best_distance, self.best_input, self.best_labels = math.inf, None, []
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"evaluations": self.evaluations, "best_distance": self.best_distance,
+                "best_input": None if self.best_input is None else self.best_input.cpu(),
+                "best_labels": self.best_labels}
+
+    def load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
+        self.evaluations, self.best_distance = state["evaluations"], state["best_distance"]
+        self.best_input = None if state["best_input"] is None else state["best_input"].to(device)
+        self.best_labels = state["best_labels"]
+
+    def soft_labels(self, label_logits: torch.Tensor) -> torch.Tensor:
+        if self.fixed_labels is not None:
+            return F.one_hot(self.fixed_labels, label_logits.shape[-1]).float()
+        return F.softmax(label_logits, dim=-1)
+
+    def evaluate(self, dummy: torch.Tensor, label_logits: torch.Tensor,
+                 create_graph: bool) -> tuple[torch.Tensor, float]:
+        """The objective to minimise (matching loss plus prior) and the gradient distance."""
+        self.evaluations += 1
+        loss = classification_loss(self.model(dummy), self.soft_labels(label_logits))
+        grads = torch.autograd.grad(loss, self.parameters, create_graph=create_graph)
+        matching = self.matching(list(grads), self.shared)
+        distance = float(matching.detach())
+        if distance < self.best_distance:  # False for NaN, so a diverged point is never kept
+            self.best_distance = distance
+            self.best_input = dummy.detach().clone()
+            self.best_labels = self.predicted_labels(label_logits)
+        if self.tv_weight:
+            return matching + self.tv_weight * total_variation(dummy), distance
+        return matching, distance
+
+    def predicted_labels(self, label_logits: torch.Tensor) -> list[int]:
+        if self.fixed_labels is not None:
+            return self.fixed_labels.tolist()
+        return label_logits.detach().argmax(dim=-1).tolist()
+
+
+def gradient_distance(dummy: list[torch.Tensor], shared: list[torch.Tensor]) -> torch.Tensor:
+    """Squared Euclidean distance between two gradients, summed over all parameters (DLG's loss)."""
+    return sum(((d - s) ** 2).sum() for d, s in zip(dummy, shared, strict=True))
+
+
+def cosine_distance(dummy: list[torch.Tensor], shared: list[torch.Tensor]) -> torch.Tensor:
+    """One minus the cosine similarity of the two gradients, each seen as one long vector.
+
+    Geiping et al. (2020) match directions rather than magnitudes: the magnitude of a gradient
+    mostly says how wrong the network is, the direction says what the input was. In [0, 2].
+    """
+    dot = sum((d * s).sum() for d, s in zip(dummy, shared, strict=True))
+    norms = (sum((d ** 2).sum() for d in dummy) * sum((s ** 2).sum() for s in shared)).sqrt()
+    return 1 - dot / norms
+
+
+DISTANCES = {"euclidean": gradient_distance, "cosine": cosine_distance}
+"""The gradient-matching losses an attack can use, by name."""

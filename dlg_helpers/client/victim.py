@@ -1,0 +1,101 @@
+"""The victim: a client holding a private batch. It computes the update it shares; its private
+data reach the metrics only through its :class:`~dlg_helpers.analysis.observer.GroundTruth`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..analysis.observer import GroundTruth
+from .defences import Defence
+from .gradients import shared_gradient
+from .images import load_image
+from .models import Normalisation, build_model, get_spec
+
+__all__ = ["SharedUpdate", "Victim", "victim"]
+
+
+@dataclass(frozen=True)
+class SharedUpdate:
+    """What a client sends: the gradient of its batch's loss (after its defence) and what the
+    protocol makes public with it.
+
+    Attributes:
+        gradient: one tensor per trainable parameter of the shared model.
+        examples: how many examples the gradient averages over (federated learning sends it).
+        input_shape: the shape of the batch of model inputs, ``(examples, 3, H, W)``: the
+            example count and the model's input size, both public.
+        defence: the defence the protocol applies (``Defence.text()``; None: none).
+    """
+
+    gradient: list[torch.Tensor]
+    examples: int
+    input_shape: tuple[int, ...]
+    defence: str | None = None
+
+
+class Victim:
+    """A client holding private images and labels, about to share the gradient of their loss.
+
+    Args:
+        model: the shared model (train or eval mode as the client uses it); its device is used.
+        pixels: the private images in [0, 1], shape (B, 3, H, W).
+        labels: their class indices.
+        normalisation: how pixels become model input (the model's ``ModelSpec.normalisation``).
+        defence: what the client does to its gradient before sharing it (None: nothing).
+        noise_seed: the seed of the defence's randomness.
+
+    Raises:
+        ValueError: for pixels of another shape or outside [0, 1].
+    """
+
+    def __init__(self, model: nn.Module, pixels: torch.Tensor,
+                 labels: torch.Tensor | list[int] | int,
+                 normalisation: Normalisation = Normalisation(),
+                 defence: Defence | None = None, noise_seed: int = 0) -> None:
+        if pixels.dim() != 4 or pixels.shape[1] != 3:
+            raise ValueError(
+                f"pixels must have shape (B, 3, H, W), got {tuple(pixels.shape)}; "
+                "use dlg_helpers.load_image(...).pixels")
+        if pixels.min() < 0 or pixels.max() > 1:
+            raise ValueError(
+                f"pixels must lie in [0, 1], got [{float(pixels.min()):.3g}, "
+                f"{float(pixels.max()):.3g}]; pass unnormalised images and the model's "
+                "normalisation")
+        device = next(model.parameters()).device
+        self.model = model
+        self.normalisation = normalisation
+        self.defence = defence
+        self.noise_seed = noise_seed
+        self.pixels = pixels.detach().to(device)
+        self.labels = torch.as_tensor(labels, device=device).reshape(-1).long()
+        self.inputs = normalisation.to_model_input(self.pixels)
+
+    def share(self) -> SharedUpdate:
+        """The update this client sends: its (defended) gradient and the public facts."""
+        gradient = (shared_gradient(self.model, self.inputs, self.labels) if self.defence is None
+                    else self.defence.share(self.model, self.inputs, self.labels,
+                                            seed=self.noise_seed))
+        return SharedUpdate(gradient=gradient, examples=self.pixels.shape[0],
+                            input_shape=tuple(self.inputs.shape),
+                            defence=None if self.defence is None else self.defence.text())
+
+    def ground_truth(self) -> GroundTruth:
+        """The private batch, for the metrics (the attack never sees it)."""
+        return GroundTruth(self.pixels, self.labels)
+
+
+def victim(model: str, image: str | Sequence[str], seed: int = 0,
+           size: int | None = None) -> Victim:
+    """Registered ``model`` with random weights ``seed`` holding shipped ``image`` (or a batch
+    of them) at side ``size`` (None: the model's own): the client whose gradient the chapters
+    inspect."""
+    spec = get_spec(model)
+    samples = [load_image(name, size or spec.image_size)
+               for name in ([image] if isinstance(image, str) else image)]
+    return Victim(build_model(model, seed=seed, size=size),
+                  torch.cat([sample.pixels for sample in samples]),
+                  [sample.label for sample in samples], spec.normalisation)

@@ -1,0 +1,169 @@
+"""Stored runs: a chapter reuses the record of an attack it would otherwise spend hours on.
+
+A run is identified by a :class:`~dlg_helpers.runs.spec.RunSpec`. :func:`load_or_run` looks under
+a results folder for a record whose identity matches exactly, loads it and says so; otherwise it
+computes the attack (resuming from a checkpoint if one is there) and, when asked, stores it.
+Records that do not match, or cannot be read, are named with the reason and never used.
+"""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+from typing import Any
+
+from ..attack.config import config_dict
+from ..attack.trace import AttackResult
+from ..client.defences import parse_defence
+from ..devices import pick_device
+from .record import RECORD_FILE, load_record, load_result, save_record
+from .run import run_attack
+from .spec import RunSpec
+
+__all__ = ["StoredRunError", "find_record", "stored_result", "load_or_run"]
+
+
+class StoredRunError(ValueError):
+    """A stored record exists but cannot be used (corrupt, or made with other settings)."""
+
+
+def _identity_of(record: dict[str, Any]) -> dict[str, Any]:
+    config = config_dict(record["config"])
+    return {
+        "model": record.get("model"),
+        "image": record.get("image"),
+        "image_size": record.get("image_size"),
+        "model_seed": record.get("model_seed"),
+        "defence": record.get("defence"),
+        "trained_steps": record.get("trained_steps", 0),
+        "config": config,
+    }
+
+
+def _differences(wanted: dict[str, Any], found: dict[str, Any]) -> list[str]:
+    differences = []
+    for key, value in wanted.items():
+        if key == "config":
+            differences += [f"{name} {found[key].get(name)!r} (wanted {option!r})"
+                            for name, option in value.items() if found[key].get(name) != option]
+        elif found[key] != value:
+            differences.append(f"{key} {found[key]!r} (wanted {value!r})")
+    return differences
+
+
+def find_record(spec: RunSpec, results_dir: str | Path) -> tuple[Path | None, list[str]]:
+    """The folder of a record under ``results_dir/<model>/`` that matches ``spec`` exactly.
+
+    Returns:
+        ``(folder, refusals)``: the matching folder (or None) and why near misses were not
+        used: the record in this run's own folder, or, when there is none, the records of
+        the same images and seed.
+    """
+    wanted = spec.identity()
+    refusals: list[str] = []
+    preferred = spec.folder(results_dir)
+    same_images = f"{'+'.join(spec.images)}-seed{spec.config.seed}"
+    # Only this run's own folder and those of the same images and seed can hold it (a folder
+    # is named by the run's identity), so nothing else is parsed: a model's records run to tens
+    # of megabytes of JSON.
+    candidates = sorted(Path(results_dir, spec.model).glob(f"{glob.escape(same_images)}*/"
+                                                           f"{RECORD_FILE}"),
+                        key=lambda path: path.parent != preferred)
+    for path in candidates:
+        try:
+            found = _identity_of(load_record(path))
+        except (ValueError, KeyError, TypeError) as error:
+            refusals.append(f"{path.parent}: unreadable ({error})")
+            continue
+        differences = _differences(wanted, found)
+        if not differences:
+            return path.parent, refusals
+        if path.parent == preferred or (not preferred.is_dir()
+                                         and path.parent.name.startswith(same_images)):
+            refusals.append(f"{path.parent}: made with other settings: {'; '.join(differences)}")
+    return None, refusals
+
+
+def stored_result(spec: RunSpec, results_dir: str | Path, *,
+                  quiet: bool = False) -> AttackResult | None:
+    """The stored run ``spec`` describes, or None when no record matches (nothing is computed).
+
+    Unless ``quiet``, says which record was loaded and how to recompute it, or why near misses
+    were not used.
+
+    Raises:
+        StoredRunError: when the matching record's arrays are missing or corrupt.
+    """
+    folder, refusals = find_record(spec, results_dir)
+    for refusal in [] if quiet else refusals:
+        print(f"not using {refusal}")
+    if folder is None:
+        return None
+    record = load_record(folder)
+    try:
+        result = load_result(folder)
+    except (FileNotFoundError, ValueError) as error:
+        raise StoredRunError(str(error)) from error
+    if not quiet:
+        print(f"Loaded the stored run {folder.name} of {spec.model} (computed on "
+              f"{record['device']} in {record['wall_seconds'] / 60:.0f} min, torch "
+              f"{record['torch_version']}); recompute it with: {record['command']}")
+    return result
+
+
+def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *,
+                recompute: bool | None = False, save: bool = False, device: str | None = None,
+                checkpoint: str | Path | None = None, checkpoint_every: int = 10,
+                quiet: bool = False) -> AttackResult:
+    """The attack ``spec`` describes: its stored record when one matches, else computed.
+
+    Args:
+        spec: the run.
+        results_dir: the folder of stored records (``results/`` at the repository's top).
+        recompute: compute even when a matching record is stored; None: compute on a GPU
+            (minutes at the report's scale), load on a CPU (hours).
+        save: store a computed run as ``results_dir/<model>/<images>-seed<k>/`` (replacing what
+            is there).
+        device: where to compute (None: the GPU when there is one).
+        checkpoint: checkpoint a computation here, and resume from it if it exists.
+        checkpoint_every: steps between checkpoints.
+        quiet: say nothing about the stored runs looked at, only when one is computed (a sweep
+            reports its own count).
+
+    Raises:
+        StoredRunError: when the matching record's arrays are missing or corrupt (its JSON is
+            fine, so it would have been used); the message says how to remake it.
+    """
+    target = str(pick_device(device))
+    if recompute is None:
+        recompute = target.startswith("cuda")
+    if not recompute:
+        result = stored_result(spec, results_dir, quiet=quiet)
+        if result is not None:
+            return result
+    out = spec.folder(results_dir)
+    if save and (out / RECORD_FILE).is_file():
+        try:
+            differences = _differences(spec.identity(), _identity_of(load_record(out)))
+        except (ValueError, KeyError, TypeError):
+            differences = []  # an unreadable record is replaced by the run that belongs there
+        if differences:
+            raise StoredRunError(
+                f"{out} holds another run ({'; '.join(differences)}); it is not overwritten: "
+                "move it, or store this run under another results folder")
+    print(f"Computing {spec.model} on {'+'.join(spec.images)} "
+          f"({'asked to recompute' if recompute else 'no stored run matches'}); in the "
+          f"background instead: {spec.command(out)}")
+    result = run_attack(spec.model, list(spec.images), spec.config, model_seed=spec.model_seed,
+                        size=spec.size, device=target, checkpoint=checkpoint,
+                        checkpoint_every=checkpoint_every,
+                        defence=None if spec.defence is None else parse_defence(spec.defence),
+                        trained_steps=spec.trained_steps)
+    if save:
+        # The record's command runs from the folder holding results_dir (the repository's top),
+        # whichever folder this was called from (a chapter runs in chapters/).
+        stored_out = Path(Path(results_dir).resolve().name, spec.model, spec.folder_name)
+        save_record(result, out, model=spec.model, image="+".join(spec.images), device=target,
+                    command=spec.command(stored_out), model_seed=spec.weights_seed,
+                    trained_steps=spec.trained_steps)
+    return result
