@@ -21,6 +21,7 @@ from ..attack.trace import AttackResult
 from ..book.tables import fmt_int, fmt_sci, markdown_table
 from ..runs.spec import RunSpec
 from ..runs.store import stored_result
+from .criteria import RECONSTRUCTED_MSE, threshold_text
 from .rows import result_row
 
 __all__ = ["Collected", "collect", "group_summary", "summaries", "value", "measured",
@@ -57,11 +58,13 @@ def missing_note(commands: Sequence[str]) -> str:
             f"background, from this folder, with:\n" + "\n".join(commands))
 
 
-def collect(groups: Mapping[str, Sequence[RunSpec]], results_dir: str | Path) -> Collected:
+def collect(groups: Mapping[str, Sequence[RunSpec]], results_dir: str | Path,
+            threshold: float = RECONSTRUCTED_MSE) -> Collected:
     """Load the stored run of every spec in every group (nothing is computed).
 
-    Each row is :func:`~dlg_helpers.analysis.rows.result_row` plus ``group``, ``model``,
-    ``images``, ``size`` and ``seed``; ``missing`` holds the command of each run not stored.
+    Each row is :func:`~dlg_helpers.analysis.rows.result_row` (judged against ``threshold``)
+    plus ``group``, ``model``, ``images``, ``size`` and ``seed``; ``missing`` holds the
+    command of each run not stored.
     """
     results: dict[str, list[AttackResult]] = {}
     rows: list[dict[str, Any]] = []
@@ -76,7 +79,7 @@ def collect(groups: Mapping[str, Sequence[RunSpec]], results_dir: str | Path) ->
             results[group].append(result)
             rows.append({"group": group, "model": spec.model, "images": "+".join(spec.images),
                          "size": spec.image_size, "seed": spec.config.seed,
-                         **result_row(result)})
+                         **result_row(result, threshold)})
     return Collected(results, rows, missing)
 
 
@@ -84,30 +87,49 @@ def _spread(values: Sequence[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "low": min(values), "high": max(values)}
 
 
-def group_summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per group, in first-seen order: how many runs; median, lowest and highest MSE,
-    aligned MSE, SSIM and the best-recovered image's SSIM (``best_ssim``, for batches); median
-    PSNR; runs with every label right, and labels recovered out of all private labels; how
-    many reached MSE < 1e-3 and the median first step they did; median evaluations and wall
-    time, seconds per evaluation over all runs, and how many runs diverged from every random
-    start."""
-    groups: dict[str, list[Mapping[str, Any]]] = {}
+def group_summary(rows: Sequence[Mapping[str, Any]], by: str | tuple[str, ...] = "group"
+                  ) -> list[dict[str, Any]]:
+    """The one summariser: one row per group of :func:`~dlg_helpers.analysis.rows.result_row`
+    rows, in first-seen order.
+
+    A group is the rows with the same ``by`` key (or tuple of keys; ``group`` holds its value).
+    Each summary gives how many runs; the median, lowest and highest MSE, aligned MSE, SSIM
+    and the best-recovered image's MSE, PSNR and SSIM (``best_*``, for batches); the median
+    PSNR and steps; runs with every label right, and labels recovered out of all private
+    labels; how many runs reconstructed the image with the right label (``successes``); how
+    many reached an MSE below the rows' threshold and the median first step they did; median
+    evaluations and wall time, seconds per evaluation over all runs, and how many runs diverged
+    from every random start.
+
+    Raises:
+        ValueError: when a group's rows were judged against different thresholds.
+    """
+    groups: dict[Any, list[Mapping[str, Any]]] = {}
     for row in rows:
-        groups.setdefault(row["group"], []).append(row)
+        key = row[by] if isinstance(by, str) else tuple(row[k] for k in by)
+        groups.setdefault(key, []).append(row)
     summary = []
     for group, members in groups.items():
         reached = [r["first_step_below"] for r in members if r["first_step_below"] is not None]
-        entry: dict[str, Any] = {"group": group, "runs": len(members)}
-        for key in ("mse", "aligned_mse", "ssim", "best_ssim"):
+        thresholds = {r["threshold"] for r in members}
+        if len(thresholds) > 1:
+            raise ValueError(f"group {group!r} mixes rows judged against thresholds "
+                             f"{sorted(thresholds)}; collect each group with one threshold")
+        entry: dict[str, Any] = {"group": group, "runs": len(members),
+                                 "threshold": thresholds.pop()}
+        for key in ("mse", "aligned_mse", "ssim", "best_mse", "best_psnr", "best_ssim"):
             entry.update({f"{key}_{k}": v for k, v in _spread([r[key] for r in members]).items()})
         entry.update({
             "psnr": statistics.median(r["psnr"] for r in members),
+            "steps": statistics.median(r["steps"] for r in members),
             "labels_right": sum(bool(r["label_correct"]) for r in members),
+            "successes": sum(bool(r["reconstructed"] and r["label_correct"]) for r in members),
             "labels_recovered": sum(r["labels_recovered"] for r in members),
             "labels": sum(len(r["label_true"]) for r in members),
             "reached": len(reached),
             "first_below": statistics.median(reached) if reached else None,
             "evaluations": statistics.median(r["evaluations"] for r in members),
+            "seconds": statistics.median(r["seconds"] for r in members),
             "minutes": statistics.median(r["seconds"] for r in members) / 60,
             "seconds_per_evaluation": (sum(r["seconds"] for r in members)
                                        / sum(r["evaluations"] for r in members)),
@@ -117,10 +139,11 @@ def group_summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return summary
 
 
-def summaries(groups: Mapping[str, Sequence[RunSpec]], results_dir: str | Path
+def summaries(groups: Mapping[str, Sequence[RunSpec]], results_dir: str | Path,
+              threshold: float = RECONSTRUCTED_MSE
               ) -> tuple[Collected, dict[str, dict[str, Any]]]:
     """:func:`collect` and :func:`group_summary` by group name; prints what is missing."""
-    found = collect(groups, results_dir)
+    found = collect(groups, results_dir, threshold)
     print(found.note() or "every wanted run is stored")
     return found, {row["group"]: row for row in group_summary(found.rows)}
 
@@ -151,9 +174,13 @@ def summary_table(summary: Sequence[Mapping[str, Any]], group_header: str = "run
     """:func:`group_summary` as a Markdown table (medians with [lowest, highest]); ``extra``
     adds columns after the group's name (row key -> header, formatter), for keys the caller
     put in the rows. When a run holds a batch, a column gives the best-recovered image's SSIM
-    beside the batch's mean, since that image is what the verdicts judge a batch by."""
+    beside the batch's mean, since that image is what the verdicts judge a batch by. The
+    "reached" column names the threshold the rows were judged against."""
     if not summary:
         return Markdown("*No run of these groups is stored yet.*")
+    thresholds = {row["threshold"] for row in summary}
+    reached = ("reached MSE < " + threshold_text(thresholds.pop()) if len(thresholds) == 1
+               else "reached its threshold")
     holds_batch = any(row["labels"] > row["runs"] for row in summary)
     rows = [{**row, "mse_text": _range_text(row, "mse"),
              "aligned_text": _range_text(row, "aligned_mse"),
@@ -171,7 +198,7 @@ def summary_table(summary: Sequence[Mapping[str, Any]], group_header: str = "run
         "psnr": ("PSNR (dB)", lambda v: f"{v:.1f}"), "ssim_text": ("SSIM median [min, max]", str),
         **({"best_ssim_text": ("best image's SSIM median [min, max]", str)}
            if holds_batch else {}),
-        "labels_text": ("labels recovered", str), "below": ("reached MSE < 1e-3", str),
+        "labels_text": ("labels recovered", str), "below": (reached, str),
         "evaluations": ("evaluations", fmt_int),
         "minutes": ("minutes", lambda v: f"{v:.1f}"),
     })

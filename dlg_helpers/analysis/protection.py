@@ -29,10 +29,11 @@ from ..client.victim import victim
 from ..devices import pick_device
 from ..runs.spec import RunSpec
 from ..runs.store import load_or_run, stored_result
-from .comparison import missing_note
-from .metrics import best_recovered
+from .comparison import group_summary, missing_note
+from .criteria import PROTECTED_SSIM
+from .rows import result_row
 
-__all__ = ["NO_DEFENCE", "BATCH", "PROTECTED_SSIM", "split_batch", "private_batch",
+__all__ = ["NO_DEFENCE", "BATCH", "split_batch", "private_batch",
            "describe_defence", "attack_outcomes", "median_outcomes", "stopping_settings",
            "TRAINING_SEEDS", "training_costs", "stored_training_costs", "protection_ranking",
            "outcome_table", "ranking_table", "gradient_changes", "gradient_change_table"]
@@ -44,9 +45,6 @@ NO_DEFENCE = "none"
 BATCH = "batch"
 
 
-PROTECTED_SSIM = 0.3
-"""A reconstruction whose SSIM to the private image is below this no longer shows it: the
-defence stopped the attack. (Uniform noise scores about 0; DLG on an undefended LeNet about 1.)"""
 
 
 def split_batch(text: str) -> tuple[int, str | None]:
@@ -111,13 +109,13 @@ def attack_outcomes(model: str, images: Sequence[str], defences: Sequence[str],
                     seed: int = 0, size: int | None = None, recompute: bool | None = False,
                     compute_missing: bool = True,
                     device: str | None = None) -> list[dict[str, Any]]:
-    """Every attack on every image under every defence: one row each with the reconstruction's
-    MSE, PSNR, SSIM and whether the label was recovered.
+    """Every attack on every image under every defence: one row each
+    (:func:`~dlg_helpers.analysis.rows.result_row`, with the attack, defence, its family and
+    strength, and the image).
 
     Under ``batch:B`` the client's batch is the image and B - 1 others (:func:`private_batch`);
-    its row measures the batch's best-recovered image
-    (:func:`~dlg_helpers.analysis.metrics.best_recovered`), its label right when every label of the batch
-    is.
+    it is judged by its best-recovered image (the row's ``best_*``), its label right when every
+    label of the batch is.
 
     Args:
         model: registered model name.
@@ -152,11 +150,8 @@ def attack_outcomes(model: str, images: Sequence[str], defences: Sequence[str],
                 if result is None:
                     result = load_or_run(spec, results_dir, recompute=recompute, device=device,
                                          save=True, quiet=True)
-                quality = best_recovered(result.reconstruction, result.truth)
                 rows.append({"attack": attack, "defence": defence, "family": family,
-                             "strength": strength, "image": image, "mse": quality["mse"],
-                             "psnr": quality["psnr"], "ssim": quality["ssim"],
-                             "label_correct": result.label_correct})
+                             "strength": strength, "image": image, **result_row(result)})
     print(f"{model}: {stored} stored runs loaded, {computed} computed, {len(missing)} missing "
           f"({len(attacks)} attacks x {len(defences)} defences x {len(images)} images)")
     if missing:
@@ -165,16 +160,16 @@ def attack_outcomes(model: str, images: Sequence[str], defences: Sequence[str],
 
 
 def median_outcomes(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (attack, defence), in first-seen order: the median MSE, PSNR and SSIM over
-    the images, and the share of them whose label was recovered."""
-    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault((row["attack"], row["defence"]), []).append(row)
-    return [{"attack": attack, "defence": defence, "family": group[0]["family"],
-             "strength": group[0]["strength"], "images": len(group),
-             **{key: statistics.median(r[key] for r in group) for key in ("mse", "psnr", "ssim")},
-             "labels_right": sum(r["label_correct"] for r in group) / len(group)}
-            for (attack, defence), group in groups.items()]
+    """One row per (attack, defence), in first-seen order (the summariser's groups): the
+    median MSE, PSNR and SSIM over the images of each run's best-recovered image, and the share
+    of them whose label was recovered."""
+    return [{"attack": attack, "defence": defence, **dict(zip(("family", "strength"),
+                                                             describe_defence(defence))),
+             "images": summary["runs"], "mse": summary["best_mse_median"],
+             "psnr": summary["best_psnr_median"], "ssim": summary["best_ssim_median"],
+             "labels_right": summary["labels_right"] / summary["runs"]}
+            for summary in group_summary(rows, by=("attack", "defence"))
+            for attack, defence in [summary["group"]]]
 
 
 def _worst_ssim(medians: Sequence[Mapping[str, Any]]) -> dict[str, float]:

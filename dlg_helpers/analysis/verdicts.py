@@ -15,12 +15,14 @@ from typing import Any
 
 from IPython.display import Markdown
 
+from ..attack.registry import OPTIMISER_NAMES
 from ..attack.trace import AttackResult
 from ..book.tables import markdown_table
 from .comparison import attempt_counts, paired_orders
+from .criteria import FALLING_WINDOW, SSIM_TIE, diverged, fall, still_falling
 from .metrics import best_recovered
 
-__all__ = ["HOLDS", "NOT_MEASURED", "Claim", "verdict_table", "under", "share_verdict",
+__all__ = ["how_it_ended", "HOLDS", "NOT_MEASURED", "Claim", "verdict_table", "under", "share_verdict",
            "an_order_lower", "converges_in_about", "needs_more_steps", "optimiser_rests_by",
            "shows_nothing", "larger_models_leak_less", "parameter_count", "activation_needed"]
 
@@ -35,7 +37,6 @@ NOT_MEASURED = "not measured yet"
 
 # SSIM differences this small are ties: with one run per large model (hours each on a CPU) there is
 # no spread to tell them from the chance of the random start.
-SSIM_TIE = 0.05
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,9 @@ def needs_more_steps(quote: str, results: Sequence[AttackResult], name: str, win
     if not results:
         return Claim(quote, f"no {name} run stored", NOT_MEASURED)
     reached = sum(r.first_step_below(threshold) is not None for r in results)
-    falls = [1 - r.value_at(r.steps, "aligned_mse")
-             / r.value_at(max(0, r.steps - window), "aligned_mse") for r in results]
-    verdict = (DOES_NOT_HOLD if reached else HOLDS if min(falls) > 0 else
+    falls = [fall(r, window=window) for r in results]
+    verdict = (DOES_NOT_HOLD if reached else
+               HOLDS if all(still_falling(r, window=window) for r in results) else
                "holds, though the runs had stopped improving")
     return Claim(quote, (
         f"{reached} of {len(results)} {name} runs reached MSE < {threshold:g}; over their last "
@@ -233,3 +234,28 @@ def activation_needed(quote: str, network: str, sigmoid: float, relu: float, run
     images = f"{runs} image" + ("s" if runs != 1 else "")
     return Claim(quote, f"{network}, the same {images}: median SSIM {sigmoid:.2f} with Sigmoid, "
                         f"{relu:.2f} with ReLU", verdict)
+
+
+def how_it_ended(result: AttackResult, steps: int, window: int = FALLING_WINDOW,
+                 metric: str = "aligned_mse") -> str:
+    """One sentence on how a run ended, for a verdict on "did (not) converge in ``steps``".
+
+    Every attempt diverged; or the run stopped early (matched, or its attempts used up); or it
+    ran all ``steps`` and ``metric`` was still falling
+    (:func:`~dlg_helpers.analysis.criteria.still_falling`) or no longer falling.
+    """
+    attempts = result.attempts
+    if diverged(result):
+        ends = ", ".join(str(a.steps) for a in attempts)
+        return (f"{OPTIMISER_NAMES[result.config.optimiser]} diverged from every one of its "
+                f"{len(attempts)} random starts (each start ended at step {ends} of the shared "
+                f"budget), so the run stopped after {attempts[-1].steps} of {steps} steps")
+    if result.steps < steps:
+        return f"the run stopped after {result.steps} of {steps} steps ({result.status})"
+    before = result.value_at(max(0, steps - window), metric)
+    after = result.value_at(steps, metric)
+    trend = ("still falling" if still_falling(result, steps, window, metric)
+             else "no longer falling")
+    name = "aligned MSE" if metric == "aligned_mse" else metric.replace("_", " ")
+    return (f"the run took all {steps} steps, and its {name} was {trend} "
+            f"over the last {window} ({before:.2e} to {after:.2e})")

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from ..analysis.criteria import RECONSTRUCTED_MSE
 from ..analysis.metrics import mse
 from ..client.gradients import shared_gradient
 from ..client.images import load_image
@@ -85,7 +86,7 @@ class OriginalVsEngine:
     seed: int
     original: list[BaselineStep]
     engine: AttackResult
-    threshold: float = 1e-3
+    threshold: float = RECONSTRUCTED_MSE
 
     @property
     def original_mse(self) -> float:

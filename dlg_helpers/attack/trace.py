@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 
@@ -147,18 +147,3 @@ class AttackResult:
             elif resting is None:
                 resting = before.step
         return resting
-
-    def summary(self) -> dict[str, object]:
-        """The headline numbers, JSON-ready."""
-        return {
-            "final_mse": self.final_mse,
-            "label_true": self.label_true,
-            "label_pred": self.label_pred,
-            "label_correct": self.label_correct,
-            "status": self.status,
-            "best_grad_distance": self.best_distance,
-            "steps": self.steps,
-            "evaluations": self.evaluations,
-            "wall_seconds": self.wall_seconds,
-            "attempts": [asdict(a) for a in self.attempts],
-        }

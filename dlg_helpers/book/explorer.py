@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from ..analysis.metrics import match_batch, standardise
 from ..attack.trace import AttackResult
-from .plotting import METRIC_LABELS, _styled, show_image
+from .plotting import METRIC_LABELS, _styled, show_image, step_label
 
 __all__ = ["explorer_figure", "explore"]
 
@@ -43,7 +43,7 @@ def explorer_figure(result: AttackResult, step: int, corrected: bool = False,
         curve_ax.plot(steps, values, linewidth=1.5)
         curve_ax.plot([step], [result.value_at(step, metric)], "o", color="#D55E00")
         curve_ax.set_yscale("log")
-        curve_ax.set_xlabel("L-BFGS step")
+        curve_ax.set_xlabel(step_label([result]))
         curve_ax.set_ylabel(METRIC_LABELS[metric])
         fig.tight_layout()
     return fig

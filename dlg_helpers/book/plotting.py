@@ -19,10 +19,12 @@ from IPython.display import HTML
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ..analysis.criteria import RECONSTRUCTED_MSE
 from ..analysis.metrics import match_batch
+from ..attack.registry import OPTIMISER_NAMES
 from ..attack.trace import AttackResult, StepRecord
 
-__all__ = ["STYLE", "show_image", "plot_images", "plot_attack_rows", "plot_evolution",
+__all__ = ["step_label", "STYLE", "show_image", "plot_images", "plot_attack_rows", "plot_evolution",
            "animate_evolution", "METRIC_LABELS", "plot_mse_curves", "plot_mse_panels",
            "plot_mse_bands", "plot_label_gradient", "plot_privacy_utility"]
 
@@ -241,13 +243,22 @@ def _check_metric(metric: str) -> None:
         raise ValueError(f"unknown metric {metric!r}; use one of {', '.join(METRIC_LABELS)}")
 
 
-def _finish_step_axes(ax: Axes, metric: str, threshold: float | None, title: str = "") -> None:
+def step_label(results: Sequence[AttackResult | Sequence[StepRecord]]) -> str:
+    """The step axis's label: the optimiser's steps (``"L-BFGS step"``, ``"Adam step"``) when
+    every run used the same one, else ``"step"`` (a bare history says nothing: L-BFGS, DLG's)."""
+    names = {OPTIMISER_NAMES[r.config.optimiser] if isinstance(r, AttackResult) else "L-BFGS"
+             for r in results}
+    return f"{names.pop()} step" if len(names) == 1 else "step"
+
+
+def _finish_step_axes(ax: Axes, metric: str, threshold: float | None, title: str = "",
+                      xlabel: str = "L-BFGS step") -> None:
     """The threshold line, log scale, labels and legend of a metric-against-step axis."""
     if threshold is not None:
         ax.axhline(threshold, color="#555555", linestyle=":", linewidth=1,
                    label=f"{threshold:g} (threshold)")
     ax.set_yscale("log")
-    ax.set_xlabel("L-BFGS step")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(METRIC_LABELS[metric])
     if title:
         ax.set_title(title)
@@ -255,9 +266,9 @@ def _finish_step_axes(ax: Axes, metric: str, threshold: float | None, title: str
     ax.figure.tight_layout()
 
 
-def plot_mse_curves(runs: Runs, ax: Axes | None = None, threshold: float | None = 1e-3,
+def plot_mse_curves(runs: Runs, ax: Axes | None = None, threshold: float | None = RECONSTRUCTED_MSE,
                     title: str = "", metric: str = "mse") -> Figure:
-    """The report's Fig. 8: image MSE against L-BFGS step on a log axis, one line per run.
+    """The report's Fig. 8: image MSE against step on a log axis, one line per run.
 
     Args:
         runs: label -> a result or its history.
@@ -277,11 +288,11 @@ def plot_mse_curves(runs: Runs, ax: Axes | None = None, threshold: float | None 
             history = run.history if isinstance(run, AttackResult) else run
             ax.plot([r.step for r in history], [getattr(r, metric) for r in history],
                     label=label, linewidth=1.5)
-        _finish_step_axes(ax, metric, threshold, title)
+        _finish_step_axes(ax, metric, threshold, title, step_label(list(runs.values())))
     return fig
 
 
-def plot_mse_panels(panels: Mapping[str, Runs], threshold: float | None = 1e-3,
+def plot_mse_panels(panels: Mapping[str, Runs], threshold: float | None = RECONSTRUCTED_MSE,
                     metrics: Sequence[str] | None = None) -> Figure:
     """Several :func:`plot_mse_curves` side by side, one panel per title.
 
@@ -310,7 +321,7 @@ def _per_step(history: Sequence[StepRecord], metric: str, steps: int) -> np.ndar
 
 
 def plot_mse_bands(groups: Mapping[str, Sequence[AttackResult]], steps: int = 300,
-                   metric: str = "mse", threshold: float | None = 1e-3) -> Figure:
+                   metric: str = "mse", threshold: float | None = RECONSTRUCTED_MSE) -> Figure:
     """Median ``metric`` against step for each group of runs on a log axis, shaded from the
     lowest to the highest run: the report's Fig. 8 for several images per model. The median is
     drawn solid while every run of the group is going, dashed over the runs still going after
@@ -337,7 +348,8 @@ def plot_mse_bands(groups: Mapping[str, Sequence[AttackResult]], steps: int = 30
                         linestyle="--", color=line.get_color())
             if len(results) > 1:
                 ax.fill_between(x, low, high, color=line.get_color(), alpha=0.18, linewidth=0)
-        _finish_step_axes(ax, metric, threshold)
+        _finish_step_axes(ax, metric, threshold,
+                          xlabel=step_label([r for results in groups.values() for r in results]))
     return fig
 
 

@@ -15,19 +15,17 @@ from typing import Any
 from IPython.display import Markdown
 from torch import nn
 
-from ..analysis.costs import COLAB_T4_FLOPS, estimated_seconds, flops_per_evaluation
+from ..analysis.criteria import RECONSTRUCTED_MSE
 from ..analysis.rows import result_row
 from ..attack.config import AttackConfig
-from ..attack.registry import OPTIMISER_NAMES, attack_entry
+from ..attack.registry import attack_entry
 from ..attack.trace import AttackResult
 from ..client.models import build_model, count_parameters, get_spec
-from ..runs.record import list_records
-from ..runs.spec import in_report_setting
 from .tables import fmt_int, fmt_sci, markdown_table
 
 __all__ = ["REPORT_MODELS", "setting_table", "parameter_rows", "parameter_table", "result_rows",
            "result_table", "orders_of_magnitude", "chapter_durations", "chapter_duration_table",
-           "run_costs", "run_cost_table"]
+           "run_cost_table"]
 
 
 REPORT_MODELS = ("lenet", "resnet18", "densenet121", "inception_v3")
@@ -87,14 +85,14 @@ def parameter_table(rows: list[dict[str, Any]], reasons: Mapping[str, str]) -> M
     })
 
 
-def result_rows(results: Mapping[str, AttackResult], threshold: float = 1e-3
+def result_rows(results: Mapping[str, AttackResult], threshold: float = RECONSTRUCTED_MSE
                 ) -> list[dict[str, Any]]:
     """One row of outcome numbers per labelled result
     (:func:`~dlg_helpers.analysis.rows.result_row` and its label as ``run``)."""
     return [{"run": label, **result_row(result, threshold)} for label, result in results.items()]
 
 
-def result_table(results: Mapping[str, AttackResult], threshold: float = 1e-3) -> Markdown:
+def result_table(results: Mapping[str, AttackResult], threshold: float = RECONSTRUCTED_MSE) -> Markdown:
     """The outcome of each run: MSE (plain and aligned), PSNR, SSIM, label, steps, cost."""
     return markdown_table(result_rows(results, threshold), {
         "run": ("run", str), "mse": ("MSE", fmt_sci), "aligned_mse": ("aligned MSE", fmt_sci),
@@ -104,38 +102,6 @@ def result_table(results: Mapping[str, AttackResult], threshold: float = 1e-3) -
         "first_aligned_step_below": (f"first step aligned < {threshold:g}", fmt_int),
         "steps": ("steps", fmt_int), "evaluations": ("evaluations", fmt_int),
     })
-
-
-def how_it_ended(result: AttackResult, steps: int, window: int = 100,
-                 metric: str = "aligned_mse") -> str:
-    """One sentence on how a run ended, for a verdict on "did (not) converge in ``steps``".
-
-    Every attempt diverged; or the run stopped early (matched, or its attempts used up); or it
-    ran all ``steps`` and ``metric`` was still falling (more than 10% over the last ``window``
-    steps) or no longer falling.
-    """
-    attempts = result.attempts
-    if all(a.status == "diverged" for a in attempts):
-        ends = ", ".join(str(a.steps) for a in attempts)
-        return (f"{OPTIMISER_NAMES[result.config.optimiser]} diverged from every one of its "
-                f"{len(attempts)} random starts "
-                f"(each start ended at step {ends} of the shared budget), so the run stopped "
-                f"after {attempts[-1].steps} of {steps} steps")
-    if result.steps < steps:
-        return f"the run stopped after {result.steps} of {steps} steps ({result.status})"
-    before = result.value_at(max(0, steps - window), metric)
-    after = result.value_at(steps, metric)
-    trend = "still falling" if still_falling(result, steps, window, metric) else "no longer falling"
-    name = "aligned MSE" if metric == "aligned_mse" else metric.replace("_", " ")
-    return (f"the run took all {steps} steps, and its {name} was {trend} "
-            f"over the last {window} ({before:.2e} to {after:.2e})")
-
-
-def still_falling(result: AttackResult, steps: int, window: int = 100,
-                  metric: str = "aligned_mse") -> bool:
-    """Whether ``metric`` fell by more than 10% over the ``window`` steps before ``steps``: the run
-    was still improving when it was stopped."""
-    return result.value_at(steps, metric) < 0.9 * result.value_at(max(0, steps - window), metric)
 
 
 def orders_of_magnitude(larger: float, smaller: float) -> float:
@@ -162,41 +128,6 @@ def chapter_duration_table(rows: list[dict[str, Any]]) -> Markdown:
     """:func:`chapter_durations` as a table."""
     return markdown_table(rows, {"chapter": ("chapter", str),
                                  "minutes": ("run time (CPU, 1 thread)", _duration)})
-
-
-def run_costs(results_dir: str | Path, gpu_flops: float = COLAB_T4_FLOPS
-              ) -> list[dict[str, Any]]:
-    """Each stored run's measured CPU time and its estimated time on a GPU of ``gpu_flops``.
-
-    Runs in the report's setting (DLG, :data:`~dlg_helpers.runs.spec.REPORT_SETTING`, no defence)
-    get a row each; the others (sweeps: other settings, sizes, attacks, defences, trained
-    weights) one row per model and attack, with their count, summed costs and the mean FLOPs
-    of their evaluations. The estimate is the evaluations times
-    the FLOPs of one evaluation of the model and batch
-    (:func:`~dlg_helpers.analysis.costs.flops_per_evaluation`), over the GPU's throughput.
-    """
-    flops: dict[tuple[str, int, int], int] = {}
-    rows: dict[str, dict[str, Any]] = {}
-    for record in list_records(results_dir):
-        if "error" in record:
-            continue
-        batch = len(record["image"].split("+"))
-        key = (record["model"], batch, record["image_size"])
-        if key not in flops:
-            flops[key] = flops_per_evaluation(record["model"], batch, record["image_size"])
-        name = (Path(record["folder"]).name if in_report_setting(record)
-                else f"{record['attack']}, other settings or defences")
-        row = rows.setdefault(f"{record['model']}/{name}", {
-            "run": name, "model": record["model"], "runs": 0, "evaluations": 0, "flops": 0,
-            "cpu_minutes": 0.0, "gpu_minutes": 0.0})
-        row["runs"] += 1
-        row["evaluations"] += record["evaluations"]
-        row["flops"] += record["evaluations"] * flops[key]
-        row["cpu_minutes"] += record["minutes"]
-        row["gpu_minutes"] += estimated_seconds(record["evaluations"], flops[key], gpu_flops) / 60
-    for row in rows.values():  # a group of runs of several sizes: the mean over its evaluations
-        row["gflops"] = row.pop("flops") / max(row["evaluations"], 1) / 1e9
-    return list(rows.values())
 
 
 def run_cost_table(rows: list[dict[str, Any]]) -> Markdown:

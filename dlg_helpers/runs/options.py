@@ -4,7 +4,6 @@ that a stored run's reproducing command is written from.
 
 from __future__ import annotations
 
-
 from ..attack.config import LABEL_MODES, OPTIMISERS, AttackConfig
 from ..attack.objective import DISTANCES
 from ..attack.registry import DEFAULT_ATTACK, attack_config

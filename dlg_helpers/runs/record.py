@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..analysis.metrics import image_metrics
+from ..analysis.criteria import RECONSTRUCTED_MSE
+from ..analysis.rows import result_row
 from ..attack.config import AttackConfig, config_dict
 from ..attack.registry import attack_entry
 from ..attack.trace import AttackResult, Attempt, StepRecord
@@ -59,6 +60,7 @@ def build_record(result: AttackResult, model: str, image: str, device: str,
     ``model_seed`` is the seed of the model's weights (None: the attack's seed, as the CLI uses);
     ``trained_steps`` how long the model was trained before the attack (0: random weights).
     """
+    row = result_row(result, RECONSTRUCTED_MSE)
     record: dict[str, Any] = {
         "model": model,
         "image": image,
@@ -66,10 +68,16 @@ def build_record(result: AttackResult, model: str, image: str, device: str,
         "model_seed": result.config.seed if model_seed is None else model_seed,
         "defence": result.defence,
         "trained_steps": trained_steps,
-        **result.summary(),
-        **{k: v for k, v in image_metrics(result.reconstruction, result.truth).items()
-           if k != "mse"},
-        "first_step_below_1e-3": result.first_step_below(1e-3),
+        "final_mse": result.final_mse,
+        **{key: row[key] for key in ("label_true", "label_pred", "label_correct", "status")},
+        "best_grad_distance": row["best_distance"],
+        "steps": row["steps"],
+        "evaluations": row["evaluations"],
+        "wall_seconds": row["seconds"],
+        "attempts": [asdict(a) for a in result.attempts],
+        **{key: row[key] for key in ("psnr", "ssim", "aligned_mse")},
+        # the record format names the threshold in the key (criteria's RECONSTRUCTED_MSE)
+        "first_step_below_1e-3": row["first_step_below"],
         "config": asdict(result.config),
         "device": device,
         "torch_version": torch.__version__,

@@ -1,3 +1,5 @@
+"""Private images that load offline, and CIFAR online."""
+
 import numpy as np
 import pytest
 import torch

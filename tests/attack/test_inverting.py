@@ -1,4 +1,4 @@
-"""The stronger attack (Geiping et al. 2020): its pieces, and that the engine runs it."""
+"""Inverting gradients: the prior, the schedule, the command line and resumption."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Verdicts follow the measurements: each claim holds, fails or holds in part as the runs say."""
+"""The verdicts on the report's claims."""
+
+from pathlib import Path
 
 import pytest
 import torch
@@ -6,6 +8,8 @@ import torch
 from dlg_helpers import verdicts as v
 from dlg_helpers.analysis.metrics import ssim
 from dlg_helpers.attack.trace import AttackResult, Attempt, StepRecord
+
+RESULTS = Path(__file__).resolve().parents[2] / "results"
 
 
 def _run(mses, evaluations=None, status="budget", truth=None, picture=True):
@@ -141,3 +145,14 @@ def test_parameter_counts_and_the_activation():
 def test_the_table_quotes_each_claim_beside_measurement_and_verdict():
     table = v.verdict_table([v.Claim("LeNet is one order lower", "5.1 orders", "holds")]).data
     assert "| “LeNet is one order lower” | 5.1 orders | **holds** |" in table
+
+
+def test_how_a_run_ended_in_one_sentence():
+    from dlg_helpers.runs.record import load_result
+
+    lenet = load_result(RESULTS / "lenet" / "cat-seed0")
+    assert v.how_it_ended(lenet, 300).startswith(
+        "the run took all 300 steps, and its aligned MSE was")
+    diverged = load_result(RESULTS / "inception_v3" / "cat+astronaut-seed0")
+    assert v.how_it_ended(diverged, 300).startswith(
+        f"L-BFGS diverged from every one of its {len(diverged.attempts)} random starts")

@@ -1,4 +1,4 @@
-"""Chapters are executed in place, from their own folder, without stored widget state."""
+"""Chapters executed in place."""
 
 import nbformat
 import pytest

@@ -1,8 +1,4 @@
-"""The live explorer: the figure it draws and the widgets that drive it."""
-
-import matplotlib
-
-matplotlib.use("Agg")
+"""The live explorer."""
 
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402

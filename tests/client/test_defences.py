@@ -1,5 +1,4 @@
-"""Each defence changes the gradient as it says, composes, reads from text, and refuses bad
-strengths with the fix."""
+"""What a client may do to its gradient before sharing it."""
 
 from __future__ import annotations
 

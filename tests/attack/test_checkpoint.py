@@ -1,4 +1,4 @@
-"""An interrupted attack, resumed from its checkpoint, gives the uninterrupted history."""
+"""Checkpoints: an interrupted attack resumes exactly."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The MSE decomposition (the report's equation 8): parts add up, and each split finds its error."""
+"""The report's MSE decomposition."""
 
 import pytest
 import torch

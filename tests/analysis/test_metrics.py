@@ -1,3 +1,5 @@
+"""Image metrics."""
+
 import math
 
 import pytest

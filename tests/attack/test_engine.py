@@ -1,3 +1,5 @@
+"""The engine: reconstruction, stopping, restarts, divergence."""
+
 import math
 from dataclasses import asdict
 
@@ -141,37 +143,6 @@ def test_wrong_image_size_for_the_model_is_an_error(lenet):
 def test_config_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):
         AttackConfig(**kwargs)
-
-
-def test_original_loop_runs_its_fixed_number_of_steps(lenet, cat):
-    from dlg_helpers.attack.baseline import original_dlg
-
-    image, history = original_dlg(lenet, cat.pixels, cat.label, steps=5, seed=0)
-    assert len(history) == 5 and image.shape == cat.pixels.shape
-    assert history[-1].evaluations > 5
-
-
-def test_engine_follows_the_original_trajectory_from_the_same_seed(lenet, cat):
-    from dlg_helpers.attack.baseline import original_dlg
-
-    _, original = original_dlg(lenet, cat.pixels, cat.label, steps=8, seed=2)
-    result = dlg.reconstruct(lenet, cat.pixels, cat.label, AttackConfig(steps=8, seed=2,
-                                                                        progress=False))
-    # Entry k of the engine is the state after k steps; the original measures after each step.
-    assert [r.mse for r in result.history[1:9]] == pytest.approx([s.mse for s in original],
-                                                                 rel=1e-5)
-
-
-def test_the_comparison_with_the_original_reuses_an_engine_run_at_hand():
-    from dlg_helpers.attack.baseline import compare_with_original
-
-    config = AttackConfig(steps=4, progress=False)
-    computed = compare_with_original("cat", [2], config)[0]
-    assert len(computed.original) == 4 and computed.engine.steps <= 4
-    reused = compare_with_original("cat", [2, 3], config, engine_runs={2: computed.engine})
-    assert reused[0].engine is computed.engine  # not recomputed
-    assert reused[0].original_mse == pytest.approx(computed.original_mse)
-    assert reused[1].seed == 3 and reused[1].engine is not computed.engine
 
 
 def test_an_attack_whose_every_attempt_diverges_warns_with_the_fix(cat):

@@ -1,3 +1,5 @@
+"""The model registry and the networks it builds."""
+
 import pytest
 import torch
 from torch import nn
@@ -5,6 +7,14 @@ from torch import nn
 import dlg_helpers as dlg
 from dlg_helpers.client.activations import SigmoidForRelu, count_relu_calls
 from dlg_helpers.client.models import LeNet
+
+# Measured parameter counts (1000 classes, as torchvision builds them) beside the report's.
+MEASURED = {
+    "resnet18": 11_689_512,
+    "densenet121": 7_978_856,
+    "inception_v3": 27_161_264,
+    "inception_v3_noaux": 23_834_568,
+}
 
 
 def test_lenet_is_the_original_dlg_network():
@@ -64,15 +74,6 @@ def test_normalisation_round_trip():
     expected = (pixels[:, 0] - 0.485) / 0.229
     assert torch.allclose(model_input[:, 0], expected, atol=1e-6)
     assert torch.allclose(norm.to_pixels(model_input), pixels, atol=1e-6)
-
-
-# Measured parameter counts (1000 classes, as torchvision builds them) beside the report's.
-MEASURED = {
-    "resnet18": 11_689_512,
-    "densenet121": 7_978_856,
-    "inception_v3": 27_161_264,
-    "inception_v3_noaux": 23_834_568,
-}
 
 
 @pytest.mark.parametrize("name", sorted(MEASURED))

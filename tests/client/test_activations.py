@@ -1,4 +1,4 @@
-"""No ReLU runs in a swapped model: every aten-level ReLU call is intercepted and counted."""
+"""ReLU computing Sigmoid, module and functional calls alike."""
 
 from __future__ import annotations
 

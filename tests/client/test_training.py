@@ -1,4 +1,4 @@
-"""Training on shared, defended gradients: the cost side of a defence."""
+"""Training on shared, defended gradients."""
 
 from __future__ import annotations
 

@@ -9,15 +9,6 @@ from pathlib import Path
 import pytest
 
 import dlg_helpers as dlg
-from dlg_helpers.analysis.comparison import (
-    collect,
-    group_summary,
-    measured,
-    paired_orders,
-    summaries,
-    summary_table,
-    value,
-)
 from dlg_helpers.attack.config import config_dict
 from dlg_helpers.cli import main
 from dlg_helpers.runs import store
@@ -25,7 +16,9 @@ from dlg_helpers.runs.record import load_record
 from dlg_helpers.runs.spec import REPORT_SETTING, RunSpec, in_report_setting, run_specs
 from dlg_helpers.runs.store import StoredRunError, find_record, load_or_run
 
-RESULTS = Path(__file__).resolve().parent.parent / "results"
+RESULTS = Path(__file__).resolve().parents[2] / "results"
+
+
 TINY = dlg.AttackConfig(steps=3, progress=False)
 
 
@@ -36,6 +29,23 @@ def stored(tmp_path):
     out = tmp_path / "lenet" / spec.folder_name
     assert main(shlex.split(spec.command(out))[3:] + ["--no-progress"]) == 0
     return spec, tmp_path
+
+
+# How far a recomputation of the LeNet record may stray, measured on three CPU kinds: the
+# kernels the record was made with (AVX2) reproduce it exactly; AVX-512 and plain C++ kernels
+# (ATEN_CPU_CAPABILITY=default) start 3e-5 to 3e-4 apart after the first L-BFGS step, part
+# by more than 5 % from step 14 to 24 on, and then stay within a factor of 1.6 of the stored
+# MSE to the last step (300), first below 1e-3 at step 98 to 100 (stored: 99), with the same
+# label at every step and a final MSE of 0.9 to 1.5e-5. L-BFGS does not let the last bits of a
+# CPU's rounding die out, so the check keeps to what reproduces: the outcome, and the history
+# within these bounds, each about twice what was measured.
+FIRST_STEP_RTOL = 1e-3
+
+
+HISTORY_FACTOR = 2.0
+
+
+FIRST_BELOW_STEPS = 10
 
 
 def test_the_stored_command_recreates_a_matching_record(stored):
@@ -106,19 +116,6 @@ def test_batches_and_sizes_are_part_of_the_identity(tmp_path):
 def test_unknown_models_fail_when_the_run_is_described():
     with pytest.raises(KeyError, match="unknown model 'vgg'"):
         RunSpec("vgg", ("cat",))
-
-
-# How far a recomputation of the LeNet record may stray, measured on three CPU kinds: the
-# kernels the record was made with (AVX2) reproduce it exactly; AVX-512 and plain C++ kernels
-# (ATEN_CPU_CAPABILITY=default) start 3e-5 to 3e-4 apart after the first L-BFGS step, part
-# by more than 5 % from step 14 to 24 on, and then stay within a factor of 1.6 of the stored
-# MSE to the last step (300), first below 1e-3 at step 98 to 100 (stored: 99), with the same
-# label at every step and a final MSE of 0.9 to 1.5e-5. L-BFGS does not let the last bits of a
-# CPU's rounding die out, so the check keeps to what reproduces: the outcome, and the history
-# within these bounds, each about twice what was measured.
-FIRST_STEP_RTOL = 1e-3
-HISTORY_FACTOR = 2.0
-FIRST_BELOW_STEPS = 10
 
 
 @pytest.mark.slow
@@ -212,44 +209,6 @@ def test_a_trained_victim_is_its_own_run_and_its_command_recreates_it(tmp_path):
     stored = load_or_run(trained, tmp_path)
     computed = load_or_run(trained, tmp_path, recompute=True)
     assert stored.final_mse == pytest.approx(computed.final_mse, rel=1e-5)
-
-
-def test_collect_loads_stored_runs_and_names_the_commands_of_missing_ones(stored):
-    spec, results = stored
-    absent = replace(spec, images=("rocket",))
-    collected = collect({"stored": [spec], "absent": [absent]}, results)
-    assert [row["group"] for row in collected.rows] == ["stored"]
-    assert collected.results["absent"] == [] and len(collected.results["stored"]) == 1
-    assert collected.missing == [absent.command(results / "lenet" / absent.folder_name)]
-    assert "1 wanted runs are not stored yet" in collected.note()
-    assert collected.coverage() == "1 of the 2 runs this section wants is not stored yet."
-    assert collect({"stored": [spec]}, results).coverage() == (
-        "Every run this section wants (1) is stored.")
-    (summary,) = group_summary(collected.rows)
-    assert summary["runs"] == 1 and summary["mse_median"] == summary["mse_low"]
-    assert "| stored | 1 |" in summary_table([summary]).data
-    assert "best image's SSIM" not in summary_table([summary]).data  # no batch, no column
-    batch = {**summary, "group": "batch", "labels": 2, "best_ssim_median": 0.875,
-             "best_ssim_low": 0.5, "best_ssim_high": 0.9}
-    table = summary_table([summary, batch]).data
-    assert "best image's SSIM median [min, max]" in table and "0.88 [0.50, 0.90]" in table
-
-
-def test_summaries_print_what_is_missing_and_value_reads_nan_for_it(stored, capsys):
-    spec, results = stored
-    _, by_group = summaries({"stored": [spec], "absent": [replace(spec, images=("rocket",))]},
-                            results)
-    assert "1 wanted runs are not stored yet" in capsys.readouterr().out
-    assert value(by_group, "stored", "runs") == 1 and math.isnan(value(by_group, "absent", "runs"))
-    assert measured(math.nan) == "not measured yet" and measured(0.123, ".1f") == "0.1"
-    assert by_group["stored"]["seconds_per_evaluation"] > 0
-    assert "No run of these groups is stored yet" in summary_table([]).data
-
-
-def test_paired_orders_refuses_two_runs_of_one_group_on_one_image():
-    rows = [{"group": "a", "images": "cat", "mse": 1.0}, {"group": "a", "images": "cat", "mse": 2.0}]
-    with pytest.raises(ValueError, match="group 'a' has two runs on 'cat'"):
-        paired_orders(rows, "a", "b")
 
 
 def test_run_specs_make_one_run_per_entry_and_a_batch_from_a_joined_entry():

@@ -1,4 +1,4 @@
-"""The Colab setup cell: written from the one repository setting, idempotent, harmless here."""
+"""The Colab setup cell."""
 
 import nbformat
 import pytest

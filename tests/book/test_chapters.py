@@ -1,8 +1,4 @@
-"""The chapters as notebooks: well-formed, executed, and runnable with quick parameters.
-
-nbval (configured in pyproject.toml) separately re-executes every chapter with its committed
-parameters and compares the cells marked NBVAL_CHECK_OUTPUT with the committed outputs.
-"""
+"""The chapters as notebooks."""
 
 from __future__ import annotations
 
@@ -15,10 +11,14 @@ import pytest
 
 from dlg_helpers.book.colab import SETUP_TAG, sync_chapters
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
+
+
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 
+
 TMP = "<tmp>"  # stands for the test's own temporary folder
+
 
 # Small settings that exercise every code path of a chapter in seconds.
 QUICK_PARAMETERS: dict[str, dict[str, object]] = {

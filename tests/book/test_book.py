@@ -1,4 +1,4 @@
-"""The book builds offline from the committed notebooks, with warnings as errors."""
+"""The built book."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
+
+
 NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
 
 

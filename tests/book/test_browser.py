@@ -1,8 +1,4 @@
-"""The built book as a reader sees it: every page opened in Debian's Chromium (headless).
-
-The page is served from ``_build/html`` on localhost; Playwright drives the system Chromium
-(nothing downloads a browser). A screenshot of each page goes to ``_build/screenshots/``.
-"""
+"""The built book in a browser."""
 
 from __future__ import annotations
 
@@ -15,12 +11,12 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
+
+
 # The flags a closed network needs: no background connections that would be refused.
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update",
                   "--disable-sync"]
-
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,91 @@
+"""Stored runs side by side: collected by group and summarised."""
+
+import math
+import shlex
+from dataclasses import replace
+
+import pytest
+import torch
+
+import dlg_helpers as dlg
+from dlg_helpers.analysis.comparison import (
+    collect,
+    distance_fall,
+    group_summary,
+    measured,
+    paired_orders,
+    summaries,
+    summary_table,
+    value,
+)
+from dlg_helpers.attack.trace import Attempt, StepRecord
+from dlg_helpers.cli import main
+from dlg_helpers.runs.spec import RunSpec
+
+TINY = dlg.AttackConfig(steps=3, progress=False)
+
+
+@pytest.fixture()
+def stored(tmp_path):
+    """A results folder holding one tiny LeNet run, made through the command line."""
+    spec = RunSpec("lenet", ("coffee",), TINY)
+    out = tmp_path / "lenet" / spec.folder_name
+    assert main(shlex.split(spec.command(out))[3:] + ["--no-progress"]) == 0
+    return spec, tmp_path
+
+
+def _result(values: list[float], evaluations: list[int] | None = None) -> dlg.AttackResult:
+    counts = evaluations or [20 * (i + 1) for i in range(len(values))]
+    history = [StepRecord(step=i, attempt=0, grad_distance=v, mse=v, label_pred=[1],
+                          evaluations=n, seconds=float(i), aligned_mse=v / 10)
+               for i, (v, n) in enumerate(zip(values, counts))]
+    image = torch.zeros(1, 3, 4, 4)
+    return dlg.AttackResult(reconstruction=image, truth=image, label_true=[1], label_pred=[1],
+                            history=history,
+                            attempts=[Attempt(0, "budget", len(values) - 1, min(values))])
+
+
+def test_collect_loads_stored_runs_and_names_the_commands_of_missing_ones(stored):
+    spec, results = stored
+    absent = replace(spec, images=("rocket",))
+    collected = collect({"stored": [spec], "absent": [absent]}, results)
+    assert [row["group"] for row in collected.rows] == ["stored"]
+    assert collected.results["absent"] == [] and len(collected.results["stored"]) == 1
+    assert collected.missing == [absent.command(results / "lenet" / absent.folder_name)]
+    assert "1 wanted runs are not stored yet" in collected.note()
+    assert collected.coverage() == "1 of the 2 runs this section wants is not stored yet."
+    assert collect({"stored": [spec]}, results).coverage() == (
+        "Every run this section wants (1) is stored.")
+    (summary,) = group_summary(collected.rows)
+    assert summary["runs"] == 1 and summary["mse_median"] == summary["mse_low"]
+    assert "| stored | 1 |" in summary_table([summary]).data
+    assert "best image's SSIM" not in summary_table([summary]).data  # no batch, no column
+    batch = {**summary, "group": "batch", "labels": 2, "best_ssim_median": 0.875,
+             "best_ssim_low": 0.5, "best_ssim_high": 0.9}
+    table = summary_table([summary, batch]).data
+    assert "best image's SSIM median [min, max]" in table and "0.88 [0.50, 0.90]" in table
+
+
+def test_summaries_print_what_is_missing_and_value_reads_nan_for_it(stored, capsys):
+    spec, results = stored
+    _, by_group = summaries({"stored": [spec], "absent": [replace(spec, images=("rocket",))]},
+                            results)
+    assert "1 wanted runs are not stored yet" in capsys.readouterr().out
+    assert value(by_group, "stored", "runs") == 1 and math.isnan(value(by_group, "absent", "runs"))
+    assert measured(math.nan) == "not measured yet" and measured(0.123, ".1f") == "0.1"
+    assert by_group["stored"]["seconds_per_evaluation"] > 0
+    assert "No run of these groups is stored yet" in summary_table([]).data
+
+
+def test_paired_orders_refuses_two_runs_of_one_group_on_one_image():
+    rows = [{"group": "a", "images": "cat", "mse": 1.0}, {"group": "a", "images": "cat", "mse": 2.0}]
+    with pytest.raises(ValueError, match="group 'a' has two runs on 'cat'"):
+        paired_orders(rows, "a", "b")
+
+
+def test_distance_fall_reads_each_runs_first_and_kept_distance():
+    text = distance_fall({"matched": _result([0.12, 0.01, 0.0002]),
+                          "stuck": _result([0.45, 0.40, 0.37])})
+    assert text == "matched 1.2e-01 → 2.0e-04 (600×); stuck 4.5e-01 → 3.7e-01 (1.2×)"
+    assert distance_fall({"exact": _result([0.3, 0.0])}) == "exact 3.0e-01 → 0.0e+00 (matched exactly)"
+    assert distance_fall({}) == "no run stored"

@@ -1,0 +1,58 @@
+"""The one place that decides what counts as reconstructed, still falling, diverged or leaked."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from dlg_helpers.analysis import criteria
+from dlg_helpers.analysis.comparison import group_summary, summary_table
+from dlg_helpers.attack.config import AttackConfig
+from dlg_helpers.attack.trace import AttackResult, Attempt, StepRecord
+
+
+def _run(aligned: list[float], statuses: tuple[str, ...] = ("budget",)) -> AttackResult:
+    history = [StepRecord(step=i, attempt=0, grad_distance=1.0, mse=value, label_pred=[0],
+                          evaluations=i, seconds=float(i), aligned_mse=value)
+               for i, value in enumerate(aligned)]
+    return AttackResult(reconstruction=torch.zeros(1, 3, 4, 4), truth=torch.zeros(1, 3, 4, 4),
+                        label_true=[0], label_pred=[0], history=history,
+                        attempts=[Attempt(seed=i, status=s, steps=len(aligned) - 1,
+                                          best_distance=1.0) for i, s in enumerate(statuses)],
+                        config=AttackConfig())
+
+
+def test_still_falling_has_one_definition_a_fall_of_more_than_one_percent():
+    assert criteria.STILL_FALLING == 0.01 and criteria.FALLING_WINDOW == 100
+    falling, resting, rising = _run([1.0, 0.98]), _run([1.0, 0.995]), _run([1.0, 1.5])
+    assert criteria.fall(falling, window=1) == pytest.approx(0.02)
+    assert criteria.still_falling(falling, window=1)
+    assert not criteria.still_falling(resting, window=1)
+    assert criteria.fall(rising, window=1) == pytest.approx(-0.5)
+    assert not criteria.still_falling(rising, window=1)
+    # the window reaches back no further than the start
+    assert criteria.fall(_run([1.0, 0.5, 0.25]), step=2, window=100) == pytest.approx(0.75)
+
+
+def test_reconstructed_diverged_and_threshold_text():
+    assert criteria.reconstructed(9e-4) and not criteria.reconstructed(1e-3)
+    assert criteria.reconstructed(0.009, threshold=0.01)
+    assert criteria.diverged(_run([1.0], ("diverged", "diverged")))
+    assert not criteria.diverged(_run([1.0], ("diverged", "budget")))
+    assert [criteria.threshold_text(t) for t in (1e-3, 0.3, 1e-4, 0.05, 2e-5)] == [
+        "1e-3", "0.3", "1e-4", "0.05", "2e-5"]
+    assert not math.isnan(criteria.PROTECTED_SSIM) and criteria.SSIM_TIE < criteria.PROTECTED_SSIM
+
+
+def test_a_tables_threshold_is_the_one_its_rows_were_judged_against():
+    row = {"group": "g", "mse": 1e-4, "aligned_mse": 1e-4, "ssim": 0.9, "best_ssim": 0.9,
+           "best_mse": 1e-4, "best_psnr": 40.0, "psnr": 40.0, "label_correct": True,
+           "labels_recovered": 1, "label_true": [0], "reconstructed": True,
+           "first_step_below": 10, "steps": 20, "evaluations": 100, "seconds": 1.0,
+           "every_start_diverged": False}
+    (summary,) = group_summary([{**row, "threshold": 1e-4}])
+    assert "reached MSE < 1e-4" in summary_table([summary]).data
+    with pytest.raises(ValueError, match="mixes rows judged against thresholds"):
+        group_summary([{**row, "threshold": 1e-4}, {**row, "threshold": 1e-3}])

@@ -1,0 +1,16 @@
+"""Probes of what the gradient shows."""
+
+import pytest
+
+import dlg_helpers as dlg
+from dlg_helpers.analysis.probes import gradient_gaps
+
+
+def test_batch_norm_hides_contrast_from_resnet_but_not_from_lenet():
+    changes = {"contrast": lambda x: 5 * x - 1, "noise": lambda x: x + 0.01}
+    lenet = {row["change"]: row for row in gradient_gaps("lenet", "cat", changes)}
+    resnet = {row["change"]: row for row in gradient_gaps("resnet18", "cat", changes)}
+    assert lenet["contrast"]["gap"] > 0.05  # no batch norm: the gradient sees it
+    assert resnet["contrast"]["gap"] < lenet["contrast"]["gap"] / 100  # batch norm hides it
+    assert lenet["contrast"]["mse"] == pytest.approx(dlg.mse(
+        5 * dlg.load_image("cat", 32).pixels - 1, dlg.load_image("cat", 32).pixels))

@@ -1,0 +1,54 @@
+"""The tables the chapters share."""
+
+import pytest
+import torch
+
+import dlg_helpers as dlg
+from dlg_helpers import summaries
+from dlg_helpers.attack.trace import Attempt, StepRecord
+
+
+def _result(values: list[float], evaluations: list[int] | None = None) -> dlg.AttackResult:
+    counts = evaluations or [20 * (i + 1) for i in range(len(values))]
+    history = [StepRecord(step=i, attempt=0, grad_distance=v, mse=v, label_pred=[1],
+                          evaluations=n, seconds=float(i), aligned_mse=v / 10)
+               for i, (v, n) in enumerate(zip(values, counts))]
+    image = torch.zeros(1, 3, 4, 4)
+    return dlg.AttackResult(reconstruction=image, truth=image, label_true=[1], label_pred=[1],
+                            history=history,
+                            attempts=[Attempt(0, "budget", len(values) - 1, min(values))])
+
+
+def test_setting_table_reads_the_registry():
+    text = summaries.setting_table("resnet18", dlg.AttackConfig(match_ratio=0, patience=0)).data
+    assert "| image size | 224×224 |" in text
+    assert "11,689,512 measured; the report says 11,000,000" in text
+    assert "early stopping off" in text
+    lenet = summaries.setting_table("lenet", dlg.AttackConfig()).data
+    assert "scaled to [0, 1]" in lenet and "none in this network" in lenet
+
+
+def test_parameter_rows_measure_each_model():
+    rows = summaries.parameter_rows(("lenet", "resnet18"))
+    assert [(r["model"], r["measured"], r["reported"]) for r in rows] == [
+        ("lenet", 85_036, 60_000), ("resnet18", 11_689_512, 11_000_000)]
+    table = summaries.parameter_table(rows, {"lenet": "another network"}).data
+    assert "| lenet | 85,036 | 60,000 | 1.42 | another network |" in table
+
+
+def test_result_table_counts_steps_and_labels():
+    run = _result([1.0, 0.5, 0.0005])
+    text = summaries.result_table({"toy": run}).data
+    assert "| toy | 0.0e+00 |" in text and "| True | 2 | 2 | 2 | 60 |" in text
+    assert summaries.orders_of_magnitude(1.0, 1e-3) == pytest.approx(3)
+
+
+def test_chapter_durations_come_from_papermill_metadata(tmp_path):
+    import nbformat
+
+    timed = nbformat.v4.new_notebook(metadata={"papermill": {"duration": 90.0}})
+    nbformat.write(timed, tmp_path / "a.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "b.ipynb")  # never executed
+    rows = summaries.chapter_durations(tmp_path)
+    assert rows == [{"chapter": "a", "minutes": 1.5}]
+    assert "| a | 1.5 min |" in summaries.chapter_duration_table(rows).data
