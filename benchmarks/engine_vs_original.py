@@ -22,8 +22,8 @@ import statistics
 import torch
 
 from dlg_helpers import AttackConfig, build_model, load_image, reconstruct, run_attack
-from dlg_helpers.attack.baseline import compare_with_original
-from dlg_helpers.attack.baseline import original_dlg
+from dlg_helpers.attack.baseline import compare_with_original, original_dlg
+from dlg_helpers.client.victim import Victim
 
 
 def _seconds(value: float | None) -> str:
@@ -37,9 +37,11 @@ def alternating_rate_ratio(image: str, rounds: int = 7, steps: int = 20) -> floa
     # No early stop and no restart, so the engine does exactly the original's 20 steps.
     config = AttackConfig(steps=steps, match_ratio=0, patience=0, restarts=0, snapshot_every=0,
                           progress=False)
+    victim = Victim(model, sample.pixels, sample.label)
     ratios = []
     for _ in range(rounds):
-        _, original = original_dlg(model, sample.pixels, sample.label, steps=steps, seed=0)
+        _, original = original_dlg(model, victim.share(), victim.ground_truth(), steps=steps,
+                                   seed=0)
         engine = reconstruct(model, sample.pixels, sample.label, config)
         ratios.append((engine.evaluations / engine.wall_seconds)
                       / (original[-1].evaluations / original[-1].seconds))

@@ -49,15 +49,10 @@ from .devices import pick_device
 from .runs import record as records
 from .runs.run import run_attack
 
-__all__ = [
-    "Attack", "AttackConfig", "AttackResult", "reconstruct",
-    "pick_device", "run_attack",
-    "gradient_distance", "idlg_label", "shared_gradient",
-    "ImageSample", "image_names", "load_cifar100", "load_image",
-    "image_metrics", "mse", "psnr", "ssim",
-    "ModelSpec", "Normalisation", "build_model", "count_parameters", "get_spec", "model_names",
-    "register_model",
-    "comparison", "costs", "decomposition", "metrics", "protection", "verdicts", "plotting",
-    "summaries", "tables", "records",
-]
+__all__ = ["Attack", "AttackConfig", "AttackResult", "reconstruct", "pick_device", "run_attack",
+           "gradient_distance", "idlg_label", "shared_gradient", "ImageSample", "image_names",
+           "load_cifar100", "load_image", "image_metrics", "mse", "psnr", "ssim", "ModelSpec",
+           "Normalisation", "build_model", "count_parameters", "get_spec", "model_names",
+           "register_model", "comparison", "costs", "decomposition", "metrics", "protection",
+           "verdicts", "plotting", "summaries", "tables", "records"]
 __version__ = "0.1.0"

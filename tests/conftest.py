@@ -1,16 +1,18 @@
-"""Shared fixtures: one thread for reproducible, steady CPU timings; a LeNet and an image; the
+"""Shared fixtures: one thread for steady CPU timings; a LeNet and an image; toy results; the
 built book."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
 
 import dlg_helpers as dlg
+from dlg_helpers.attack.trace import Attempt, StepRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,3 +42,20 @@ def book_html() -> Path:
     )
     assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
     return ROOT / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def make_result() -> Callable[..., dlg.AttackResult]:
+    """A maker of toy results: one step per value (its MSE and gradient distance; a tenth of it
+    the aligned MSE), 20 evaluations a step unless given, one random start, label 1."""
+    def make(values: list[float], evaluations: list[int] | None = None) -> dlg.AttackResult:
+        counts = evaluations or [20 * (i + 1) for i in range(len(values))]
+        history = [StepRecord(step=i, attempt=0, grad_distance=v, mse=v, label_pred=[1],
+                              evaluations=n, seconds=float(i), aligned_mse=v / 10)
+                   for i, (v, n) in enumerate(zip(values, counts))]
+        image = torch.zeros(1, 3, 4, 4)
+        return dlg.AttackResult(reconstruction=image, truth=image, label_true=[1],
+                                label_pred=[1], history=history,
+                                attempts=[Attempt(0, "budget", len(values) - 1, min(values))])
+
+    return make

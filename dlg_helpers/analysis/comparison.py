@@ -24,8 +24,8 @@ from ..runs.store import stored_result
 from .criteria import RECONSTRUCTED_MSE, threshold_text
 from .rows import result_row
 
-__all__ = ["Collected", "collect", "group_summary", "summaries", "value", "measured",
-           "summary_table", "paired_orders", "attempt_counts"]
+__all__ = ["orders_apart", "Collected", "collect", "group_summary", "summaries", "value",
+           "measured", "summary_table", "paired_orders", "attempt_counts"]
 
 
 @dataclass
@@ -254,3 +254,11 @@ def distance_fall(results: Mapping[str, AttackResult]) -> str:
                 else f"{ratio:.1f}×" if ratio < 10 else f"{ratio:,.0f}×")
         parts.append(f"{name} {fmt_sci(first)} → {fmt_sci(best)} ({fall})")
     return "; ".join(parts)
+
+
+def orders_apart(higher: Mapping[str, AttackResult], lower: Mapping[str, AttackResult],
+                 step: int, metric: str = "mse") -> dict[str, float]:
+    """For each image both sets of runs hold (runs by image name), how many orders of magnitude
+    ``higher``'s ``metric`` after ``step`` steps is above ``lower``'s (negative when below)."""
+    return {image: math.log10(run.value_at(step, metric) / lower[image].value_at(step, metric))
+            for image, run in higher.items() if image in lower}

@@ -122,7 +122,8 @@ def _align(reconstruction: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
 
 
 def aligned_mse(reconstruction: torch.Tensor, truth: torch.Tensor) -> float:
-    """MSE after :func:`align_to_truth`: how wrong the picture is, ignoring contrast and colour cast.
+    """MSE after :func:`align_to_truth`: how wrong the picture is, ignoring contrast and colour
+    cast.
 
     Never larger than :func:`mse`; equal to it when the reconstruction's contrast and channel
     means are already right.

@@ -22,7 +22,8 @@ def gradient_gaps(model: str, image: str, changes: Mapping[str, Callable[[torch.
     """How far each change of the private image moves its gradient, and how far its pixels.
 
     For every named change (a function of the (1, 3, H, W) pixels), the image MSE and the
-    :func:`~dlg_helpers.analysis.probes.relative_gradient_gap` on ``model`` (random weights ``seed``),
+    :func:`~dlg_helpers.analysis.probes.relative_gradient_gap` on ``model`` (random weights
+    ``seed``),
     with the image at side ``size`` (None: the model's own).
     """
     client = victim(model, image, seed, size)

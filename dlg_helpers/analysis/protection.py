@@ -1,7 +1,8 @@
 """What a defence buys and what it costs: attacks under each defence, training with each, and
 the ranking that answers the report's research question 5 with numbers.
 
-Each attack under each defence is a stored run (:mod:`~dlg_helpers.runs.store`), so a chapter reloads
+Each attack under each defence is a stored run (:mod:`~dlg_helpers.runs.store`), so a chapter
+reloads
 hundreds of them in seconds; ``python -m dlg_helpers sweep`` computes them in the background.
 """
 
@@ -22,7 +23,6 @@ from IPython.display import Markdown
 from ..attack.config import AttackConfig
 from ..book.tables import markdown_table
 from ..client.defences import Composed, parse_defence
-from ..client.gradients import shared_gradient
 from ..client.images import image_names
 from ..client.training import TrainingConfig, train
 from ..client.victim import victim
@@ -33,10 +33,10 @@ from .comparison import group_summary, missing_note
 from .criteria import PROTECTED_SSIM
 from .rows import result_row
 
-__all__ = ["NO_DEFENCE", "BATCH", "split_batch", "private_batch",
-           "describe_defence", "attack_outcomes", "median_outcomes", "stopping_settings",
-           "TRAINING_SEEDS", "training_costs", "stored_training_costs", "protection_ranking",
-           "outcome_table", "ranking_table", "gradient_changes", "gradient_change_table"]
+__all__ = ["NO_DEFENCE", "BATCH", "split_batch", "private_batch", "describe_defence",
+           "attack_outcomes", "median_outcomes", "stopping_settings", "TRAINING_SEEDS",
+           "training_costs", "stored_training_costs", "protection_ranking", "outcome_table",
+           "ranking_table", "gradient_changes", "gradient_change_table"]
 
 
 NO_DEFENCE = "none"
@@ -120,7 +120,8 @@ def attack_outcomes(model: str, images: Sequence[str], defences: Sequence[str],
     Args:
         model: registered model name.
         images: the private images, attacked one at a time.
-        defences: defence texts (:func:`~dlg_helpers.client.defences.parse_defence`, and ``batch:B``,
+        defences: defence texts (:func:`~dlg_helpers.client.defences.parse_defence`, and
+        ``batch:B``,
             :func:`split_batch`), or ``"none"``.
         attacks: a name for each attack's settings, e.g. ``{"DLG": AttackConfig()}``.
         results_dir: the stored runs; missing ones are computed and stored.
@@ -411,17 +412,14 @@ def gradient_changes(model: str, image: str, defences: Sequence[str],
     def flat(gradients: Sequence[torch.Tensor]) -> torch.Tensor:
         return torch.cat([g.flatten() for g in gradients])
 
-    alone = victim(model, image, seed)
-    plain = flat(shared_gradient(alone.model, alone.inputs, alone.labels))
+    plain = flat(victim(model, image, seed).share().gradient)
     rows = []
     for defence in defences:
         batch_size, gradient_defence = split_batch(defence)
-        client = alone if batch_size == 1 else victim(model, private_batch(image, batch_size),
-                                                      seed)
-        shared = (flat(shared_gradient(client.model, client.inputs, client.labels))
-                  if gradient_defence is None else
-                  flat(parse_defence(gradient_defence).share(client.model, client.inputs,
-                                                             client.labels, seed)))
+        client = victim(model, private_batch(image, batch_size) if batch_size > 1 else image,
+                        seed, defence=None if gradient_defence is None
+                        else parse_defence(gradient_defence))
+        shared = flat(client.share().gradient)
         rows.append({"defence": defence,
                      "relative_error": float((shared - plain).norm() / plain.norm()),
                      "cosine": float(shared @ plain / (shared.norm() * plain.norm())),

@@ -8,6 +8,7 @@ hand, so it changes when the runs do; with no runs it is ``"not measured yet"``.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -22,9 +23,10 @@ from .comparison import attempt_counts, paired_orders
 from .criteria import FALLING_WINDOW, SSIM_TIE, diverged, fall, still_falling
 from .metrics import best_recovered
 
-__all__ = ["how_it_ended", "HOLDS", "NOT_MEASURED", "Claim", "verdict_table", "under", "share_verdict",
-           "an_order_lower", "converges_in_about", "needs_more_steps", "optimiser_rests_by",
-           "shows_nothing", "larger_models_leak_less", "parameter_count", "activation_needed"]
+__all__ = ["effect_on_attack", "how_it_ended", "HOLDS", "NOT_MEASURED", "Claim", "verdict_table",
+           "under", "share_verdict", "an_order_lower", "converges_in_about", "needs_more_steps",
+           "optimiser_rests_by", "shows_nothing", "larger_models_leak_less", "parameter_count",
+           "activation_needed"]
 
 
 HOLDS = "holds"
@@ -71,6 +73,16 @@ def share_verdict(count: int, total: int, what: str = "images") -> str:
     if count == total:
         return HOLDS
     return DOES_NOT_HOLD if count == 0 else f"holds on {count} of {total} {what} only"
+
+
+def effect_on_attack(cause: str, change: float, tie: float = SSIM_TIE) -> str:
+    """What ``cause`` did to the attack, from the change of its median SSIM: harder, easier, or
+    little (a change of ``tie`` or less either way); "not measured yet" for NaN."""
+    if math.isnan(change):
+        return NOT_MEASURED
+    effect = ("made the attack harder" if change < -tie else
+              "made the attack easier" if change > tie else "changed little")
+    return f"{cause} {effect} (median SSIM {change:+.2f})"
 
 
 def an_order_lower(quote: str, rows: Sequence[Mapping[str, Any]], higher: str, lower: str,
@@ -146,7 +158,8 @@ def _shown_ssim(result: AttackResult) -> float:
 def shows_nothing(quote: str, results: Sequence[AttackResult], name: str,
                   protected: float) -> Claim:
     """Every run's kept reconstruction has an SSIM below ``protected``: nothing is shown. A
-    batch is judged by its best-recovered image (:func:`~dlg_helpers.analysis.metrics.best_recovered`)."""
+    batch is judged by its best-recovered image
+    (:func:`~dlg_helpers.analysis.metrics.best_recovered`)."""
     if not results:
         return Claim(quote, f"no {name} run stored", NOT_MEASURED)
     counts = attempt_counts(results)

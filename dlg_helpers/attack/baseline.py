@@ -18,12 +18,13 @@ from torch import nn
 from tqdm import tqdm
 
 from ..analysis.criteria import RECONSTRUCTED_MSE
-from ..analysis.metrics import mse
-from ..client.gradients import shared_gradient
+from ..analysis.observer import GroundTruth
 from ..client.images import load_image
 from ..client.models import build_model, get_spec
+from ..client.victim import SharedUpdate, Victim
 from .config import AttackConfig
 from .engine import reconstruct
+from .labels import classifier_gradient
 from .objective import gradient_distance
 from .trace import AttackResult
 
@@ -40,21 +41,23 @@ class BaselineStep:
     seconds: float
 
 
-def original_dlg(model: nn.Module, pixels: torch.Tensor, label: int, steps: int = 300,
-                 seed: int = 0) -> tuple[torch.Tensor, list[BaselineStep]]:
-    """Run the original DLG loop against ``model`` on one [0, 1] image of shape (1, 3, H, W).
+def original_dlg(model: nn.Module, update: SharedUpdate, observer: GroundTruth,
+                 steps: int = 300, seed: int = 0) -> tuple[torch.Tensor, list[BaselineStep]]:
+    """Run the original DLG loop against ``model`` on a client's ``update`` (one image).
 
     The model must take [0, 1] pixels directly (LeNet does). The dummy image and soft label come
-    from ``torch.manual_seed(seed)`` as in the paper's code. Returns the final dummy image and
-    one :class:`BaselineStep` per step, measured after the step.
+    from ``torch.manual_seed(seed)`` as in the paper's code; ``observer`` measures each step's
+    image against the private one, as the engine's does. Returns the final dummy image and one
+    :class:`BaselineStep` per step, measured after the step.
     """
     parameters = list(model.parameters())
-    true_grads = shared_gradient(model, pixels, torch.tensor([label], device=pixels.device))
-    num_classes = model(pixels).shape[-1]
+    true_grads = update.gradient
+    device = next(model.parameters()).device
+    num_classes = classifier_gradient(model, true_grads)[0].shape[0]
 
     torch.manual_seed(seed)
-    dummy_data = torch.randn(pixels.size(), device=pixels.device).requires_grad_(True)
-    dummy_label = torch.randn((1, num_classes), device=pixels.device).requires_grad_(True)
+    dummy_data = torch.randn(update.input_shape, device=device).requires_grad_(True)
+    dummy_label = torch.randn((1, num_classes), device=device).requires_grad_(True)
     optimizer = torch.optim.LBFGS([dummy_data, dummy_label])
     evaluations = 0
 
@@ -73,7 +76,7 @@ def original_dlg(model: nn.Module, pixels: torch.Tensor, label: int, steps: int 
     for _ in range(steps):
         distance = optimizer.step(closure)
         history.append(BaselineStep(grad_distance=float(distance.detach()),
-                                    mse=mse(dummy_data.detach(), pixels),
+                                    mse=observer.measure(dummy_data.detach())[0],
                                     evaluations=evaluations,
                                     seconds=time.perf_counter() - start))
     return dummy_data.detach(), history
@@ -135,7 +138,9 @@ def compare_with_original(image: str, seeds: Iterable[int],
     comparisons = []
     for seed in tqdm(list(seeds), desc="original vs engine", unit="seed", mininterval=1.0):
         network = build_model("lenet", seed=seed)
-        _, original = original_dlg(network, sample.pixels, sample.label, steps=config.steps,
+        victim = Victim(network, sample.pixels, sample.label)
+        _, original = original_dlg(network, victim.share(), victim.ground_truth(),
+                                   steps=config.steps,
                                    seed=seed)
         engine = known[seed] if seed in known else reconstruct(
             network, sample.pixels, sample.label, replace(config, seed=seed))

@@ -21,7 +21,8 @@ class StepRecord:
     """The state after ``step`` L-BFGS steps in all (attempt ``attempt``).
 
     ``mse`` is the report's measure; ``aligned_mse`` the MSE after the contrast and colour-cast
-    correction that batch norm hides from the gradient (:func:`~dlg_helpers.analysis.metrics.aligned_mse`).
+    correction that batch norm hides from the gradient
+    (:func:`~dlg_helpers.analysis.metrics.aligned_mse`).
     """
 
     step: int

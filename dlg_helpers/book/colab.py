@@ -6,7 +6,8 @@ folder, so that a chapter finds everything where it does on a laptop. Anywhere e
 nothing. The book hides it.
 
 The repository's address is one setting, ``repository.url`` (and ``branch``) in ``_config.yml``,
-which also drives the book's launch buttons. ``python -m dlg_helpers.book.colab`` writes the cell into
+which also drives the book's launch buttons. ``python -m dlg_helpers.book.colab`` writes the cell
+into
 every chapter from it (``make book`` runs it first), and ``--check`` reports chapters that are
 out of date, so that a fork changes its address in one place.
 """
@@ -89,7 +90,8 @@ def sync_chapters(chapters: Sequence[Path], config: str | Path, check: bool = Fa
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m dlg_helpers.book.colab [--check] [--config _config.yml] [--chapters chapters]``."""
+    """``python -m dlg_helpers.book.colab [--check] [--config _config.yml] [--chapters
+    chapters]``."""
     parser = argparse.ArgumentParser(prog="python -m dlg_helpers.book.colab",
                                      description="Write the Colab setup cell into every chapter.")
     parser.add_argument("--config", type=Path, default=Path("_config.yml"))

@@ -24,9 +24,9 @@ from ..analysis.metrics import match_batch
 from ..attack.registry import OPTIMISER_NAMES
 from ..attack.trace import AttackResult, StepRecord
 
-__all__ = ["step_label", "STYLE", "show_image", "plot_images", "plot_attack_rows", "plot_evolution",
-           "animate_evolution", "METRIC_LABELS", "plot_mse_curves", "plot_mse_panels",
-           "plot_mse_bands", "plot_label_gradient", "plot_privacy_utility"]
+__all__ = ["step_label", "STYLE", "show_image", "plot_images", "plot_attack_rows",
+           "plot_evolution", "animate_evolution", "METRIC_LABELS", "plot_mse_curves",
+           "plot_mse_panels", "plot_mse_bands", "plot_label_gradient", "plot_privacy_utility"]
 
 
 STYLE = {
@@ -164,7 +164,8 @@ def plot_evolution(result: AttackResult, columns: int = 10, include_truth: bool 
             :func:`~dlg_helpers.analysis.metrics.standardise` (the truth is shown as it is).
         every: show every ``every``-th snapshot only.
         index: for a batch, which private image to follow; each frame shows the reconstruction
-            paired with it (:func:`~dlg_helpers.analysis.metrics.match_batch`), since a batch may come
+            paired with it (:func:`~dlg_helpers.analysis.metrics.match_batch`), since a batch may
+            come
             back in another order.
     """
     frames = _evolution_frames(result, view, index, every)
@@ -354,7 +355,8 @@ def plot_mse_bands(groups: Mapping[str, Sequence[AttackResult]], steps: int = 30
 
 
 def plot_label_gradient(bias_gradient: torch.Tensor, label: int) -> Figure:
-    """The classifier-bias gradient ``p - y``: one bar per class, the true class the only negative."""
+    """The classifier-bias gradient ``p - y``: one bar per class, the true class the only
+    negative."""
     values = bias_gradient.detach().flatten().cpu().numpy()
     with _styled():
         fig, ax = plt.subplots(figsize=(6.4, 2.8))

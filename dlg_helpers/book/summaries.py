@@ -24,8 +24,7 @@ from ..client.models import build_model, count_parameters, get_spec
 from .tables import fmt_int, fmt_sci, markdown_table
 
 __all__ = ["REPORT_MODELS", "setting_table", "parameter_rows", "parameter_table", "result_rows",
-           "result_table", "orders_of_magnitude", "chapter_durations", "chapter_duration_table",
-           "run_cost_table"]
+           "result_table", "chapter_durations", "chapter_duration_table", "run_cost_table"]
 
 
 REPORT_MODELS = ("lenet", "resnet18", "densenet121", "inception_v3")
@@ -102,11 +101,6 @@ def result_table(results: Mapping[str, AttackResult], threshold: float = RECONST
         "first_aligned_step_below": (f"first step aligned < {threshold:g}", fmt_int),
         "steps": ("steps", fmt_int), "evaluations": ("evaluations", fmt_int),
     })
-
-
-def orders_of_magnitude(larger: float, smaller: float) -> float:
-    """``log10(larger / smaller)``: how many orders of magnitude ``larger`` is above."""
-    return math.log10(larger / smaller)
 
 
 def _duration(minutes: float) -> str:

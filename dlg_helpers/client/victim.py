@@ -88,14 +88,15 @@ class Victim:
         return GroundTruth(self.pixels, self.labels)
 
 
-def victim(model: str, image: str | Sequence[str], seed: int = 0,
-           size: int | None = None) -> Victim:
+def victim(model: str, image: str | Sequence[str], seed: int = 0, size: int | None = None,
+           defence: Defence | None = None) -> Victim:
     """Registered ``model`` with random weights ``seed`` holding shipped ``image`` (or a batch
-    of them) at side ``size`` (None: the model's own): the client whose gradient the chapters
-    inspect."""
+    of them) at side ``size`` (None: the model's own), defending its gradient with ``defence``
+    (its noise seeded with ``seed`` too): the client whose gradient the chapters inspect."""
     spec = get_spec(model)
     samples = [load_image(name, size or spec.image_size)
                for name in ([image] if isinstance(image, str) else image)]
     return Victim(build_model(model, seed=seed, size=size),
                   torch.cat([sample.pixels for sample in samples]),
-                  [sample.label for sample in samples], spec.normalisation)
+                  [sample.label for sample in samples], spec.normalisation, defence,
+                  noise_seed=seed)

@@ -5,7 +5,8 @@ any tool opens, non-finite numbers written as ``null``), ``arrays.npz`` (the rec
 the ground truth as float32, the snapshots as 8-bit images with each channel's own value range,
 so that a dummy that left [0, 1] is kept rather than clipped; compressed: a few MB even at
 224x224), and the two images as PNG. :func:`load_result` turns a folder back into an
-:class:`~dlg_helpers.attack.trace.AttackResult`, so a chapter plots a stored run exactly as a fresh one.
+:class:`~dlg_helpers.attack.trace.AttackResult`, so a chapter plots a stored run exactly as a fresh
+one.
 """
 
 from __future__ import annotations

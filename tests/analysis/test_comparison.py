@@ -5,7 +5,6 @@ import shlex
 from dataclasses import replace
 
 import pytest
-import torch
 
 import dlg_helpers as dlg
 from dlg_helpers.analysis.comparison import (
@@ -13,12 +12,12 @@ from dlg_helpers.analysis.comparison import (
     distance_fall,
     group_summary,
     measured,
+    orders_apart,
     paired_orders,
     summaries,
     summary_table,
     value,
 )
-from dlg_helpers.attack.trace import Attempt, StepRecord
 from dlg_helpers.cli import main
 from dlg_helpers.runs.spec import RunSpec
 
@@ -32,17 +31,6 @@ def stored(tmp_path):
     out = tmp_path / "lenet" / spec.folder_name
     assert main(shlex.split(spec.command(out))[3:] + ["--no-progress"]) == 0
     return spec, tmp_path
-
-
-def _result(values: list[float], evaluations: list[int] | None = None) -> dlg.AttackResult:
-    counts = evaluations or [20 * (i + 1) for i in range(len(values))]
-    history = [StepRecord(step=i, attempt=0, grad_distance=v, mse=v, label_pred=[1],
-                          evaluations=n, seconds=float(i), aligned_mse=v / 10)
-               for i, (v, n) in enumerate(zip(values, counts))]
-    image = torch.zeros(1, 3, 4, 4)
-    return dlg.AttackResult(reconstruction=image, truth=image, label_true=[1], label_pred=[1],
-                            history=history,
-                            attempts=[Attempt(0, "budget", len(values) - 1, min(values))])
 
 
 def test_collect_loads_stored_runs_and_names_the_commands_of_missing_ones(stored):
@@ -83,9 +71,16 @@ def test_paired_orders_refuses_two_runs_of_one_group_on_one_image():
         paired_orders(rows, "a", "b")
 
 
-def test_distance_fall_reads_each_runs_first_and_kept_distance():
-    text = distance_fall({"matched": _result([0.12, 0.01, 0.0002]),
-                          "stuck": _result([0.45, 0.40, 0.37])})
+def test_distance_fall_reads_each_runs_first_and_kept_distance(make_result):
+    text = distance_fall({"matched": make_result([0.12, 0.01, 0.0002]),
+                          "stuck": make_result([0.45, 0.40, 0.37])})
     assert text == "matched 1.2e-01 → 2.0e-04 (600×); stuck 4.5e-01 → 3.7e-01 (1.2×)"
-    assert distance_fall({"exact": _result([0.3, 0.0])}) == "exact 3.0e-01 → 0.0e+00 (matched exactly)"
+    assert distance_fall({"exact": make_result([0.3, 0.0])}) == "exact 3.0e-01 → 0.0e+00 (matched exactly)"
     assert distance_fall({}) == "no run stored"
+
+
+def test_orders_apart_compare_the_images_both_ran_on(make_result):
+    high = {"cat": make_result([1.0, 0.1]), "dog": make_result([1.0, 1.0])}
+    low = {"cat": make_result([1.0, 1e-4])}
+    assert orders_apart(high, low, 1) == pytest.approx({"cat": 3.0})
+    assert orders_apart(low, high, 1) == pytest.approx({"cat": -3.0})

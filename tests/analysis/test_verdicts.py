@@ -156,3 +156,11 @@ def test_how_a_run_ended_in_one_sentence():
     diverged = load_result(RESULTS / "inception_v3" / "cat+astronaut-seed0")
     assert v.how_it_ended(diverged, 300).startswith(
         f"L-BFGS diverged from every one of its {len(diverged.attempts)} random starts")
+
+
+def test_the_effect_on_an_attack_reads_a_tie_as_little_change():
+    assert v.effect_on_attack("training", -0.2) == (
+        "training made the attack harder (median SSIM -0.20)")
+    assert v.effect_on_attack("training", 0.06).startswith("training made the attack easier")
+    assert v.effect_on_attack("training", 0.05) == "training changed little (median SSIM +0.05)"
+    assert v.effect_on_attack("training", float("nan")) == "not measured yet"

@@ -4,12 +4,14 @@ import pytest
 
 import dlg_helpers as dlg
 from dlg_helpers.attack.config import AttackConfig
+from dlg_helpers.client.victim import Victim
 
 
 def test_original_loop_runs_its_fixed_number_of_steps(lenet, cat):
     from dlg_helpers.attack.baseline import original_dlg
 
-    image, history = original_dlg(lenet, cat.pixels, cat.label, steps=5, seed=0)
+    victim = Victim(lenet, cat.pixels, cat.label)
+    image, history = original_dlg(lenet, victim.share(), victim.ground_truth(), steps=5, seed=0)
     assert len(history) == 5 and image.shape == cat.pixels.shape
     assert history[-1].evaluations > 5
 
@@ -17,7 +19,8 @@ def test_original_loop_runs_its_fixed_number_of_steps(lenet, cat):
 def test_engine_follows_the_original_trajectory_from_the_same_seed(lenet, cat):
     from dlg_helpers.attack.baseline import original_dlg
 
-    _, original = original_dlg(lenet, cat.pixels, cat.label, steps=8, seed=2)
+    victim = Victim(lenet, cat.pixels, cat.label)
+    _, original = original_dlg(lenet, victim.share(), victim.ground_truth(), steps=8, seed=2)
     result = dlg.reconstruct(lenet, cat.pixels, cat.label, AttackConfig(steps=8, seed=2,
                                                                         progress=False))
     # Entry k of the engine is the state after k steps; the original measures after each step.

@@ -1,22 +1,8 @@
 """The tables the chapters share."""
 
-import pytest
-import torch
 
 import dlg_helpers as dlg
 from dlg_helpers import summaries
-from dlg_helpers.attack.trace import Attempt, StepRecord
-
-
-def _result(values: list[float], evaluations: list[int] | None = None) -> dlg.AttackResult:
-    counts = evaluations or [20 * (i + 1) for i in range(len(values))]
-    history = [StepRecord(step=i, attempt=0, grad_distance=v, mse=v, label_pred=[1],
-                          evaluations=n, seconds=float(i), aligned_mse=v / 10)
-               for i, (v, n) in enumerate(zip(values, counts))]
-    image = torch.zeros(1, 3, 4, 4)
-    return dlg.AttackResult(reconstruction=image, truth=image, label_true=[1], label_pred=[1],
-                            history=history,
-                            attempts=[Attempt(0, "budget", len(values) - 1, min(values))])
 
 
 def test_setting_table_reads_the_registry():
@@ -36,11 +22,10 @@ def test_parameter_rows_measure_each_model():
     assert "| lenet | 85,036 | 60,000 | 1.42 | another network |" in table
 
 
-def test_result_table_counts_steps_and_labels():
-    run = _result([1.0, 0.5, 0.0005])
+def test_result_table_counts_steps_and_labels(make_result):
+    run = make_result([1.0, 0.5, 0.0005])
     text = summaries.result_table({"toy": run}).data
     assert "| toy | 0.0e+00 |" in text and "| True | 2 | 2 | 2 | 60 |" in text
-    assert summaries.orders_of_magnitude(1.0, 1e-3) == pytest.approx(3)
 
 
 def test_chapter_durations_come_from_papermill_metadata(tmp_path):
