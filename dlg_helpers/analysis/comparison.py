@@ -24,7 +24,7 @@ from ..runs.store import stored_result
 from .criteria import RECONSTRUCTED_MSE, threshold_text
 from .rows import result_row
 
-__all__ = ["orders_apart", "Collected", "collect", "group_summary", "summaries", "value",
+__all__ = ["reached_of", "values_text", "orders_apart", "Collected", "collect", "group_summary", "summaries", "value",
            "measured", "summary_table", "paired_orders", "attempt_counts"]
 
 
@@ -151,6 +151,20 @@ def summaries(groups: Mapping[str, Sequence[RunSpec]], results_dir: str | Path,
 def value(summary: Mapping[str, Mapping[str, Any]], group: str, key: str) -> Any:
     """``summary[group][key]``, or NaN for a group none of whose runs is stored yet."""
     return summary[group][key] if group in summary else math.nan
+
+
+def reached_of(summary: Mapping[str, Mapping[str, Any]], group: str) -> str:
+    """How many of a group's runs reached the threshold, as ``"k of n"`` (``"nan of nan"`` for
+    a group none of whose runs is stored, as :func:`value` reads it)."""
+    return f"{value(summary, group, 'reached')} of {value(summary, group, 'runs')}"
+
+
+def values_text(summary: Mapping[str, Mapping[str, Any]], groups: Mapping[Any, str], key: str,
+                spec: str = ".2f") -> str:
+    """``key`` of each group as ``"label: value"``, joined by commas; ``groups`` maps a label
+    to its group's name (e.g. a batch size to ``"LeNet, batch of 4"``)."""
+    return ", ".join(f"{label}: {measured(value(summary, group, key), spec)}"
+                     for label, group in groups.items())
 
 
 def measured(number: float, spec: str = ".2g") -> str:

@@ -13,7 +13,13 @@ from ..client.gradients import shared_gradient
 from ..client.victim import victim
 from .metrics import mse
 
-__all__ = ["gradient_gaps", "relative_gradient_gap"]
+__all__ = ["uniform_noise", "gradient_gaps", "relative_gradient_gap"]
+
+
+def uniform_noise(seed: int = 0) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A change for :func:`gradient_gaps`: replace the image by uniform noise in [0, 1] of its
+    shape, drawn from ``seed`` (the same noise every call)."""
+    return lambda pixels: torch.rand(pixels.shape, generator=torch.Generator().manual_seed(seed))
 
 
 def gradient_gaps(model: str, image: str, changes: Mapping[str, Callable[[torch.Tensor],

@@ -19,11 +19,11 @@ from IPython.display import Markdown
 from ..attack.registry import OPTIMISER_NAMES
 from ..attack.trace import AttackResult
 from ..book.tables import markdown_table
-from .comparison import attempt_counts, paired_orders
+from .comparison import attempt_counts, paired_orders, value
 from .criteria import FALLING_WINDOW, SSIM_TIE, diverged, fall, still_falling
 from .metrics import best_recovered
 
-__all__ = ["effect_on_attack", "how_it_ended", "HOLDS", "NOT_MEASURED", "Claim", "verdict_table",
+__all__ = ["activation_in", "effect_on_attack", "how_it_ended", "HOLDS", "NOT_MEASURED", "Claim", "verdict_table",
            "under", "share_verdict", "an_order_lower", "converges_in_about", "needs_more_steps",
            "optimiser_rests_by", "shows_nothing", "larger_models_leak_less", "parameter_count",
            "activation_needed"]
@@ -48,6 +48,11 @@ class Claim:
     claim: str
     measured: str
     verdict: str
+
+    def sentence(self, name: str) -> str:
+        """The measurement with the verdict in brackets, for prose: ``"... (verdict on “name”:
+        holds)"``."""
+        return f"{self.measured} (verdict on “{name}”: {self.verdict})"
 
 
 def verdict_table(claims: Sequence[Claim]) -> Markdown:
@@ -247,6 +252,16 @@ def activation_needed(quote: str, network: str, sigmoid: float, relu: float, run
     images = f"{runs} image" + ("s" if runs != 1 else "")
     return Claim(quote, f"{network}, the same {images}: median SSIM {sigmoid:.2f} with Sigmoid, "
                         f"{relu:.2f} with ReLU", verdict)
+
+
+def activation_in(summary: Mapping[str, Mapping[str, Any]], network: str, protected: float,
+                  quote: str = "") -> Claim:
+    """:func:`activation_needed` for ``network`` from a summary whose groups
+    ``"<network>, Sigmoid"`` and ``"<network>, ReLU"`` hold the same images' runs."""
+    sigmoid, relu = (value(summary, f"{network}, {a}", "ssim_median") for a in ("Sigmoid", "ReLU"))
+    runs = value(summary, f"{network}, ReLU", "runs")
+    return activation_needed(quote, network, sigmoid, relu, 0 if math.isnan(runs) else runs,
+                             protected)
 
 
 def how_it_ended(result: AttackResult, steps: int, window: int = FALLING_WINDOW,

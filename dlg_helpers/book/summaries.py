@@ -7,7 +7,6 @@ their settings and outcomes the same way, and no chapter keeps its own copy of t
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any

@@ -7,7 +7,7 @@ from typing import Any
 
 from IPython.display import Markdown
 
-__all__ = ["fmt_sci", "fmt_int", "fmt_seconds", "markdown_table"]
+__all__ = ["fmt_spec", "fmt_sci", "fmt_int", "fmt_seconds", "markdown_table"]
 
 
 def fmt_sci(value: float | None, digits: int = 1) -> str:
@@ -18,6 +18,12 @@ def fmt_sci(value: float | None, digits: int = 1) -> str:
 def fmt_int(value: float | None) -> str:
     """A whole number with thousands separators, or ``never`` for a missing value."""
     return "never" if value is None else f"{round(value):,}"
+
+
+def fmt_spec(spec: str) -> Callable[[Any], str]:
+    """A column formatter for Python's format ``spec`` (``fmt_spec(".2f")``, ``fmt_spec(",")``),
+    with an em dash for a missing value."""
+    return lambda value: "—" if value is None else format(value, spec)
 
 
 def fmt_seconds(value: float | None) -> str:

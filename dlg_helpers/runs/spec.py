@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from ..client.defences import parse_defence
 from ..client.models import get_spec
 from .options import config_arguments
 
-__all__ = ["REPORT_SETTING", "in_report_setting", "RunSpec", "run_specs"]
+__all__ = ["batch_of", "batches_for", "REPORT_SETTING", "in_report_setting", "RunSpec", "run_specs"]
 
 
 REPORT_SETTING = attack_entry("dlg").standard_config()
@@ -131,6 +131,23 @@ class RunSpec:
             raise ValueError("the command line seeds the weights with --seed; run a different "
                              "model_seed from Python with load_or_run(..., save=True)")
         return shlex.join([*words, "--out", str(out)])
+
+
+def batch_of(images: Sequence[str], size: int) -> str:
+    """The first ``size`` of ``images`` as one batch entry for :func:`run_specs`
+    (``"cat+astronaut"``)."""
+    if not 1 <= size <= len(images):
+        raise ValueError(f"a batch of {size} needs at least {size} images; {len(images)} given")
+    return "+".join(images[:size])
+
+
+def batches_for(model: str, singles: Sequence[str],
+                pairs: Sequence[Sequence[str]]) -> list[tuple[str, ...]]:
+    """The private batches ``model`` is attacked on: each of ``singles`` alone, or ``pairs``
+    when the model needs more than one image (Inception-v3 with its auxiliary head)."""
+    if get_spec(model).min_batch_size > 1:
+        return [tuple(pair) for pair in pairs]
+    return [(image,) for image in singles]
 
 
 def run_specs(model: str, images: Iterable[str], config: AttackConfig = REPORT_SETTING,

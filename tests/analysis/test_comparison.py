@@ -84,3 +84,12 @@ def test_orders_apart_compare_the_images_both_ran_on(make_result):
     low = {"cat": make_result([1.0, 1e-4])}
     assert orders_apart(high, low, 1) == pytest.approx({"cat": 3.0})
     assert orders_apart(low, high, 1) == pytest.approx({"cat": -3.0})
+
+
+def test_reached_and_values_read_a_summary_by_group():
+    from dlg_helpers.analysis.comparison import reached_of, values_text
+
+    summary = {"a": {"reached": 2, "runs": 3, "ssim_median": 0.5}}
+    assert reached_of(summary, "a") == "2 of 3"
+    assert values_text(summary, {1: "a", 2: "b"}, "ssim_median") == (
+        "1: 0.50, 2: not measured yet")

@@ -1,6 +1,7 @@
 """Probes of what the gradient shows."""
 
 import pytest
+import torch
 
 import dlg_helpers as dlg
 from dlg_helpers.analysis.probes import gradient_gaps
@@ -14,3 +15,12 @@ def test_batch_norm_hides_contrast_from_resnet_but_not_from_lenet():
     assert resnet["contrast"]["gap"] < lenet["contrast"]["gap"] / 100  # batch norm hides it
     assert lenet["contrast"]["mse"] == pytest.approx(dlg.mse(
         5 * dlg.load_image("cat", 32).pixels - 1, dlg.load_image("cat", 32).pixels))
+
+
+def test_uniform_noise_is_the_same_noise_of_the_images_shape():
+    from dlg_helpers.analysis.probes import uniform_noise
+
+    image = torch.zeros(1, 3, 8, 8)
+    noise = uniform_noise(seed=3)
+    assert noise(image).shape == image.shape and torch.equal(noise(image), noise(image))
+    assert 0 <= float(noise(image).min()) and float(noise(image).max()) <= 1

@@ -164,3 +164,13 @@ def test_the_effect_on_an_attack_reads_a_tie_as_little_change():
     assert v.effect_on_attack("training", 0.06).startswith("training made the attack easier")
     assert v.effect_on_attack("training", 0.05) == "training changed little (median SSIM +0.05)"
     assert v.effect_on_attack("training", float("nan")) == "not measured yet"
+
+
+def test_the_activation_verdict_reads_a_summarys_sigmoid_and_relu_groups():
+    summary = {"LeNet, Sigmoid": {"ssim_median": 0.99, "runs": 5},
+               "LeNet, ReLU": {"ssim_median": 0.05, "runs": 5}}
+    claim = v.activation_in(summary, "LeNet", 0.3)
+    assert claim.verdict == "holds" and "median SSIM 0.99 with Sigmoid, 0.05 with ReLU" in (
+        claim.measured)
+    assert claim.sentence("Sigmoid is needed").endswith("(verdict on “Sigmoid is needed”: holds)")
+    assert v.activation_in({}, "LeNet", 0.3).verdict == "not measured yet"

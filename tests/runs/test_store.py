@@ -238,3 +238,14 @@ def test_the_lookup_parses_only_the_folders_that_can_hold_the_run(stored, monkey
     assert find_record(spec, results)[0] == results / "lenet" / spec.folder_name
     assert find_record(replace(spec, images=("cat",)), results) == (None, [])
     assert all("rocket" not in str(path) for path in parsed)
+
+
+def test_batches_are_the_first_images_or_the_pairs_a_model_needs():
+    from dlg_helpers.runs.spec import batch_of, batches_for
+
+    assert batch_of(["cat", "astronaut", "coffee"], 2) == "cat+astronaut"
+    with pytest.raises(ValueError, match="a batch of 4 needs at least 4 images"):
+        batch_of(["cat"], 4)
+    assert batches_for("lenet", ["cat", "coffee"], [["cat", "astronaut"]]) == [("cat",),
+                                                                                ("coffee",)]
+    assert batches_for("inception_v3", ["cat"], [["cat", "astronaut"]]) == [("cat", "astronaut")]
