@@ -21,10 +21,10 @@ from ..attack.trace import AttackResult
 from ..book.tables import fmt_int, fmt_sci, markdown_table
 from ..runs.spec import RunSpec
 from ..runs.store import stored_result
-from .criteria import RECONSTRUCTED_MSE, threshold_text
+from .criteria import RECONSTRUCTED_MSE, reconstructed, threshold_text
 from .rows import result_row
 
-__all__ = ["reached_of", "values_text", "orders_apart", "Collected", "collect", "group_summary", "summaries", "value",
+__all__ = ["unreconstructed", "reached_of", "values_text", "orders_apart", "Collected", "collect", "group_summary", "summaries", "value",
            "measured", "summary_table", "paired_orders", "attempt_counts"]
 
 
@@ -268,6 +268,14 @@ def distance_fall(results: Mapping[str, AttackResult]) -> str:
                 else f"{ratio:.1f}×" if ratio < 10 else f"{ratio:,.0f}×")
         parts.append(f"{name} {fmt_sci(first)} → {fmt_sci(best)} ({fall})")
     return "; ".join(parts)
+
+
+def unreconstructed(runs: Mapping[str, AttackResult], step: int, metric: str = "aligned_mse",
+                    threshold: float = RECONSTRUCTED_MSE) -> list[str]:
+    """The images (runs by image name) whose ``metric`` after ``step`` steps does not count as
+    reconstructed (:func:`~dlg_helpers.analysis.criteria.reconstructed`)."""
+    return [image for image, run in runs.items()
+            if not reconstructed(run.value_at(step, metric), threshold)]
 
 
 def orders_apart(higher: Mapping[str, AttackResult], lower: Mapping[str, AttackResult],

@@ -3,12 +3,13 @@ improving, diverged, or leaked it, and how a threshold is written in a table."""
 
 from __future__ import annotations
 
+import math
 import re
 
 from ..attack.trace import AttackResult
 
 __all__ = ["RECONSTRUCTED_MSE", "PROTECTED_SSIM", "SSIM_TIE", "STILL_FALLING", "FALLING_WINDOW",
-           "reconstructed", "fall", "still_falling", "diverged", "threshold_text"]
+           "reconstructed", "fall", "still_falling", "halving_steps", "diverged", "threshold_text"]
 
 RECONSTRUCTED_MSE = 1e-3
 """An image counts as reconstructed when its MSE to the private image is below this (the
@@ -48,6 +49,14 @@ def still_falling(result: AttackResult, step: int | None = None, window: int = F
     """Whether the run was still improving at ``step``: ``metric`` fell by more than
     :data:`STILL_FALLING` over the ``window`` steps before it."""
     return fall(result, step, window, metric) > STILL_FALLING
+
+
+def halving_steps(result: AttackResult, step: int | None = None, window: int = FALLING_WINDOW,
+                  metric: str = "aligned_mse") -> float | None:
+    """How many more steps would halve ``metric`` at the rate it fell over the last ``window``
+    (None when it did not fall)."""
+    fallen = fall(result, step, window, metric)
+    return window * math.log(0.5) / math.log(1 - fallen) if 0 < fallen < 1 else None
 
 
 def diverged(result: AttackResult) -> bool:

@@ -23,10 +23,11 @@ from .comparison import attempt_counts, paired_orders, value
 from .criteria import FALLING_WINDOW, SSIM_TIE, diverged, fall, still_falling
 from .metrics import best_recovered
 
-__all__ = ["activation_in", "effect_on_attack", "how_it_ended", "HOLDS", "NOT_MEASURED", "Claim", "verdict_table",
-           "under", "share_verdict", "an_order_lower", "converges_in_about", "needs_more_steps",
-           "optimiser_rests_by", "shows_nothing", "larger_models_leak_less", "parameter_count",
-           "activation_needed"]
+__all__ = ["within_an_order", "converges_by", "restarts_rescue", "batch_makes_worse",
+           "activation_in", "effect_on_attack", "how_it_ended", "HOLDS", "NOT_MEASURED", "Claim",
+           "verdict_table", "under", "share_verdict", "an_order_lower", "converges_in_about",
+           "needs_more_steps", "optimiser_rests_by", "shows_nothing", "larger_models_leak_less",
+           "parameter_count", "activation_needed"]
 
 
 HOLDS = "holds"
@@ -70,13 +71,13 @@ def under(attack: str, claim: Claim) -> Claim:
     return replace(claim, measured=f"under {attack}: {claim.measured}")
 
 
-def share_verdict(count: int, total: int, what: str = "images") -> str:
-    """``"holds"`` when all ``total`` cases agree, ``"does not hold"`` when none does, else
-    ``"holds on count of total <what> only"``."""
+def share_verdict(count: int, total: int, what: str = "images", every: str = HOLDS) -> str:
+    """``every`` (``"holds"``) when all ``total`` cases agree, ``"does not hold"`` when none
+    does, else ``"holds on count of total <what> only"``."""
     if total == 0:
         return NOT_MEASURED
     if count == total:
-        return HOLDS
+        return every
     return DOES_NOT_HOLD if count == 0 else f"holds on {count} of {total} {what} only"
 
 
@@ -88,6 +89,40 @@ def effect_on_attack(cause: str, change: float, tie: float = SSIM_TIE) -> str:
     effect = ("made the attack harder" if change < -tie else
               "made the attack easier" if change > tie else "changed little")
     return f"{cause} {effect} (median SSIM {change:+.2f})"
+
+
+def within_an_order(*gaps: float) -> str:
+    """Two measures are of the same order when every gap between them (in orders of magnitude)
+    is below one."""
+    return HOLDS if all(abs(gap) < 1 for gap in gaps) else DOES_NOT_HOLD
+
+
+def converges_by(median_step: float | None, about: tuple[int, int], stated: int) -> str:
+    """The report's "converges in about ``stated`` steps", read as a median first step below
+    the threshold within ``about``."""
+    if median_step is not None and about[0] <= median_step <= about[1]:
+        return f"the claim holds: convergence takes on the order of {stated} steps"
+    return "the claim does not hold in our measurement"
+
+
+def restarts_rescue(rescued: float, runs: float) -> str:
+    """How many of ``runs`` runs that restart on a plateau reached the threshold, and what that
+    says of a failure ("nan" counts: none stored)."""
+    text = f"{rescued} of {runs} runs"
+    if math.isnan(rescued):
+        return text
+    return text + (": the failure is not a matter of luck" if rescued == 0
+                   else ": restarts rescue some of them")
+
+
+def batch_makes_worse(first_ssim: float, last_ssim: float, tie: float = SSIM_TIE) -> str:
+    """The verdict on "a larger batch protects": the best-recovered image's median SSIM fell
+    by more than ``tie`` from the smallest batch to the largest, on the model that leaks."""
+    if math.isnan(last_ssim - first_ssim):
+        return "is not measured yet"
+    if last_ssim < first_ssim - tie:
+        return "holds: on the model that leaks, a larger batch made DLG's reconstructions worse"
+    return "does not hold here: LeNet's reconstructions did not get worse with the batch"
 
 
 def an_order_lower(quote: str, rows: Sequence[Mapping[str, Any]], higher: str, lower: str,

@@ -56,3 +56,19 @@ def test_a_tables_threshold_is_the_one_its_rows_were_judged_against():
     assert "reached MSE < 1e-4" in summary_table([summary]).data
     with pytest.raises(ValueError, match="mixes rows judged against thresholds"):
         group_summary([{**row, "threshold": 1e-4}, {**row, "threshold": 1e-3}])
+
+
+def test_halving_steps_at_the_rate_of_the_last_window():
+    assert criteria.halving_steps(_run([1.0, 0.5]), window=1) == pytest.approx(1.0)
+    assert criteria.halving_steps(_run([1.0, 0.75]), window=1) == pytest.approx(
+        math.log(0.5) / math.log(0.75))
+    assert criteria.halving_steps(_run([1.0, 1.5]), window=1) is None
+
+
+def test_the_images_that_were_not_reconstructed(make_result):
+    from dlg_helpers.analysis.comparison import unreconstructed
+
+    # make_result's aligned MSE is a tenth of its MSE
+    runs = {"good": make_result([1.0, 1e-3]), "bad": make_result([1.0, 0.5])}
+    assert unreconstructed(runs, 1) == ["bad"]
+    assert unreconstructed(runs, 1, metric="mse") == ["good", "bad"]

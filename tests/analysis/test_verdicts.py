@@ -174,3 +174,20 @@ def test_the_activation_verdict_reads_a_summarys_sigmoid_and_relu_groups():
         claim.measured)
     assert claim.sentence("Sigmoid is needed").endswith("(verdict on “Sigmoid is needed”: holds)")
     assert v.activation_in({}, "LeNet", 0.3).verdict == "not measured yet"
+
+
+def test_the_small_verdicts_the_chapters_quote():
+    assert v.within_an_order(0.5, -0.9) == "holds" and v.within_an_order(0.5, 1.2) == (
+        "does not hold")
+    assert v.converges_by(99, (50, 150), 100).startswith("the claim holds: convergence takes on "
+                                                         "the order of 100 steps")
+    assert v.converges_by(None, (50, 150), 100) == "the claim does not hold in our measurement"
+    assert v.restarts_rescue(0, 5) == "0 of 5 runs: the failure is not a matter of luck"
+    assert v.restarts_rescue(2, 5) == "2 of 5 runs: restarts rescue some of them"
+    assert v.restarts_rescue(float("nan"), float("nan")) == "nan of nan runs"
+    assert v.batch_makes_worse(1.0, 0.07).startswith("holds")
+    assert v.batch_makes_worse(0.5, 0.47).startswith("does not hold")
+    assert v.batch_makes_worse(0.5, float("nan")) == "is not measured yet"
+    assert v.share_verdict(2, 2, every="holds, and sooner than stated") == (
+        "holds, and sooner than stated")
+    assert v.share_verdict(1, 2) == "holds on 1 of 2 images only"

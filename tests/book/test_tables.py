@@ -1,6 +1,12 @@
 """Results tables as Markdown, and the formatters of their columns."""
 
-from dlg_helpers.book.tables import fmt_int, fmt_sci, fmt_seconds, fmt_spec, markdown_table
+from dlg_helpers.book.tables import (
+    fmt_int,
+    fmt_sci,
+    fmt_seconds,
+    fmt_spec,
+    markdown_table,
+)
 
 
 def test_formatters_write_numbers_and_a_mark_for_what_is_missing():
