@@ -16,8 +16,9 @@ The package is laid out as the data flows, from a private image to a page of the
   (:mod:`.runs.spec`, :mod:`.runs.options`), its record on disk (:mod:`.runs.record`), and the
   store that reuses it (:mod:`.runs.store`).
 - :mod:`~dlg_helpers.analysis`: judging runs. Image metrics (:mod:`.analysis.metrics`), rows and
-  groups of runs (:mod:`.analysis.rows`, :mod:`.analysis.comparison`), the MSE decomposition,
-  costs, probes of the gradient, the defence study and the verdicts on the report's claims.
+  groups of runs (:mod:`.analysis.rows`, :mod:`.analysis.comparison`), what counts as what
+  (:mod:`.analysis.criteria`), the MSE decomposition, costs, probes of the gradient, the defence
+  study and its prices, and the verdicts on the report's claims.
 - :mod:`~dlg_helpers.book`: what the chapters show. Tables, figures (:mod:`.book.plotting`), the
   explorer, glued values (:mod:`.book.text`), chapter execution and the Colab cell.
 - :mod:`~dlg_helpers.cli`: ``python -m dlg_helpers attack ...`` for long runs in the background.

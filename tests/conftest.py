@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import dlg_helpers as dlg
+from dlg_helpers.analysis.protection import describe_defence
 from dlg_helpers.attack.trace import Attempt, StepRecord
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,3 +60,20 @@ def make_result() -> Callable[..., dlg.AttackResult]:
                                 attempts=[Attempt(0, "budget", len(values) - 1, min(values))])
 
     return make
+
+
+@pytest.fixture(scope="session")
+def outcome_row() -> Callable[..., dict]:
+    """A maker of the defence study's outcome rows (as attack_outcomes makes them) for a run of
+    one image with the given SSIM."""
+    def row(attack, defence, image, ssim, label=True):
+        family, strength = describe_defence(defence)
+        quality = {"mse": 1 - ssim, "psnr": 10 * ssim, "ssim": ssim}
+        return {"attack": attack, "defence": defence, "family": family, "strength": strength,
+                "image": image, **quality, **{f"best_{k}": v for k, v in quality.items()},
+                "aligned_mse": 1 - ssim, "label_true": [0], "label_correct": label,
+                "labels_recovered": int(label), "threshold": 1e-3, "reconstructed": False,
+                "first_step_below": None, "steps": 10, "evaluations": 10, "seconds": 1.0,
+                "every_start_diverged": False}
+
+    return row

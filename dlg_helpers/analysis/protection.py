@@ -1,30 +1,25 @@
-"""What a defence buys and what it costs: attacks under each defence, training with each, and
-the ranking that answers the report's research question 5 with numbers.
+"""What a defence buys: attacks under each defence setting, their medians, and the ranking that
+answers the report's research question 5 with numbers (the price of each setting is
+:mod:`~dlg_helpers.analysis.prices`; the tables, :mod:`~dlg_helpers.book.defence_tables`).
 
 Each attack under each defence is a stored run (:mod:`~dlg_helpers.runs.store`), so a chapter
-reloads
-hundreds of them in seconds; ``python -m dlg_helpers sweep`` computes them in the background.
+reloads hundreds of them in seconds; ``python -m dlg_helpers sweep`` computes them in the
+background.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import statistics
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
-from IPython.display import Markdown
 
 from ..attack.config import AttackConfig
-from ..book.tables import markdown_table
 from ..client.defences import Composed, parse_defence
 from ..client.images import image_names
-from ..client.training import TrainingConfig, train
 from ..client.victim import victim
 from ..devices import pick_device
 from ..runs.spec import RunSpec
@@ -33,18 +28,15 @@ from .comparison import group_summary, missing_note
 from .criteria import PROTECTED_SSIM
 from .rows import result_row
 
-__all__ = ["NAMED_DEFENCES", "findings", "NO_DEFENCE", "BATCH", "split_batch", "private_batch", "describe_defence",
-           "attack_outcomes", "median_outcomes", "stopping_settings", "TRAINING_SEEDS",
-           "training_costs", "stored_training_costs", "protection_ranking", "outcome_table",
-           "ranking_table", "gradient_changes", "gradient_change_table"]
+__all__ = ["NAMED_DEFENCES", "findings", "NO_DEFENCE", "BATCH", "split_batch", "private_batch",
+           "describe_defence", "attack_outcomes", "median_outcomes", "stopping_settings",
+           "protection_ranking", "gradient_changes"]
 
 
 NO_DEFENCE = "none"
 
 
 BATCH = "batch"
-
-
 
 
 def split_batch(text: str) -> tuple[int, str | None]:
@@ -200,94 +192,6 @@ def stopping_settings(medians: Sequence[Mapping[str, Any]],
     return ", ".join(d for d in defended if worst[d] < ssim_threshold) or "none of those measured"
 
 
-TRAINING_SEEDS = 5
-"""Trainings that price each defence: one model trained from a single seed moves by several
-points of accuracy with its weights, split, batch order and noise (measured: a standard
-deviation of 0.02 to 0.09 over five seeds), so a price is the mean over this many."""
-
-
-COSTS_FOLDER = "training"
-"""Stored prices live in ``results/training/``, one JSON file per training setting."""
-
-
-def training_costs(defences: Sequence[str], config: TrainingConfig = TrainingConfig(),
-                   model: str = "lenet", seeds: int = TRAINING_SEEDS) -> list[dict[str, Any]]:
-    """For every defence, the held-out accuracy of ``model`` trained with it on ``config``'s
-    task (:func:`~dlg_helpers.client.training.train`), over ``seeds`` trainings seeded
-    ``config.seed``, ``config.seed + 1``, ..., and DP-SGD's epsilon. ``batch:B`` trains with
-    batches of B for the same epochs (fewer, larger steps).
-
-    Returns:
-        One row per defence: ``accuracy`` (the mean), ``accuracy_sd`` (the standard deviation
-        over the seeds, 0 for one seed), ``accuracies`` (each seed's) and ``epsilon`` (None
-        without a guarantee; the same for every seed).
-    """
-    if seeds < 1:
-        raise ValueError(f"seeds must be at least 1, got {seeds}")
-    rows = []
-    for defence in defences:
-        batch_size, gradient_defence = split_batch(defence)
-        setting = config if batch_size == 1 else replace(config, batch_size=batch_size)
-        results = [train(model, None if gradient_defence is None
-                         else parse_defence(gradient_defence),
-                         replace(setting, seed=config.seed + offset))
-                   for offset in range(seeds)]
-        accuracies = [result.accuracy for result in results]
-        rows.append({"defence": defence, "accuracy": statistics.fmean(accuracies),
-                     "accuracy_sd": statistics.stdev(accuracies) if seeds > 1 else 0.0,
-                     "accuracies": accuracies, "epsilon": results[0].epsilon})
-    return rows
-
-
-def _costs_file(model: str, config: TrainingConfig, seeds: int,
-                results_dir: str | Path) -> tuple[Path, dict[str, Any]]:
-    # as it reads back from JSON (tuples become lists), so a stored identity compares equal
-    identity = json.loads(json.dumps({"model": model, "training": asdict(config), "seeds": seeds}))
-    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
-    name = f"{model}-{config.dataset}-{config.epochs}epochs-{seeds}seeds-{digest}.json"
-    return Path(results_dir, COSTS_FOLDER, name), identity
-
-
-def stored_training_costs(defences: Sequence[str], config: TrainingConfig = TrainingConfig(),
-                          model: str = "lenet", seeds: int = TRAINING_SEEDS,
-                          results_dir: str | Path = "results", *, recompute: bool = False,
-                          save: bool = False) -> list[dict[str, Any]]:
-    """:func:`training_costs`, reusing the stored prices of the same training setting.
-
-    The prices of one setting (model, every field of ``config``, the number of seeds) live in
-    one file under ``results_dir/training/``; the defences it lacks (or all, with
-    ``recompute``) are trained now and, with ``save``, added to it. Loading makes a chapter's
-    table the same on every machine; a recomputation on another CPU or a GPU rounds
-    differently and moves each mean by a little (see the README's "What reproduces").
-    """
-    path, identity = _costs_file(model, config, seeds, results_dir)
-    stored: dict[str, dict[str, Any]] = {}
-    if path.is_file():
-        try:
-            content = json.loads(path.read_text())
-            if content["identity"] != identity:
-                raise ValueError("made with other settings")
-            stored = content["rows"]
-        except (ValueError, KeyError, TypeError) as error:
-            print(f"not using {path}: {error}")
-    wanted = list(dict.fromkeys(defences))
-    missing = wanted if recompute else [d for d in wanted if d not in stored]
-    if len(missing) < len(wanted):
-        print(f"Loaded the stored prices of {len(wanted) - len(missing)} defence settings from "
-              f"{path.name} ({seeds} trainings each)")
-    if missing:
-        print(f"Training {model} {seeds} times under each of {len(missing)} settings "
-              f"({'asked to recompute' if recompute else 'not stored'})")
-        stored.update({row["defence"]: row for row in
-                       training_costs(missing, config, model, seeds)})
-        if save:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps({
-                "identity": identity, "rows": stored, "torch_version": torch.__version__,
-                "cpu_kernels": torch.backends.cpu.get_cpu_capability()}, indent=1) + "\n")
-    return [stored[d] for d in wanted]
-
-
 def protection_ranking(medians: Sequence[Mapping[str, Any]],
                        costs: Sequence[Mapping[str, Any]],
                        ssim_threshold: float = PROTECTED_SSIM) -> list[dict[str, Any]]:
@@ -330,10 +234,6 @@ def protection_ranking(medians: Sequence[Mapping[str, Any]],
                      key=lambda r: math.inf if r["accuracy_drop"] is None else r["accuracy_drop"])
     return stopped + sorted((r for r in ranking if r["setting"] is None),
                             key=lambda r: r["worst_ssim"])
-
-
-def _fixed(digits: int) -> Callable[[float | None], str]:
-    return lambda value: "—" if value is None else f"{value:.{digits}f}"
 
 
 NAMED_DEFENCES = ("gaussian:0.01", "gaussian:0.001", "prune:0.1", "precision:int8", "batch:2",
@@ -399,73 +299,6 @@ def findings(medians: Sequence[Mapping[str, Any]], ranking: Sequence[Mapping[str
     return found
 
 
-def _accuracy_text(cost: Mapping[str, Any] | None) -> str:
-    """A price's accuracy as its mean and standard deviation over the seeds, at the two digits
-    that a spread of a few points leaves meaningful."""
-    if cost is None:
-        return "—"
-    if len(cost.get("accuracies", ())) < 2:
-        return f"{cost['accuracy']:.2f}"
-    return f"{cost['accuracy']:.2f} ± {cost['accuracy_sd']:.2f}"
-
-
-def _accuracy_header(costs: Sequence[Mapping[str, Any]], header: str) -> str:
-    seeds = {len(row.get("accuracies", ())) for row in costs}
-    count = max(seeds, default=0)
-    return header if count < 2 else f"{header} (mean ± sd, {count} seeds)"
-
-
-def _epsilon_text(value: float | None) -> str:
-    if value is None:
-        return "no guarantee"
-    return "∞" if math.isinf(value) else f"{value:,.1f}"
-
-
-def outcome_table(medians: Sequence[Mapping[str, Any]],
-                  costs: Sequence[Mapping[str, Any]]) -> Markdown:
-    """Every defence setting with each attack's median SSIM, PSNR and labels recovered, and
-    what the setting costs in accuracy (and epsilon for DP-SGD)."""
-    if not medians:
-        return Markdown("*No run of these settings is stored yet.*")
-    attacks = list(dict.fromkeys(row["attack"] for row in medians))
-    by_key = {(row["attack"], row["defence"]): row for row in medians}
-    cost = {row["defence"]: row for row in costs}
-    rows = []
-    for defence in dict.fromkeys(row["defence"] for row in medians):
-        row: dict[str, Any] = {"defence": defence, "accuracy": cost.get(defence),
-                               "epsilon": cost.get(defence, {}).get("epsilon")}
-        for attack in attacks:
-            outcome = by_key.get((attack, defence), {})
-            row.update({f"{attack} ssim": outcome.get("ssim"), f"{attack} psnr": outcome.get("psnr"),
-                        f"{attack} labels": outcome.get("labels_right")})
-        rows.append(row)
-    columns: dict[str, tuple[str, Callable[[Any], str]]] = {"defence": ("defence", str)}
-    for attack in attacks:
-        columns[f"{attack} ssim"] = (f"{attack}: SSIM", _fixed(2))
-        columns[f"{attack} psnr"] = (f"{attack}: PSNR (dB)", _fixed(1))
-        columns[f"{attack} labels"] = (f"{attack}: labels right",
-                                       lambda v: "—" if v is None else f"{v:.0%}")
-    columns["accuracy"] = (_accuracy_header(costs, "accuracy trained with it"), _accuracy_text)
-    columns["epsilon"] = ("ε (δ = 1e-5)", _epsilon_text)
-    return markdown_table(rows, columns)
-
-
-def ranking_table(ranking: Sequence[Mapping[str, Any]]) -> Markdown:
-    """:func:`protection_ranking` as a table, best defence first."""
-    prices = [row["price"] for row in ranking if row.get("price") is not None]
-    return markdown_table(
-        [{**row, "rank": i} for i, row in enumerate(ranking, start=1)],
-        {"rank": ("rank", str), "family": ("defence", str),
-         "setting": ("weakest setting that stops every attack",
-                     lambda v: "none of those tried" if v is None else str(v)),
-         "worst_ssim": ("worst median SSIM there", _fixed(2)),
-         "price": (_accuracy_header(prices, "accuracy"), _accuracy_text),
-         # signed: a setting can train better than none (a smaller batch takes more steps)
-         "accuracy_drop": ("accuracy change from none",
-                           lambda v: "—" if v is None else f"{-v:+.2f}"),
-         "epsilon": ("ε", _epsilon_text)})
-
-
 def gradient_changes(model: str, image: str, defences: Sequence[str],
                      seed: int = 0) -> list[dict[str, Any]]:
     """What each defence does to one shared gradient (``model`` with weights ``seed``, the
@@ -490,10 +323,3 @@ def gradient_changes(model: str, image: str, defences: Sequence[str],
     return rows
 
 
-def gradient_change_table(rows: Sequence[Mapping[str, Any]]) -> Markdown:
-    """:func:`gradient_changes` as a table."""
-    return markdown_table(rows, {
-        "defence": ("defence", str),
-        "relative_error": ("‖shared − plain‖ / ‖plain‖", lambda v: f"{v:.2g}"),
-        "cosine": ("cosine similarity to the plain gradient", _fixed(3)),
-        "zeros": ("entries exactly 0", lambda v: f"{v:.1%}")})

@@ -382,7 +382,7 @@ def plot_privacy_utility(medians: Sequence[Mapping[str, object]],
 
     Args:
         medians: rows of :func:`~dlg_helpers.analysis.protection.median_outcomes`.
-        costs: rows of :func:`~dlg_helpers.analysis.protection.training_costs`.
+        costs: rows of :func:`~dlg_helpers.analysis.prices.training_costs`.
         threshold: draw the SSIM below which a defence counts as stopping the attack.
     """
     accuracy = {row["defence"]: row["accuracy"] for row in costs}
