@@ -3,6 +3,7 @@ built book."""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,6 +15,8 @@ import torch
 import dlg_helpers as dlg
 from dlg_helpers.analysis.protection import describe_defence
 from dlg_helpers.attack.trace import Attempt, StepRecord
+from dlg_helpers.cli import main
+from dlg_helpers.runs.spec import RunSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,3 +80,13 @@ def outcome_row() -> Callable[..., dict]:
                 "every_start_diverged": False}
 
     return row
+
+
+@pytest.fixture()
+def stored(tmp_path: Path) -> tuple[RunSpec, Path]:
+    """A results folder holding one tiny LeNet run (3 steps on coffee), made through the command
+    line: its spec and the folder."""
+    spec = RunSpec("lenet", ("coffee",), dlg.AttackConfig(steps=3, progress=False))
+    out = tmp_path / "lenet" / spec.folder_name
+    assert main(shlex.split(spec.command(out))[3:] + ["--no-progress"]) == 0
+    return spec, tmp_path

@@ -1,12 +1,10 @@
 """Stored runs side by side: collected by group and summarised."""
 
 import math
-import shlex
 from dataclasses import replace
 
 import pytest
 
-import dlg_helpers as dlg
 from dlg_helpers.analysis.comparison import (
     collect,
     distance_fall,
@@ -18,19 +16,6 @@ from dlg_helpers.analysis.comparison import (
     summary_table,
     value,
 )
-from dlg_helpers.cli import main
-from dlg_helpers.runs.spec import RunSpec
-
-TINY = dlg.AttackConfig(steps=3, progress=False)
-
-
-@pytest.fixture()
-def stored(tmp_path):
-    """A results folder holding one tiny LeNet run, made through the command line."""
-    spec = RunSpec("lenet", ("coffee",), TINY)
-    out = tmp_path / "lenet" / spec.folder_name
-    assert main(shlex.split(spec.command(out))[3:] + ["--no-progress"]) == 0
-    return spec, tmp_path
 
 
 def test_collect_loads_stored_runs_and_names_the_commands_of_missing_ones(stored):

@@ -22,15 +22,6 @@ RESULTS = Path(__file__).resolve().parents[2] / "results"
 TINY = dlg.AttackConfig(steps=3, progress=False)
 
 
-@pytest.fixture()
-def stored(tmp_path):
-    """A results folder holding one tiny LeNet run, made through the command line."""
-    spec = RunSpec("lenet", ("coffee",), TINY)
-    out = tmp_path / "lenet" / spec.folder_name
-    assert main(shlex.split(spec.command(out))[3:] + ["--no-progress"]) == 0
-    return spec, tmp_path
-
-
 # How far a recomputation of the LeNet record may stray, measured on three CPU kinds: the
 # kernels the record was made with (AVX2) reproduce it exactly; AVX-512 and plain C++ kernels
 # (ATEN_CPU_CAPABILITY=default) start 3e-5 to 3e-4 apart after the first L-BFGS step, part
