@@ -24,8 +24,9 @@ from ..runs.store import stored_result
 from .criteria import RECONSTRUCTED_MSE, reconstructed, threshold_text
 from .rows import result_row
 
-__all__ = ["unreconstructed", "reached_of", "values_text", "orders_apart", "Collected", "collect", "group_summary", "summaries", "value",
-           "measured", "summary_table", "paired_orders", "attempt_counts"]
+__all__ = ["unreconstructed", "reached_of", "values_text", "orders_apart", "Collected", "collect",
+           "group_summary", "summaries", "value", "measured", "summary_table", "paired_orders",
+           "attempt_counts"]
 
 
 @dataclass

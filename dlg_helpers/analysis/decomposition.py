@@ -1,4 +1,5 @@
-"""Where a reconstruction's error sits: the report's MSE decomposition (its equations 3-8), computed.
+"""Where a reconstruction's error sits: the report's MSE decomposition (its equations 3-8),
+computed.
 
 Split the error image ``e = x' - x`` into two parts, ``e = e1 + e2``. Then (equation 8)
 

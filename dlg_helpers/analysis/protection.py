@@ -28,9 +28,9 @@ from .comparison import group_summary, missing_note
 from .criteria import PROTECTED_SSIM
 from .rows import result_row
 
-__all__ = ["NAMED_DEFENCES", "findings", "NO_DEFENCE", "BATCH", "split_batch", "private_batch",
-           "describe_defence", "attack_outcomes", "median_outcomes", "stopping_settings",
-           "protection_ranking", "gradient_changes"]
+__all__ = ["NO_DEFENCE", "BATCH", "split_batch", "private_batch", "describe_defence",
+           "attack_outcomes", "median_outcomes", "stopping_settings", "protection_ranking",
+           "gradient_changes"]
 
 
 NO_DEFENCE = "none"
@@ -234,69 +234,6 @@ def protection_ranking(medians: Sequence[Mapping[str, Any]],
                      key=lambda r: math.inf if r["accuracy_drop"] is None else r["accuracy_drop"])
     return stopped + sorted((r for r in ranking if r["setting"] is None),
                             key=lambda r: r["worst_ssim"])
-
-
-NAMED_DEFENCES = ("gaussian:0.01", "gaussian:0.001", "prune:0.1", "precision:int8", "batch:2",
-                  "batch:4")
-"""The settings the defences chapter's prose names, each attack's median SSIM under them."""
-
-
-def findings(medians: Sequence[Mapping[str, Any]], ranking: Sequence[Mapping[str, Any]],
-             costs: Sequence[Mapping[str, Any]], one_at_a_time: Mapping[str, Any],
-             defences: Sequence[str], attacks: Mapping[str, str]) -> dict[str, Any]:
-    """The numbers the defences chapter's prose quotes, by the name it glues each under.
-
-    Args:
-        medians: :func:`median_outcomes` of the attacks under ``defences``.
-        ranking: :func:`protection_ranking` of them.
-        costs: the defences' prices (:func:`stored_training_costs`).
-        one_at_a_time: the undefended price when training one image at a time.
-        defences: the settings tried, ``"none"`` among them.
-        attacks: each attack's short label in the glue names, by its name in ``medians``
-            (``{"DLG": "dlg", "inverting gradients": "ig"}``); ``<second>_better_count``
-            counts the defended settings under which the second recovers more than the first.
-    """
-    nan = math.nan
-    by_key = {(m["attack"], m["defence"]): m for m in medians}
-    accuracy = {c["defence"]: c["accuracy"] for c in costs}
-    found: dict[str, Any] = {}
-    for attack, label in attacks.items():
-        found[f"{label}_clean_ssim"] = by_key[attack, NO_DEFENCE]["ssim"]
-        found[f"{label}_clean_mse"] = by_key[attack, NO_DEFENCE]["mse"]
-        for defence in NAMED_DEFENCES:
-            key = defence.replace(":", "_").replace(".", "")
-            found[f"{label}_{key}"] = by_key.get((attack, defence), {"ssim": nan})["ssim"]
-    defended = [d for d in defences if d != NO_DEFENCE]
-    stronger, weaker = list(attacks)[1], list(attacks)[0]
-    found["defended_count"] = len(defended)
-    found[f"{attacks[stronger]}_better_count"] = sum(
-        by_key[stronger, d]["ssim"] > by_key[weaker, d]["ssim"] for d in defended)
-    found["clean_accuracy"] = accuracy[NO_DEFENCE]
-    found["batch_4_accuracy"] = accuracy.get("batch:4", nan)
-    found["single_accuracy"] = one_at_a_time["accuracy"]
-    found["batch_4_cost"] = one_at_a_time["accuracy"] - accuracy.get("batch:4", nan)
-    stopping = [r for r in ranking if r["setting"] is not None]
-    best = ranking[0]
-    found["stopping_count"] = len(stopping)
-    found["family_count"] = len(ranking)
-    found["best_family"] = best["family"] if best["setting"] else "none"
-    found["best_setting"] = best["setting"] or "none of the settings tried"
-    gradient_best = next((r for r in stopping if r["family"] != BATCH),
-                         {"family": "none", "setting": "none of the settings tried",
-                          "accuracy": nan})
-    found["gradient_best_family"] = gradient_best["family"]
-    found["gradient_best_setting"] = gradient_best["setting"]
-    found["gradient_best_accuracy"] = (nan if gradient_best["accuracy"] is None
-                                       else gradient_best["accuracy"])
-    drop = best["accuracy_drop"]
-    found["best_change"] = ("not measured" if drop is None else
-                            f"{abs(drop):.2f} {'below' if drop >= 0 else 'above'}")
-    found["best_accuracy"] = nan if best["accuracy"] is None else best["accuracy"]
-    dp = next((c for c in costs if c["defence"] == "dpsgd:1.0"),
-              {"epsilon": nan, "accuracy": nan})
-    found["dp_epsilon"] = dp["epsilon"]
-    found["dp_accuracy"] = dp["accuracy"]
-    return found
 
 
 def gradient_changes(model: str, image: str, defences: Sequence[str],

@@ -1,4 +1,5 @@
-"""An attack's settings: every knob of the reconstruction, with the report's setting as the defaults,
+"""An attack's settings: every knob of the reconstruction, with the report's setting as the
+defaults,
 and how a configuration stored before a setting existed is read today.
 """
 

@@ -377,7 +377,8 @@ def plot_privacy_utility(medians: Sequence[Mapping[str, object]],
     """Privacy against utility: one panel per attack, one line per defence family.
 
     Each point is one defence setting: across, the held-out accuracy of a model trained with
-    it (the mean over the trainings, with a bar of one standard deviation either side); up, the median SSIM of the attack's reconstructions (lower: more private). Points are
+    it (the mean over the trainings, with a bar of one standard deviation either side); up, the
+    median SSIM of the attack's reconstructions (lower: more private). Points are
     labelled with the setting's strength; the star is no defence.
 
     Args:

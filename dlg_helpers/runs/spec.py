@@ -18,7 +18,8 @@ from ..client.defences import parse_defence
 from ..client.models import get_spec
 from .options import config_arguments
 
-__all__ = ["batch_of", "batches_for", "REPORT_SETTING", "in_report_setting", "RunSpec", "run_specs"]
+__all__ = ["batch_of", "batches_for", "REPORT_SETTING", "in_report_setting", "RunSpec",
+           "run_specs"]
 
 
 REPORT_SETTING = attack_entry("dlg").standard_config()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,6 @@ import pytest
 from dlg_helpers.analysis.protection import (
     attack_outcomes,
     describe_defence,
-    findings,
     gradient_changes,
     median_outcomes,
     private_batch,
@@ -163,20 +161,3 @@ def test_gradient_changes_measure_each_defence_on_one_gradient():
     batch, = gradient_changes("lenet", "cat", ["batch:4"])
     # the mean over four images points elsewhere than the cat's own gradient, with no zeros
     assert batch["relative_error"] > 0.1 and batch["cosine"] < 0.99 and batch["zeros"] < 0.01
-
-
-def test_the_findings_the_prose_quotes(outcome_row):
-    ssim = {"none": 0.95, "gaussian:0.01": 0.25, "batch:4": 0.2}
-    rows = [outcome_row("DLG", d, "a", s) for d, s in ssim.items()]
-    rows += [outcome_row("IG", d, "a", s + 0.1) for d, s in ssim.items()]
-    medians = median_outcomes(rows)
-    costs = [{"defence": d, "accuracy": a, "epsilon": None}
-             for d, a in (("none", 0.9), ("gaussian:0.01", 0.85), ("batch:4", 0.95))]
-    ranking = protection_ranking(medians, costs, ssim_threshold=0.4)
-    found = findings(medians, ranking, costs, {"accuracy": 0.97}, list(ssim),
-                     {"DLG": "dlg", "IG": "ig"})
-    assert found["dlg_clean_ssim"] == pytest.approx(0.95) and math.isnan(found["dlg_prune_01"])
-    assert found["ig_better_count"] == 2 and found["defended_count"] == 2
-    assert found["best_family"] == "batch" and found["best_change"] == "0.05 above"
-    assert found["gradient_best_setting"] == "gaussian:0.01"
-    assert found["batch_4_cost"] == pytest.approx(0.02) and math.isnan(found["dp_epsilon"])
