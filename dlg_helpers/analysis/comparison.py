@@ -99,8 +99,8 @@ def group_summary(rows: Sequence[Mapping[str, Any]], by: str | tuple[str, ...] =
     PSNR and steps; runs with every label right, and labels recovered out of all private
     labels; how many runs reconstructed the image with the right label (``successes``); how
     many reached an MSE below the rows' threshold and the median first step they did; median
-    evaluations and wall time, seconds per evaluation over all runs, and how many runs diverged
-    from every random start.
+    evaluations and wall time, seconds per evaluation over all runs, and how many runs diverged from
+    every random start.
 
     Raises:
         ValueError: when a group's rows were judged against different thresholds.

@@ -11,8 +11,8 @@ orthogonal, so the two shares add up to the whole error and each can be read on 
 - :func:`by_channel`: the red, green and blue errors (disjoint pixels of the error image);
 - :func:`by_alignment`: the part a contrast gain and a colour cast explain (what a training-mode
   batch norm hides from the gradient) and what is left, the aligned MSE
-  (:func:`~dlg_helpers.analysis.metrics.aligned_mse`): a least-squares residual is orthogonal to
-  the fit;
+  (:func:`~dlg_helpers.analysis.metrics.aligned_mse`): a least-squares residual is orthogonal to the
+  fit;
 - :func:`by_frequency`: low versus high spatial frequencies, in cycles per image side (an ideal
   low-pass filter in Fourier space; Parseval's theorem makes the parts orthogonal);
 - :func:`by_region`: inside versus outside a mask, e.g. the object versus the background.

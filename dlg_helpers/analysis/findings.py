@@ -111,17 +111,18 @@ NAMED_DEFENCES = ("gaussian:0.01", "gaussian:0.001", "prune:0.1", "precision:int
 
 def defences(medians: Sequence[Mapping[str, Any]], ranking: Sequence[Mapping[str, Any]],
              costs: Sequence[Mapping[str, Any]], one_at_a_time: Mapping[str, Any],
-             defences: Sequence[str], attacks: Mapping[str, str]) -> dict[str, Any]:
+             settings: Sequence[str], attacks: Mapping[str, str]) -> dict[str, Any]:
     """The defences chapter's numbers: what each attack recovers undefended and under the named
     settings, the ranking's winners and what they cost.
 
     Args:
         medians: :func:`~dlg_helpers.analysis.protection.median_outcomes` of the attacks under
-        ``defences``.
+            ``settings``.
         ranking: :func:`~dlg_helpers.analysis.protection.protection_ranking` of them.
-        costs: the defences' prices (:func:`~dlg_helpers.analysis.prices.stored_training_costs`).
+        costs: the settings' prices
+            (:func:`~dlg_helpers.analysis.prices.stored_training_costs`).
         one_at_a_time: the undefended price when training one image at a time.
-        defences: the settings tried, ``"none"`` among them.
+        settings: the defence settings tried, ``"none"`` among them.
         attacks: each attack's short label in the glue names, by its name in ``medians``
             (``{"DLG": "dlg", "inverting gradients": "ig"}``); ``<second>_better_count``
             counts the defended settings under which the second recovers more than the first.
@@ -136,7 +137,7 @@ def defences(medians: Sequence[Mapping[str, Any]], ranking: Sequence[Mapping[str
         for defence in NAMED_DEFENCES:
             key = defence.replace(":", "_").replace(".", "")
             found[f"{label}_{key}"] = by_key.get((attack, defence), {"ssim": nan})["ssim"]
-    defended = [d for d in defences if d != protection.NO_DEFENCE]
+    defended = [d for d in settings if d != protection.NO_DEFENCE]
     stronger, weaker = list(attacks)[1], list(attacks)[0]
     found["defended_count"] = len(defended)
     found[f"{attacks[stronger]}_better_count"] = sum(

@@ -113,8 +113,7 @@ def attack_outcomes(model: str, images: Sequence[str], defences: Sequence[str],
         model: registered model name.
         images: the private images, attacked one at a time.
         defences: defence texts (:func:`~dlg_helpers.client.defences.parse_defence`, and
-        ``batch:B``,
-            :func:`split_batch`), or ``"none"``.
+            ``batch:B``, :func:`split_batch`), or ``"none"``.
         attacks: a name for each attack's settings, e.g. ``{"DLG": AttackConfig()}``.
         results_dir: the stored runs; missing ones are computed and stored.
         seed: seed of the weights and of each attack's random start.

@@ -7,8 +7,7 @@ nothing. The book hides it.
 
 The repository's address is one setting, ``repository.url`` (and ``branch``) in ``_config.yml``,
 which also drives the book's launch buttons. ``python -m dlg_helpers.book.colab`` writes the cell
-into
-every chapter from it (``make book`` runs it first), and ``--check`` reports chapters that are
+into every chapter from it (``make book`` runs it first), and ``--check`` reports chapters that are
 out of date, so that a fork changes its address in one place.
 """
 

@@ -165,8 +165,7 @@ def plot_evolution(result: AttackResult, columns: int = 10, include_truth: bool 
         every: show every ``every``-th snapshot only.
         index: for a batch, which private image to follow; each frame shows the reconstruction
             paired with it (:func:`~dlg_helpers.analysis.metrics.match_batch`), since a batch may
-            come
-            back in another order.
+            come back in another order.
     """
     frames = _evolution_frames(result, view, index, every)
     if include_truth:
