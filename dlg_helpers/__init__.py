@@ -27,33 +27,49 @@ The short calls readers use are here at the top (``dlg.run_attack``, ``dlg.load_
 so are the modules the chapters call by name (``from dlg_helpers import plotting, verdicts``).
 """
 
-from .analysis import comparison, costs, decomposition, metrics, protection, verdicts
+import importlib
+from types import ModuleType
+
 from .analysis.metrics import image_metrics, mse, psnr, ssim
 from .attack.config import AttackConfig
 from .attack.engine import Attack, reconstruct
 from .attack.labels import idlg_label
 from .attack.objective import gradient_distance
 from .attack.trace import AttackResult
-from .book import plotting, summaries, tables
 from .client.gradients import shared_gradient
 from .client.images import ImageSample, image_names, load_cifar100, load_image
 from .client.models import (
-                            ModelSpec,
-                            Normalisation,
-                            build_model,
-                            count_parameters,
-                            get_spec,
-                            model_names,
-                            register_model,
+    ModelSpec,
+    Normalisation,
+    build_model,
+    count_parameters,
+    get_spec,
+    model_names,
+    register_model,
 )
 from .devices import pick_device
-from .runs import record as records
 from .runs.run import run_attack
+
+# The modules the chapters use by name load when first asked for, so that an attack started
+# from the command line does not import matplotlib and the analysis it never uses.
+_MODULES = {"comparison": ".analysis.comparison", "costs": ".analysis.costs",
+            "decomposition": ".analysis.decomposition", "metrics": ".analysis.metrics",
+            "protection": ".analysis.protection", "verdicts": ".analysis.verdicts",
+            "plotting": ".book.plotting", "summaries": ".book.summaries",
+            "tables": ".book.tables", "records": ".runs.record"}
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name not in _MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(_MODULES[name], __name__)
+    globals()[name] = module
+    return module
+
 
 __all__ = ["Attack", "AttackConfig", "AttackResult", "reconstruct", "pick_device", "run_attack",
            "gradient_distance", "idlg_label", "shared_gradient", "ImageSample", "image_names",
            "load_cifar100", "load_image", "image_metrics", "mse", "psnr", "ssim", "ModelSpec",
            "Normalisation", "build_model", "count_parameters", "get_spec", "model_names",
-           "register_model", "comparison", "costs", "decomposition", "metrics", "protection",
-           "verdicts", "plotting", "summaries", "tables", "records"]
+           "register_model", *_MODULES]
 __version__ = "0.1.0"

@@ -131,11 +131,11 @@ def group_summary(rows: Sequence[Mapping[str, Any]], by: str | tuple[str, ...] =
             "first_below": statistics.median(reached) if reached else None,
             "evaluations": statistics.median(r["evaluations"] for r in members),
             "seconds": statistics.median(r["seconds"] for r in members),
-            "minutes": statistics.median(r["seconds"] for r in members) / 60,
             "seconds_per_evaluation": (sum(r["seconds"] for r in members)
                                        / sum(r["evaluations"] for r in members)),
             "all_diverged": sum(bool(r["every_start_diverged"]) for r in members),
         })
+        entry["minutes"] = entry["seconds"] / 60
         summary.append(entry)
     return summary
 

@@ -155,13 +155,16 @@ def median_outcomes(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One row per (attack, defence), in first-seen order (the summariser's groups): the
     median MSE, PSNR and SSIM over the images of each run's best-recovered image, and the share
     of them whose label was recovered."""
-    return [{"attack": attack, "defence": defence, **dict(zip(("family", "strength"),
-                                                             describe_defence(defence))),
-             "images": summary["runs"], "mse": summary["best_mse_median"],
-             "psnr": summary["best_psnr_median"], "ssim": summary["best_ssim_median"],
-             "labels_right": summary["labels_right"] / summary["runs"]}
-            for summary in group_summary(rows, by=("attack", "defence"))
-            for attack, defence in [summary["group"]]]
+    medians = []
+    for summary in group_summary(rows, by=("attack", "defence")):
+        attack, defence = summary["group"]
+        family, strength = describe_defence(defence)
+        medians.append({"attack": attack, "defence": defence, "family": family,
+                        "strength": strength, "images": summary["runs"],
+                        "mse": summary["best_mse_median"], "psnr": summary["best_psnr_median"],
+                        "ssim": summary["best_ssim_median"],
+                        "labels_right": summary["labels_right"] / summary["runs"]})
+    return medians
 
 
 def _worst_ssim(medians: Sequence[Mapping[str, Any]]) -> dict[str, float]:

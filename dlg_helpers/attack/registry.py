@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # the registry builds configurations only when asked, so atta
     from .config import AttackConfig
 
 __all__ = ["OPTIMISER_NAMES", "AttackEntry", "ATTACKS", "DEFAULT_ATTACK", "register_attack",
-           "attack_entry", "attack_config"]
+           "attack_entry"]
 
 
 OPTIMISER_NAMES = {"lbfgs": "L-BFGS", "adam": "Adam"}
@@ -101,11 +101,6 @@ def attack_entry(attack: str | AttackConfig) -> AttackEntry:
     except KeyError:
         raise KeyError(f"unknown attack {key!r}; use one of {', '.join(ATTACKS)}, or register "
                        "it with dlg_helpers.attack.registry.register_attack") from None
-
-
-def attack_config(attack: str, steps: int | None = None, **overrides: Any) -> AttackConfig:
-    """The settings of the attack named ``attack`` for ``steps`` (None: its own budget)."""
-    return attack_entry(attack).config(steps, **overrides)
 
 
 def _dlg(**settings: Any) -> AttackConfig:

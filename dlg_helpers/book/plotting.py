@@ -251,8 +251,8 @@ def step_label(results: Sequence[AttackResult | Sequence[StepRecord]]) -> str:
     return f"{names.pop()} step" if len(names) == 1 else "step"
 
 
-def _finish_step_axes(ax: Axes, metric: str, threshold: float | None, title: str = "",
-                      xlabel: str = "L-BFGS step") -> None:
+def _finish_step_axes(ax: Axes, metric: str, threshold: float | None, title: str,
+                      xlabel: str) -> None:
     """The threshold line, log scale, labels and legend of a metric-against-step axis."""
     if threshold is not None:
         ax.axhline(threshold, color="#555555", linestyle=":", linewidth=1,
@@ -348,7 +348,7 @@ def plot_mse_bands(groups: Mapping[str, Sequence[AttackResult]], steps: int = 30
                         linestyle="--", color=line.get_color())
             if len(results) > 1:
                 ax.fill_between(x, low, high, color=line.get_color(), alpha=0.18, linewidth=0)
-        _finish_step_axes(ax, metric, threshold,
+        _finish_step_axes(ax, metric, threshold, "",
                           xlabel=step_label([r for results in groups.values() for r in results]))
     return fig
 

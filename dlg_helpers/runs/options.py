@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from ..attack.config import LABEL_MODES, OPTIMISERS, AttackConfig
 from ..attack.objective import DISTANCES
-from ..attack.registry import DEFAULT_ATTACK, attack_config
+from ..attack.registry import DEFAULT_ATTACK, attack_entry
 
-__all__ = ["DEFAULTS", "CONFIG_OPTIONS", "flag", "config_arguments"]
+__all__ = ["CONFIG_OPTIONS", "flag", "config_arguments"]
 
-
-DEFAULTS = AttackConfig()
 
 
 CONFIG_OPTIONS: dict[str, tuple[str, tuple[str, ...] | None]] = {
@@ -55,7 +53,8 @@ def config_arguments(config: AttackConfig) -> list[str]:
         ValueError: when ``config`` changes a setting the command line cannot set.
     """
     attack = config.attack
-    base = attack_config(attack, config.steps)
+    entry = attack_entry(attack)
+    base = entry.config(config.steps)
     changed = [name for name in config.changes_from(base) if name != "seed"]
     unsupported = [name for name in changed if name not in CONFIG_OPTIONS]
     if unsupported:
@@ -63,7 +62,7 @@ def config_arguments(config: AttackConfig) -> list[str]:
                          "configuration from Python with load_or_run(..., save=True)")
     words = ["--seed", str(config.seed)] + (["--attack", attack]
                                             if attack != DEFAULT_ATTACK else [])
-    if config.steps != attack_config(attack).steps:  # the attack's own budget needs no option
+    if config.steps != entry.config().steps:  # the attack's own budget needs no option
         words += ["--steps", str(config.steps)]
     for name in changed:
         value = getattr(config, name)

@@ -11,7 +11,6 @@ from dlg_helpers.attack.config import AttackConfig
 from dlg_helpers.attack.registry import (
     ATTACKS,
     AttackEntry,
-    attack_config,
     attack_entry,
     register_attack,
 )
@@ -41,8 +40,9 @@ def toy():
 def test_the_two_attacks_of_the_course_are_registered():
     assert attack_entry("dlg").display == "DLG" and attack_entry("dlg").folder_tag == ""
     assert attack_entry(AttackConfig.inverting_gradients()).display == "inverting gradients"
-    assert attack_config("dlg") == AttackConfig() and attack_config("dlg", 10).steps == 10
-    assert attack_config("inverting-gradients").steps == 6000
+    dlg_entry = attack_entry("dlg")
+    assert dlg_entry.config() == AttackConfig() and dlg_entry.config(10).steps == 10
+    assert attack_entry("inverting-gradients").config().steps == 6000
     assert attack_entry("dlg").standard_config() == REPORT_SETTING
     assert AttackConfig.inverting_gradients().name == "inverting gradients"
 
