@@ -15,10 +15,13 @@ The package is laid out as the data flows, from a private image to a page of the
 - :mod:`~dlg_helpers.runs`: one run end to end (:mod:`.runs.run`), what identifies it
   (:mod:`.runs.spec`, :mod:`.runs.options`), its record on disk (:mod:`.runs.record`), and the
   store that reuses it (:mod:`.runs.store`).
-- :mod:`~dlg_helpers.analysis`: judging runs. Image metrics (:mod:`.analysis.metrics`), rows and
-  groups of runs (:mod:`.analysis.rows`, :mod:`.analysis.comparison`), what counts as what
-  (:mod:`.analysis.criteria`), the MSE decomposition, costs, probes of the gradient, the defence
-  study and its prices, and the verdicts on the report's claims.
+- :mod:`~dlg_helpers.analysis`: judging runs. Image metrics after the attacker's colour
+  correction (:mod:`.analysis.metrics`), identification in a gallery (:mod:`.analysis.gallery`),
+  what counts as what, leaking first (:mod:`.analysis.criteria`, calibrated in
+  :mod:`.analysis.calibration`), rows and groups of runs (:mod:`.analysis.rows`,
+  :mod:`.analysis.comparison`) with their intervals (:mod:`.analysis.intervals`), the MSE
+  decomposition, costs, probes of the gradient, the defence study and its prices, and the
+  verdicts on the report's claims.
 - :mod:`~dlg_helpers.book`: what the chapters show. Tables, figures (:mod:`.book.plotting`), the
   explorer, glued values (:mod:`.book.text`), chapter execution and the Colab cell.
 - :mod:`~dlg_helpers.cli`: ``python -m dlg_helpers attack ...`` for long runs in the background.
@@ -53,6 +56,8 @@ from .runs.run import run_attack
 # The modules the chapters use by name load when first asked for, so that an attack started
 # from the command line does not import matplotlib and the analysis it never uses.
 _MODULES = {"comparison": ".analysis.comparison", "costs": ".analysis.costs",
+            "criteria": ".analysis.criteria", "gallery": ".analysis.gallery",
+            "intervals": ".analysis.intervals", "calibration": ".analysis.calibration",
             "decomposition": ".analysis.decomposition", "metrics": ".analysis.metrics",
             "protection": ".analysis.protection", "verdicts": ".analysis.verdicts",
             "plotting": ".book.plotting", "summaries": ".book.summaries",

@@ -63,8 +63,9 @@ def _add_run_options(command: argparse.ArgumentParser, without: tuple[str, ...] 
         if isinstance(default, bool):
             command.add_argument(flag(name), action=argparse.BooleanOptionalAction,
                                  default=argparse.SUPPRESS, help=f"{help_text} ({defaults})")
-        else:
-            command.add_argument(flag(name), type=type(default), default=argparse.SUPPRESS,
+        else:  # a setting that is off (None) by default takes a name (one of its choices)
+            command.add_argument(flag(name), type=str if default is None else type(default),
+                                 default=argparse.SUPPRESS,
                                  choices=choices, help=f"{help_text} ({defaults})")
     command.add_argument("--checkpoint-every", type=int, default=10,
                          help="steps between checkpoints (an interruption loses at most these)")

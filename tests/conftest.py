@@ -68,16 +68,20 @@ def make_result() -> Callable[..., dlg.AttackResult]:
 @pytest.fixture(scope="session")
 def outcome_row() -> Callable[..., dict]:
     """A maker of the defence study's outcome rows (as attack_outcomes makes them) for a run of
-    one image with the given SSIM."""
-    def row(attack, defence, image, ssim, label=True):
+    one image whose reconstruction has the given likeness (ranked first, so it leaks from the
+    criteria's threshold up)."""
+    def row(attack, defence, image, likeness, label=True):
         family, strength = describe_defence(defence)
-        quality = {"mse": 1 - ssim, "psnr": 10 * ssim, "ssim": ssim}
+        quality = {"mse": 1 - likeness, "psnr": 10 * likeness, "ssim": likeness, "r2": likeness,
+                   "corrected_ssim": likeness}
+        leaks = likeness >= dlg.criteria.RECOGNISED_LIKENESS
         return {"attack": attack, "defence": defence, "family": family, "strength": strength,
                 "image": image, **quality, **{f"best_{k}": v for k, v in quality.items()},
-                "aligned_mse": 1 - ssim, "label_true": [0], "label_correct": label,
-                "labels_recovered": int(label), "threshold": 1e-3, "reconstructed": False,
-                "first_step_below": None, "steps": 10, "evaluations": 10, "seconds": 1.0,
-                "every_start_diverged": False}
+                "likeness": likeness, "rank": 1, "images": 1, "identified": int(leaks),
+                "leaks": leaks, "aligned_mse": 1 - likeness, "label_true": [0],
+                "label_correct": label, "labels_recovered": int(label), "threshold": 1e-3,
+                "reconstructed": False, "first_step_below": None, "steps": 10,
+                "evaluations": 10, "seconds": 1.0, "every_start_diverged": False}
 
     return row
 

@@ -18,15 +18,16 @@ from typing import Any
 from IPython.display import Markdown
 
 from ..attack.trace import AttackResult
-from ..book.tables import fmt_int, fmt_sci, markdown_table
+from ..book.tables import fmt_sci, markdown_table
 from ..runs.spec import RunSpec
 from ..runs.store import stored_result
 from .criteria import RECONSTRUCTED_MSE, reconstructed, threshold_text
+from .intervals import median_interval, wilson
 from .rows import result_row
 
 __all__ = ["unreconstructed", "reached_of", "values_text", "orders_apart", "Collected", "collect",
-           "group_summary", "summaries", "value", "measured", "summary_table", "paired_orders",
-           "attempt_counts"]
+           "group_summary", "summaries", "value", "measured", "summary_table", "interval_text",
+           "leaked_text", "paired_orders", "attempt_counts"]
 
 
 @dataclass
@@ -84,8 +85,14 @@ def collect(groups: Mapping[str, Sequence[RunSpec]], results_dir: str | Path,
     return Collected(results, rows, missing)
 
 
-def _spread(values: Sequence[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "low": min(values), "high": max(values)}
+_MEDIANS = ("mse", "aligned_mse", "ssim", "r2", "best_mse", "best_psnr", "best_ssim", "best_r2",
+            "best_corrected_ssim", "likeness")
+
+
+def _median_fields(key: str, values: Sequence[float]) -> dict[str, Any]:
+    interval = median_interval(values)
+    return {f"{key}_median": interval.median, f"{key}_low": interval.low,
+            f"{key}_high": interval.high, f"{key}_coverage": interval.coverage}
 
 
 def group_summary(rows: Sequence[Mapping[str, Any]], by: str | tuple[str, ...] = "group"
@@ -94,13 +101,18 @@ def group_summary(rows: Sequence[Mapping[str, Any]], by: str | tuple[str, ...] =
     rows, in first-seen order.
 
     A group is the rows with the same ``by`` key (or tuple of keys; ``group`` holds its value).
-    Each summary gives how many runs; the median, lowest and highest MSE, aligned MSE, SSIM
-    and the best-recovered image's MSE, PSNR and SSIM (``best_*``, for batches); the median
-    PSNR and steps; runs with every label right, and labels recovered out of all private
-    labels; how many runs reconstructed the image with the right label (``successes``); how
+    Each summary gives how many ``runs``; how many ``leaked`` (the course's definition,
+    :func:`~dlg_helpers.analysis.criteria.leaks`) with the rate's 95 % Wilson interval
+    (``leaked_low``, ``leaked_high``), and how many of all private images were ``identified``;
+    for each score in ``mse, aligned_mse, ssim, r2`` and the best-recovered image's ``best_*``
+    and ``likeness`` the median with its order-statistic interval (``*_low``, ``*_high``, None
+    for one run) and that interval's ``*_coverage``
+    (:func:`~dlg_helpers.analysis.intervals.median_interval`); the median PSNR and steps; runs
+    with every label right, and labels recovered out of all private labels; how many runs
+    reconstructed the image exactly (the report's MSE) with the right label (``successes``); how
     many reached an MSE below the rows' threshold and the median first step they did; median
-    evaluations and wall time, seconds per evaluation over all runs, and how many runs diverged from
-    every random start.
+    evaluations and wall time, seconds per evaluation over all runs, and how many runs diverged
+    from every random start.
 
     Raises:
         ValueError: when a group's rows were judged against different thresholds.
@@ -116,10 +128,15 @@ def group_summary(rows: Sequence[Mapping[str, Any]], by: str | tuple[str, ...] =
         if len(thresholds) > 1:
             raise ValueError(f"group {group!r} mixes rows judged against thresholds "
                              f"{sorted(thresholds)}; collect each group with one threshold")
+        leaked = sum(bool(r["leaks"]) for r in members)
+        low, high = wilson(leaked, len(members))
         entry: dict[str, Any] = {"group": group, "runs": len(members),
-                                 "threshold": thresholds.pop()}
-        for key in ("mse", "aligned_mse", "ssim", "best_mse", "best_psnr", "best_ssim"):
-            entry.update({f"{key}_{k}": v for k, v in _spread([r[key] for r in members]).items()})
+                                 "threshold": thresholds.pop(), "leaked": leaked,
+                                 "leaked_low": low, "leaked_high": high,
+                                 "identified": sum(r["identified"] for r in members),
+                                 "images": sum(r["images"] for r in members)}
+        for key in _MEDIANS:
+            entry.update(_median_fields(key, [r[key] for r in members]))
         entry.update({
             "psnr": statistics.median(r["psnr"] for r in members),
             "steps": statistics.median(r["steps"] for r in members),
@@ -173,49 +190,51 @@ def measured(number: float, spec: str = ".2g") -> str:
     return "not measured yet" if math.isnan(number) else format(number, spec)
 
 
-def _range_text(row: Mapping[str, Any], prefix: str,
-                fmt: Callable[[float], str] = fmt_sci) -> str:
-    """``prefix``'s median with [lowest, highest], e.g. "1.2e-03 [4.0e-04, 2.0e-02]"."""
-    median, low, high = (fmt(row[f"{prefix}_{end}"]) for end in ("median", "low", "high"))
-    return f"{median} [{low}, {high}]"
+def interval_text(row: Mapping[str, Any], prefix: str,
+                  fmt: Callable[[float], str] = fmt_sci) -> str:
+    """``prefix``'s median with its interval, e.g. ``"0.83 [0.71, 0.95]"``; one run shows one
+    number. (The interval's coverage is in the row as ``<prefix>_coverage``.)"""
+    median, low, high = (row[f"{prefix}_{end}"] for end in ("median", "low", "high"))
+    return fmt(median) if low is None else f"{fmt(median)} [{fmt(low)}, {fmt(high)}]"
 
 
-def _fmt_ssim(value: float) -> str:
+def leaked_text(row: Mapping[str, Any]) -> str:
+    """A group's leak rate as a table writes it: ``"4/5 (38–96 %)"``, the 95 % Wilson interval
+    in brackets."""
+    return (f"{row['leaked']}/{row['runs']} "
+            f"({100 * row['leaked_low']:.0f}–{100 * row['leaked_high']:.0f} %)")
+
+
+def _two(value: float) -> str:
     return f"{value:.2f}"
 
 
 def summary_table(summary: Sequence[Mapping[str, Any]], group_header: str = "runs of",
                   extra: Mapping[str, tuple[str, Callable[[Any], str]]] | None = None) -> Markdown:
-    """:func:`group_summary` as a Markdown table (medians with [lowest, highest]); ``extra``
-    adds columns after the group's name (row key -> header, formatter), for keys the caller
-    put in the rows. When a run holds a batch, a column gives the best-recovered image's SSIM
-    beside the batch's mean, since that image is what the verdicts judge a batch by. The
-    "reached" column names the threshold the rows were judged against."""
+    """:func:`group_summary` as a Markdown table of seven columns at most: how many runs leaked
+    (with the 95 % interval), the best image's likeness and R² (medians with their intervals),
+    the labels recovered, and the report's MSE with how many runs reached its threshold.
+    ``extra`` adds columns after the group's name (row key -> header, formatter), for keys the
+    caller put in the rows."""
     if not summary:
-        return Markdown("*No run of these groups is stored yet.*")
+        return Markdown("*No run of these groups is stored.*")
     thresholds = {row["threshold"] for row in summary}
-    reached = ("reached MSE < " + threshold_text(thresholds.pop()) if len(thresholds) == 1
+    reached = ("MSE < " + threshold_text(thresholds.pop()) if len(thresholds) == 1
                else "reached its threshold")
-    holds_batch = any(row["labels"] > row["runs"] for row in summary)
-    rows = [{**row, "mse_text": _range_text(row, "mse"),
-             "aligned_text": _range_text(row, "aligned_mse"),
-             "ssim_text": _range_text(row, "ssim", _fmt_ssim),
-             **({"best_ssim_text": _range_text(row, "best_ssim", _fmt_ssim)}
-                if holds_batch else {}),
+    rows = [{**row, "leaked_text": leaked_text(row),
+             "likeness_text": interval_text(row, "likeness", _two),
+             "r2_text": interval_text(row, "best_r2", _two),
+             "mse_text": interval_text(row, "mse"),
              "labels_text": f"{row['labels_recovered']}/{row['labels']}",
-             "below": (f"{row['reached']}/{row['runs']}, median step {row['first_below']:.0f}"
+             "below": (f"{row['reached']}/{row['runs']}, step {row['first_below']:.0f}"
                        if row["reached"] else f"0/{row['runs']}")}
             for row in summary]
     return markdown_table(rows, {
-        "group": (group_header, str), **(extra or {}), "runs": ("runs", fmt_int),
-        "mse_text": ("MSE median [min, max]", str),
-        "aligned_text": ("aligned MSE median [min, max]", str),
-        "psnr": ("PSNR (dB)", lambda v: f"{v:.1f}"), "ssim_text": ("SSIM median [min, max]", str),
-        **({"best_ssim_text": ("best image's SSIM median [min, max]", str)}
-           if holds_batch else {}),
-        "labels_text": ("labels recovered", str), "below": (reached, str),
-        "evaluations": ("evaluations", fmt_int),
-        "minutes": ("minutes", lambda v: f"{v:.1f}"),
+        "group": (group_header, str), **(extra or {}),
+        "leaked_text": ("leaked (95 % CI)", str),
+        "likeness_text": ("likeness", str), "r2_text": ("R²", str),
+        "labels_text": ("labels", str),
+        "mse_text": ("report's MSE", str), "below": (reached, str),
     })
 
 

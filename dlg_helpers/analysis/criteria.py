@@ -1,5 +1,6 @@
-"""What counts as what: the one place that decides when a run reconstructed its image, was still
-improving, diverged, or leaked it, and how a threshold is written in a table."""
+"""What counts as what: the one place that decides when a run leaked its image, reconstructed it
+exactly (the report's measure), was still improving or diverged, and how a threshold is written
+in a table."""
 
 from __future__ import annotations
 
@@ -8,20 +9,21 @@ import re
 
 from ..attack.trace import AttackResult
 
-__all__ = ["RECONSTRUCTED_MSE", "PROTECTED_SSIM", "SSIM_TIE", "STILL_FALLING", "FALLING_WINDOW",
-           "reconstructed", "fall", "still_falling", "halving_steps", "diverged", "threshold_text"]
+__all__ = ["RECONSTRUCTED_MSE", "RECOGNISED_LIKENESS", "STILL_FALLING", "FALLING_WINDOW",
+           "reconstructed", "leaks", "fall", "still_falling", "halving_steps", "diverged",
+           "threshold_text"]
 
 RECONSTRUCTED_MSE = 1e-3
 """An image counts as reconstructed when its MSE to the private image is below this (the
 report's measure, pixels in [0, 1]): about 30 dB PSNR, a picture indistinguishable by eye."""
 
-PROTECTED_SSIM = 0.3
-"""A reconstruction whose SSIM to the private image is below this no longer shows it: the
-defence stopped the attack. (Uniform noise scores about 0; DLG on an undefended LeNet about 1.)"""
-
-SSIM_TIE = 0.05
-"""Two runs' SSIMs this close (or closer) are a tie: a few hundredths on one run per model is
-not an order."""
+RECOGNISED_LIKENESS = 0.7
+"""A reconstruction *leaks* its private image when it identifies it: of the gallery's 680
+candidates (:mod:`~dlg_helpers.analysis.gallery`) the private image is the one most like it
+(rank 1), and their likeness (the correlation of their colour-standardised 16-pixel thumbnails)
+is at least this. Calibrated on the stored runs (chapter 6 shows the ladder): from about 0.75 the
+picture is plain to the eye; below about 0.65 it is noise, even where it still ranks first by a
+hair's breadth (a faint shared layout, which no person would call a picture)."""
 
 STILL_FALLING = 0.01
 """A run was still improving when its measure fell by more than this fraction over the last
@@ -34,6 +36,12 @@ FALLING_WINDOW = 100
 def reconstructed(mse: float, threshold: float = RECONSTRUCTED_MSE) -> bool:
     """Whether an MSE counts as a reconstructed image."""
     return mse < threshold
+
+
+def leaks(likeness: float, rank: int, threshold: float = RECOGNISED_LIKENESS) -> bool:
+    """Whether a reconstruction with this ``likeness`` to its private image, which ranks
+    ``rank`` in the gallery, leaks it (:data:`RECOGNISED_LIKENESS`)."""
+    return rank == 1 and likeness >= threshold
 
 
 def fall(result: AttackResult, step: int | None = None, window: int = FALLING_WINDOW,

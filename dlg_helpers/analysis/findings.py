@@ -106,7 +106,7 @@ def densenet_claims(results: Mapping[str, AttackResult], resnets: Mapping[str, A
 
 NAMED_DEFENCES = ("gaussian:0.01", "gaussian:0.001", "prune:0.1", "precision:int8", "batch:2",
                   "batch:4")
-"""The settings the defences chapter's prose names, each attack's median SSIM under them."""
+"""The settings the defences chapter's prose names, each attack's median likeness under them."""
 
 
 def defences(medians: Sequence[Mapping[str, Any]], ranking: Sequence[Mapping[str, Any]],
@@ -132,16 +132,18 @@ def defences(medians: Sequence[Mapping[str, Any]], ranking: Sequence[Mapping[str
     accuracy = {c["defence"]: c["accuracy"] for c in costs}
     found: dict[str, Any] = {}
     for attack, label in attacks.items():
-        found[f"{label}_clean_ssim"] = by_key[attack, protection.NO_DEFENCE]["ssim"]
-        found[f"{label}_clean_mse"] = by_key[attack, protection.NO_DEFENCE]["mse"]
+        clean = by_key[attack, protection.NO_DEFENCE]
+        found[f"{label}_clean_likeness"] = clean["likeness"]
+        found[f"{label}_clean_leaked"] = f"{clean['leaked']} of {clean['images']}"
+        found[f"{label}_clean_mse"] = clean["mse"]
         for defence in NAMED_DEFENCES:
             key = defence.replace(":", "_").replace(".", "")
-            found[f"{label}_{key}"] = by_key.get((attack, defence), {"ssim": nan})["ssim"]
+            found[f"{label}_{key}"] = by_key.get((attack, defence), {"likeness": nan})["likeness"]
     defended = [d for d in settings if d != protection.NO_DEFENCE]
     stronger, weaker = list(attacks)[1], list(attacks)[0]
     found["defended_count"] = len(defended)
     found[f"{attacks[stronger]}_better_count"] = sum(
-        by_key[stronger, d]["ssim"] > by_key[weaker, d]["ssim"] for d in defended)
+        by_key[stronger, d]["likeness"] > by_key[weaker, d]["likeness"] for d in defended)
     found["clean_accuracy"] = accuracy[protection.NO_DEFENCE]
     found["batch_4_accuracy"] = accuracy.get("batch:4", nan)
     found["single_accuracy"] = one_at_a_time["accuracy"]

@@ -7,8 +7,18 @@ Networks that put batch norm (in training mode) straight after their first convo
 DenseNet and Inception do -- share gradients that cannot see an image's overall contrast nor each
 colour channel's brightness: batch norm removes both before anything downstream uses them. An
 attack on those networks may recover the picture with the wrong contrast and colour cast, which the
-plain MSE counts as failure. :func:`aligned_mse` measures the picture alone, after the best such
-correction; :func:`standardise` is the correction an attacker can make without the truth.
+plain MSE, PSNR and SSIM count as failure although a person sees the picture at once.
+
+So the course judges a picture after the correction an attacker makes without the truth:
+each colour channel rescaled to a typical mean and spread (:func:`standardise`, blind). To
+score the picture alone, :func:`colour_corrected` gives each channel the truth's own mean and
+spread (six numbers; the shape of the picture is untouched), and :func:`r_squared`,
+:func:`corrected_psnr` and :func:`corrected_ssim` score that. A least-squares fit would be the
+wrong correction here: it shrinks a noisy reconstruction towards a flat image of the right
+colour, which SSIM rewards. :func:`aligned_mse` (the best common gain and channel offsets, the
+changes batch norm hides exactly) is the progress measure the attack's trace records.
+:func:`leakage` gathers the scores; what counts as leaking is decided in
+:mod:`~dlg_helpers.analysis.criteria`.
 
 The gradient of a batch does not say which image came first, so an attack may return a batch in
 another order. Every measure here first pairs each reconstruction with the private image it
@@ -18,11 +28,13 @@ resembles most (:func:`match_batch`).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 import torch
 
-__all__ = ["match_batch", "mse", "psnr", "ssim", "align_to_truth", "aligned_mse", "standardise",
+__all__ = ["match_batch", "mse", "psnr", "ssim", "align_to_truth", "aligned_mse",
+           "colour_corrected", "r_squared", "corrected_psnr", "corrected_ssim", "standardise",
            "image_metrics"]
 
 
@@ -77,17 +89,9 @@ def _as_hwc(image: torch.Tensor) -> np.ndarray:
     return image.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
 
 
-def ssim(reconstruction: torch.Tensor, truth: torch.Tensor) -> float:
-    """Structural similarity (scikit-image, 7x7 window, data range 1) of two [0, 1] images.
-
-    Both are clipped to [0, 1]; 1 means identical structure, about 0 unrelated. For batches of
-    shape (B, 3, H, W), the mean over the batch.
-    """
+def _ssim_pairs(pairs: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> float:
     from skimage.metrics import structural_similarity
 
-    _check_pair(reconstruction, truth)
-    pairs = (zip(match_batch(reconstruction, truth), truth) if reconstruction.dim() == 4
-             else [(reconstruction, truth)])
     scores = []
     for one, other in pairs:
         a, b = _as_hwc(one), _as_hwc(other)
@@ -96,6 +100,22 @@ def ssim(reconstruction: torch.Tensor, truth: torch.Tensor) -> float:
         scores.append(structural_similarity(a, b, channel_axis=2, data_range=1.0,
                                             win_size=window))
     return float(np.mean(scores))
+
+
+def _batched(image: torch.Tensor) -> torch.Tensor:
+    return image if image.dim() == 4 else image[None]
+
+
+def ssim(reconstruction: torch.Tensor, truth: torch.Tensor) -> float:
+    """Structural similarity (scikit-image, 7x7 window, data range 1) of two [0, 1] images.
+
+    Both are clipped to [0, 1]; 1 means identical structure, about 0 unrelated. For batches of
+    shape (B, 3, H, W), the mean over the batch.
+    """
+    _check_pair(reconstruction, truth)
+    if reconstruction.dim() != 4:
+        return _ssim_pairs([(reconstruction, truth)])
+    return _ssim_pairs(zip(match_batch(reconstruction, truth), truth))
 
 
 def align_to_truth(reconstruction: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
@@ -131,6 +151,53 @@ def aligned_mse(reconstruction: torch.Tensor, truth: torch.Tensor) -> float:
     return _plain_mse(align_to_truth(reconstruction, truth), truth)
 
 
+def colour_corrected(reconstruction: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """``reconstruction`` (paired by :func:`match_batch`) with each colour channel given the
+    truth's mean and standard deviation, clipped to [0, 1]: the picture as an attacker who
+    corrected its colours would see it, scored without what the gradient cannot show.
+
+    The gain is always positive (a negative would turn the picture into its negative, which
+    the gradient does see); a flat channel stays flat at the truth's mean.
+    """
+    _check_pair(reconstruction, truth)
+    x = _batched(match_batch(reconstruction, truth)).detach().float().flatten(2)
+    y = _batched(truth).detach().float().flatten(2)
+    x_centred = x - x.mean(dim=2, keepdim=True)
+    x_spread = x_centred.pow(2).mean(dim=2, keepdim=True).sqrt()
+    y_spread = (y - y.mean(dim=2, keepdim=True)).pow(2).mean(dim=2, keepdim=True).sqrt()
+    gain = torch.where(x_spread > 1e-12, y_spread / x_spread.clamp_min(1e-12),
+                       torch.zeros_like(x_spread))
+    corrected = (gain * x_centred + y.mean(dim=2, keepdim=True)).clamp(0, 1)
+    return corrected.reshape(reconstruction.shape)
+
+
+def r_squared(reconstruction: torch.Tensor, truth: torch.Tensor) -> float:
+    """How much of the private image the reconstruction explains, after :func:`colour_corrected`:
+    ``1 - MSE / variance``, the variance of the truth around its channels' means. 1 is an exact
+    copy, 0 no better than a flat image of the right colours, about -1 unrelated noise. Unlike
+    an MSE it does not grow with the image's contrast, so medians can run across images. For
+    batches, the mean over matched pairs.
+    """
+    corrected, truth = _batched(colour_corrected(reconstruction, truth)), _batched(truth)
+    scores = []
+    for x, y in zip(corrected, truth.float()):
+        variance = float((y - y.mean(dim=(1, 2), keepdim=True)).pow(2).mean())
+        scores.append(1 - _plain_mse(x, y) / max(variance, 1e-12))
+    return float(np.mean(scores))
+
+
+def corrected_psnr(reconstruction: torch.Tensor, truth: torch.Tensor) -> float:
+    """:func:`psnr` after :func:`colour_corrected`."""
+    return psnr(colour_corrected(reconstruction, truth), truth)
+
+
+def corrected_ssim(reconstruction: torch.Tensor, truth: torch.Tensor) -> float:
+    """:func:`ssim` after :func:`colour_corrected`: the structure a person sees once the colours
+    are corrected."""
+    corrected = _batched(colour_corrected(reconstruction, truth))
+    return _ssim_pairs(zip(corrected, _batched(truth)))
+
+
 def standardise(image: torch.Tensor, mean: float = 0.45, spread: float = 0.25) -> torch.Tensor:
     """The attacker's own contrast correction, without the truth: each channel's mean moved to
     ``mean`` and the image's overall standard deviation scaled to ``spread`` (typical values of
@@ -143,22 +210,16 @@ def standardise(image: torch.Tensor, mean: float = 0.45, spread: float = 0.25) -
 
 
 def image_metrics(reconstruction: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
-    """MSE, PSNR, SSIM and :func:`aligned_mse` in one dictionary."""
+    """The report's measures (``mse``, ``psnr``, ``ssim`` of the pixels as they are), the trace's
+    ``aligned_mse``, and the course's scores after :func:`colour_corrected` (``r2``,
+    ``corrected_psnr``, ``corrected_ssim``) in one dictionary."""
     return {
         "mse": mse(reconstruction, truth),
         "psnr": psnr(reconstruction, truth),
         "ssim": ssim(reconstruction, truth),
         "aligned_mse": aligned_mse(reconstruction, truth),
+        "r2": r_squared(reconstruction, truth),
+        "corrected_psnr": corrected_psnr(reconstruction, truth),
+        "corrected_ssim": corrected_ssim(reconstruction, truth),
     }
 
-
-def best_recovered(reconstruction: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
-    """:func:`image_metrics` of the batch's best-recovered image: each reconstruction paired
-    with its closest private image (:func:`match_batch`), the pair with the highest SSIM kept.
-
-    What a batch hides is judged by the image that comes back best, not by the batch's mean: a
-    client whose batch of two leaks one image perfectly has lost that image.
-    """
-    matched = match_batch(reconstruction, truth)
-    pairs = [image_metrics(matched[i:i + 1], truth[i:i + 1]) for i in range(truth.shape[0])]
-    return max(pairs, key=lambda quality: quality["ssim"])

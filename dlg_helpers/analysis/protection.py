@@ -25,7 +25,6 @@ from ..devices import pick_device
 from ..runs.spec import RunSpec
 from ..runs.store import load_or_run, stored_result
 from .comparison import group_summary, missing_note
-from .criteria import PROTECTED_SSIM
 from .rows import result_row
 
 __all__ = ["NO_DEFENCE", "BATCH", "split_batch", "private_batch", "describe_defence",
@@ -152,68 +151,78 @@ def attack_outcomes(model: str, images: Sequence[str], defences: Sequence[str],
 
 
 def median_outcomes(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (attack, defence), in first-seen order (the summariser's groups): the
-    median MSE, PSNR and SSIM over the images of each run's best-recovered image, and the share
-    of them whose label was recovered."""
+    """One row per (attack, defence), in first-seen order (the summariser's groups): over the
+    images, how many ``leaked`` (:func:`~dlg_helpers.analysis.criteria.leaks`) with the 95 %
+    interval of the rate, the medians of the best-recovered image's ``likeness`` and ``r2`` and
+    of the report's ``mse``, ``psnr`` and ``ssim``, and the share whose label was recovered."""
     medians = []
     for summary in group_summary(rows, by=("attack", "defence")):
         attack, defence = summary["group"]
         family, strength = describe_defence(defence)
         medians.append({"attack": attack, "defence": defence, "family": family,
                         "strength": strength, "images": summary["runs"],
+                        "leaked": summary["leaked"], "leaked_low": summary["leaked_low"],
+                        "leaked_high": summary["leaked_high"],
+                        "likeness": summary["likeness_median"], "r2": summary["best_r2_median"],
                         "mse": summary["best_mse_median"], "psnr": summary["best_psnr_median"],
                         "ssim": summary["best_ssim_median"],
                         "labels_right": summary["labels_right"] / summary["runs"]})
     return medians
 
 
-def _worst_ssim(medians: Sequence[Mapping[str, Any]]) -> dict[str, float]:
-    """Each setting's highest median SSIM over the attacks (what its best attacker recovers),
-    settings in first-seen order."""
-    worst: dict[str, float] = {}
+def _worst(medians: Sequence[Mapping[str, Any]]) -> dict[str, tuple[float, float]]:
+    """Each setting's worst case over the attacks (what its best attacker achieves): the highest
+    share of images leaked, then the highest median likeness; settings in first-seen order."""
+    worst: dict[str, tuple[float, float]] = {}
     for row in medians:
-        worst[row["defence"]] = max(worst.get(row["defence"], -math.inf), row["ssim"])
+        score = (row["leaked"] / row["images"], row["likeness"])
+        worst[row["defence"]] = max(worst.get(row["defence"], (-math.inf, -math.inf)), score)
     return worst
 
 
-def stopping_settings(medians: Sequence[Mapping[str, Any]],
-                      ssim_threshold: float = PROTECTED_SSIM) -> str:
-    """In words, which defended settings bring every attack's median SSIM below
-    ``ssim_threshold`` (rows of :func:`median_outcomes`, their order kept).
+def _stops(score: tuple[float, float]) -> bool:
+    return score[0] == 0
 
-    Where the undefended attack is itself below the line, no setting has anything to stop, and
-    the phrase says so rather than crediting every defence.
+
+def stopping_settings(medians: Sequence[Mapping[str, Any]]) -> str:
+    """In words, which defended settings let no image leak under any attack (rows of
+    :func:`median_outcomes`, their order kept).
+
+    Where the undefended attack leaks nothing either, no setting has anything to stop, and the
+    phrase says so rather than crediting every defence.
     """
-    worst = _worst_ssim(medians)
+    worst = _worst(medians)
     defended = [d for d in worst if d != NO_DEFENCE]
     if not defended:
-        return "not measured yet"
-    if worst.get(NO_DEFENCE, math.inf) < ssim_threshold:
-        return ("every one, trivially, since the undefended attack already stays below the line "
-                "at this side and budget")
-    return ", ".join(d for d in defended if worst[d] < ssim_threshold) or "none of those measured"
+        return "none: no defended setting is stored"
+    if NO_DEFENCE in worst and _stops(worst[NO_DEFENCE]):
+        return ("every one, trivially, since the undefended attack already leaks no image at "
+                "this side and budget")
+    return ", ".join(d for d in defended if _stops(worst[d])) or "none of those measured"
 
 
 def protection_ranking(medians: Sequence[Mapping[str, Any]],
-                       costs: Sequence[Mapping[str, Any]],
-                       ssim_threshold: float = PROTECTED_SSIM) -> list[dict[str, Any]]:
+                       costs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """For each defence family, its weakest setting that stops every attack, and what it costs.
 
-    A setting stops an attack when the median SSIM of its reconstructions is below
-    ``ssim_threshold``. Settings are tried in the order they appear (list each family weakest
-    first). Families that stop every attack are ranked by the accuracy they cost; the others
-    follow, closest to stopping (lowest SSIM at their strongest setting) first.
+    A setting stops an attack when none of the images it was tried on leaks
+    (:func:`~dlg_helpers.analysis.criteria.leaks`); with a handful of images that is a small
+    sample, and the rate's interval says how small. Settings are tried in the order they appear
+    (list each family weakest first). Families that stop every attack are ranked by the accuracy
+    they cost; the others follow, closest to stopping (fewest images leaked, then the lowest
+    median likeness, at their strongest setting) first.
 
     Returns:
-        Rows with the family, the setting (None when none stops every attack), the worst median
-        SSIM over the attacks at that setting, the accuracy (the mean over the seeds; ``price``
-        holds the whole row of ``costs``), its drop from no defence, epsilon.
+        Rows with the family, the setting (None when none stops every attack), the worst share
+        leaked and median likeness over the attacks at that setting, the accuracy (the mean
+        over the seeds; ``price`` holds the whole row of ``costs``), its drop from no defence,
+        epsilon.
     """
     accuracy = {row["defence"]: row for row in costs}
     if NO_DEFENCE not in accuracy:
         raise ValueError("the costs need the undefended run ('none') to measure the drop against")
     baseline = accuracy[NO_DEFENCE]["accuracy"]
-    worst = _worst_ssim(medians)
+    worst = _worst(medians)
     families: dict[str, list[str]] = {}
     for row in medians:
         if row["defence"] == NO_DEFENCE:
@@ -222,12 +231,12 @@ def protection_ranking(medians: Sequence[Mapping[str, Any]],
             families[row["family"]].append(row["defence"])
     ranking = []
     for family, settings in families.items():
-        stopping = next((s for s in settings if worst[s] < ssim_threshold), None)
+        stopping = next((s for s in settings if _stops(worst[s])), None)
         shown = stopping if stopping is not None else settings[-1]
         cost = accuracy.get(shown)
         ranking.append({
             "family": family, "setting": stopping, "strongest_tried": settings[-1],
-            "worst_ssim": worst[shown],
+            "worst_leaked": worst[shown][0], "worst_likeness": worst[shown][1],
             "accuracy": None if cost is None else cost["accuracy"], "price": cost,
             "accuracy_drop": None if cost is None else baseline - cost["accuracy"],
             "epsilon": None if cost is None else cost["epsilon"],
@@ -235,7 +244,7 @@ def protection_ranking(medians: Sequence[Mapping[str, Any]],
     stopped = sorted((r for r in ranking if r["setting"] is not None),
                      key=lambda r: math.inf if r["accuracy_drop"] is None else r["accuracy_drop"])
     return stopped + sorted((r for r in ranking if r["setting"] is None),
-                            key=lambda r: r["worst_ssim"])
+                            key=lambda r: (r["worst_leaked"], r["worst_likeness"]))
 
 
 def gradient_changes(model: str, image: str, defences: Sequence[str],

@@ -4,29 +4,53 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..attack.trace import AttackResult
-from .criteria import RECONSTRUCTED_MSE, diverged, reconstructed
-from .metrics import best_recovered, image_metrics
+import torch
 
-__all__ = ["result_row"]
+from ..attack.trace import AttackResult
+from .criteria import RECONSTRUCTED_MSE, diverged, leaks, reconstructed
+from .gallery import identify
+from .metrics import image_metrics, match_batch
+
+__all__ = ["image_rows", "result_row"]
+
+
+def image_rows(reconstruction: torch.Tensor, truth: torch.Tensor) -> list[dict[str, Any]]:
+    """Each private image of a batch judged on its own: its reconstruction (paired by
+    :func:`~dlg_helpers.analysis.metrics.match_batch`) scored by
+    :func:`~dlg_helpers.analysis.metrics.image_metrics`, plus its ``likeness`` and gallery
+    ``rank`` (:func:`~dlg_helpers.analysis.gallery.identify`) and whether it ``leaks``
+    (:func:`~dlg_helpers.analysis.criteria.leaks`)."""
+    matched = match_batch(reconstruction, truth)
+    rows = []
+    for i, (likeness, rank) in enumerate(identify(matched, truth)):
+        rows.append({**image_metrics(matched[i:i + 1], truth[i:i + 1]), "likeness": likeness,
+                     "rank": rank, "leaks": leaks(likeness, rank)})
+    return rows
 
 
 def result_row(result: AttackResult, threshold: float = RECONSTRUCTED_MSE) -> dict[str, Any]:
     """One attack as a table row: the one place a result becomes numbers.
 
-    ``mse``, ``psnr``, ``ssim`` and ``aligned_mse`` are the batch's (its mean);
-    ``best_mse``, ``best_psnr`` and ``best_ssim`` its best-recovered image's
-    (:func:`~dlg_helpers.analysis.metrics.best_recovered`): what a batch hides is judged by the
-    image that comes back best. ``reconstructed`` and ``first_step_below`` are judged against
-    ``threshold``, which the row carries.
+    ``mse``, ``psnr``, ``ssim`` (the report's measures), ``aligned_mse``, ``r2``,
+    ``corrected_psnr`` and ``corrected_ssim`` are the batch's (its mean); ``likeness`` and
+    ``rank`` and the ``best_*`` scores are its best-recovered image's, the one most like its
+    private image (:func:`image_rows`): what a batch hides is judged by the image that comes back
+    best. ``identified`` counts the batch's images that leak, ``leaks`` says whether any does:
+    the course's one definition of leakage. ``reconstructed`` and ``first_step_below`` are judged
+    against ``threshold`` (the report's MSE), which the row carries.
     """
     quality = image_metrics(result.reconstruction, result.truth)
-    best = best_recovered(result.reconstruction, result.truth)
+    images = image_rows(result.reconstruction, result.truth)
+    best = max(images, key=lambda image: image["likeness"])
+    identified = sum(image["leaks"] for image in images)
     return {
         **quality,
-        "best_mse": best["mse"],
-        "best_psnr": best["psnr"],
-        "best_ssim": best["ssim"],
+        **{f"best_{key}": best[key] for key in ("mse", "psnr", "ssim", "r2", "corrected_ssim")},
+        "likeness": best["likeness"],
+        "rank": best["rank"],
+        "images": len(images),
+        "identified": identified,
+        "leaks": identified > 0,
         "label_true": result.label_true,
         "label_pred": result.label_pred,
         "label_correct": result.label_correct,

@@ -3,7 +3,9 @@
 Every function takes stored runs (or numbers measured from them) and returns a :class:`Claim`: the
 report's words, what was measured, and one of a few verdicts: ``"holds"``, ``"does not hold"``,
 ``"holds on k of n images only"``, or one that names its condition. A verdict is never typed by
-hand, so it changes when the runs do; with no runs it is ``"not measured yet"``.
+hand, so it changes when the runs do; with no runs it is ``"not measured"``, and a verdict on one
+or two runs says it is indicative (:func:`indicative`). Whether a run shows its image is the
+course's one definition of leakage (:func:`~dlg_helpers.analysis.criteria.leaks`).
 """
 
 from __future__ import annotations
@@ -19,14 +21,16 @@ from IPython.display import Markdown
 from ..attack.registry import OPTIMISER_NAMES
 from ..attack.trace import AttackResult
 from ..book.tables import markdown_table
-from .comparison import attempt_counts, paired_orders, value
-from .criteria import FALLING_WINDOW, SSIM_TIE, diverged, fall, still_falling
-from .metrics import best_recovered
+from .comparison import attempt_counts, paired_orders
+from .criteria import FALLING_WINDOW, diverged, fall, still_falling
+from .intervals import INDICATIVE_BELOW, rate_text
+from .rows import result_row
 
 __all__ = ["within_an_order", "converges_by", "restarts_rescue", "batch_makes_worse",
-           "activation_in", "effect_on_attack", "how_it_ended", "HOLDS", "NOT_MEASURED", "Claim",
-           "verdict_table", "under", "share_verdict", "an_order_lower", "converges_in_about",
-           "needs_more_steps", "optimiser_rests_by", "shows_nothing", "larger_models_leak_less",
+           "activation_in", "effect_on_attack", "how_it_ended", "HOLDS", "NOT_SHOWN",
+           "NOT_MEASURED", "Claim", "verdict_table", "under", "share_verdict", "indicative",
+           "an_order_lower", "converges_in_about", "needs_more_steps", "optimiser_rests_by",
+           "shows_nothing", "larger_models_leak_less", "architecture_as_defence",
            "parameter_count", "activation_needed"]
 
 
@@ -36,10 +40,21 @@ HOLDS = "holds"
 DOES_NOT_HOLD = "does not hold"
 
 
-NOT_MEASURED = "not measured yet"
+NOT_MEASURED = "not measured"
 
-# SSIM differences this small are ties: with one run per large model (hours each on a CPU) there is
-# no spread to tell them from the chance of the random start.
+
+NOT_SHOWN = "not shown"
+"""The verdict when the runs that should test a claim could not: the optimiser diverged from every
+start, so the picture never moved and nothing was learnt about the gradient."""
+
+
+def indicative(verdict: str, runs: int) -> str:
+    """``verdict`` marked as indicative when it rests on fewer than
+    :data:`~dlg_helpers.analysis.intervals.INDICATIVE_BELOW` runs, with the reason."""
+    if runs >= INDICATIVE_BELOW:
+        return verdict
+    return (f"{verdict} (indicative: {runs} run{'s' if runs != 1 else ''}, too few to tell the "
+            "model from the luck of one random start)")
 
 
 @dataclass(frozen=True)
@@ -73,22 +88,26 @@ def under(attack: str, claim: Claim) -> Claim:
 
 def share_verdict(count: int, total: int, what: str = "images", every: str = HOLDS) -> str:
     """``every`` (``"holds"``) when all ``total`` cases agree, ``"does not hold"`` when none
-    does, else ``"holds on count of total <what> only"``."""
+    does, else ``"holds on count of total <what> only"``; marked :func:`indicative` below three
+    cases."""
     if total == 0:
         return NOT_MEASURED
     if count == total:
-        return every
-    return DOES_NOT_HOLD if count == 0 else f"holds on {count} of {total} {what} only"
+        return indicative(every, total)
+    return indicative(DOES_NOT_HOLD if count == 0 else f"holds on {count} of {total} {what} only",
+                      total)
 
 
-def effect_on_attack(cause: str, change: float, tie: float = SSIM_TIE) -> str:
-    """What ``cause`` did to the attack, from the change of its median SSIM: harder, easier, or
-    little (a change of ``tie`` or less either way); "not measured yet" for NaN."""
-    if math.isnan(change):
+def effect_on_attack(cause: str, before: tuple[int, int], after: tuple[int, int]) -> str:
+    """What ``cause`` did to the attack, from how many runs leaked without it (``before``,
+    ``(leaked, runs)``) and with it (``after``): harder, easier, or no change in what leaks."""
+    if not before[1] or not after[1]:
         return NOT_MEASURED
-    effect = ("made the attack harder" if change < -tie else
-              "made the attack easier" if change > tie else "changed little")
-    return f"{cause} {effect} (median SSIM {change:+.2f})"
+    was, now = before[0] / before[1], after[0] / after[1]
+    effect = ("made the attack harder" if now < was else
+              "made the attack easier" if now > was else "changed nothing that leaks")
+    return (f"{cause} {effect}: leaked in {before[0]} of {before[1]} runs without it, "
+            f"{after[0]} of {after[1]} with it")
 
 
 def within_an_order(*gaps: float) -> str:
@@ -115,14 +134,17 @@ def restarts_rescue(rescued: float, runs: float) -> str:
                    else ": restarts rescue some of them")
 
 
-def batch_makes_worse(first_ssim: float, last_ssim: float, tie: float = SSIM_TIE) -> str:
-    """The verdict on "a larger batch protects": the best-recovered image's median SSIM fell
-    by more than ``tie`` from the smallest batch to the largest, on the model that leaks."""
-    if math.isnan(last_ssim - first_ssim):
-        return "is not measured yet"
-    if last_ssim < first_ssim - tie:
-        return "holds: on the model that leaks, a larger batch made DLG's reconstructions worse"
-    return "does not hold here: LeNet's reconstructions did not get worse with the batch"
+def batch_makes_worse(first: tuple[int, int], last: tuple[int, int]) -> str:
+    """The verdict on "a larger batch protects": the share of private images identified
+    (``(identified, images)``) fell from the smallest batch (``first``) to the largest
+    (``last``), on the model that leaks."""
+    if not first[1] or not last[1]:
+        return "is not measured"
+    if last[0] / last[1] < first[0] / first[1]:
+        return (f"holds: on the model that leaks, a larger batch let fewer of its images be "
+                f"identified ({first[0]} of {first[1]} alone, {last[0]} of {last[1]} in the "
+                "largest batch)")
+    return "does not hold here: LeNet's images were identified as often in the larger batch"
 
 
 def an_order_lower(quote: str, rows: Sequence[Mapping[str, Any]], higher: str, lower: str,
@@ -169,93 +191,103 @@ def needs_more_steps(quote: str, results: Sequence[AttackResult], name: str, win
                "holds, though the runs had stopped improving")
     return Claim(quote, (
         f"{reached} of {len(results)} {name} runs reached MSE < {threshold:g}; over their last "
-        f"{window} steps the aligned MSE fell by a median {statistics.median(falls):.0%}"), verdict)
+        f"{window} steps the aligned MSE fell by a median {statistics.median(falls):.0%}"),
+        indicative(verdict, len(results)))
 
 
-def optimiser_rests_by(quote: str, results: Sequence[AttackResult], name: str, limit: int,
-                       protected: float) -> Claim:
+def _leaked(results: Sequence[AttackResult]) -> int:
+    return sum(bool(result_row(r)["leaks"]) for r in results)
+
+
+def optimiser_rests_by(quote: str, results: Sequence[AttackResult], name: str,
+                       limit: int) -> Claim:
     """L-BFGS came to rest (:meth:`~dlg_helpers.attack.trace.AttackResult.resting_step`) by step
-    ``limit``; and whether the image came with it (SSIM at least ``protected``)."""
+    ``limit``; and whether the image came with it (it leaks,
+    :func:`~dlg_helpers.analysis.criteria.leaks`)."""
     if not results:
         return Claim(quote, f"no {name} run stored", NOT_MEASURED)
     resting = [r.resting_step() for r in results]
     rested = sum(step is not None and step <= limit for step in resting)
-    shown = sum(_shown_ssim(r) >= protected for r in results)
+    shown = _leaked(results)
     verdict = share_verdict(rested, len(results))
     if rested and shown < len(results):
         verdict += f" for the optimiser; the image came with it in {shown} of {len(results)}"
     return Claim(quote, (
         f"in its {len(results)} runs L-BFGS came to rest at steps "
         + ", ".join("never" if s is None else str(s) for s in resting)
-        + f"; SSIM at least {protected} (the picture shown) in {shown}"), verdict)
-
-
-def _shown_ssim(result: AttackResult) -> float:
-    """The SSIM a verdict judges: a batch's best-recovered image's."""
-    return best_recovered(result.reconstruction, result.truth)["ssim"]
+        + f"; the image leaked in {shown} of {len(results)}"), verdict)
 
 
 def shows_nothing(quote: str, results: Sequence[AttackResult], name: str,
-                  protected: float) -> Claim:
-    """Every run's kept reconstruction has an SSIM below ``protected``: nothing is shown. A
-    batch is judged by its best-recovered image
-    (:func:`~dlg_helpers.analysis.metrics.best_recovered`)."""
+                  working: Sequence[AttackResult] = (), working_name: str = "") -> Claim:
+    """No run leaks its image (:func:`~dlg_helpers.analysis.criteria.leaks`; a batch leaks when
+    any of its images does).
+
+    A run whose optimiser diverged from every random start never moved the picture: it shows
+    nothing about the gradient. So when every run of ``results`` diverged the claim is
+    :data:`NOT_SHOWN`, unless the runs of an attack that did not diverge (``working``, named
+    ``working_name``) also leak nothing; then it holds, on their evidence.
+    """
     if not results:
         return Claim(quote, f"no {name} run stored", NOT_MEASURED)
     counts = attempt_counts(results)
-    best = max(_shown_ssim(r) for r in results)
-    return Claim(quote, (
-        f"{counts['diverged']} of {counts['attempts']} random starts diverged; the best-recovered "
-        f"image kept has SSIM {best:.3f} (below {protected} shows nothing)"),
-        HOLDS if best < protected else DOES_NOT_HOLD)
+    leaked = _leaked(results)
+    text = (f"{counts['diverged']} of {counts['attempts']} random starts diverged; the image "
+            f"leaked in {leaked} of {len(results)} runs")
+    if leaked:
+        return Claim(quote, text, indicative(DOES_NOT_HOLD, len(results)))
+    if not all(diverged(r) for r in results):
+        return Claim(quote, text, indicative(HOLDS, len(results)))
+    tested = [r for r in working if not diverged(r)]
+    if not tested:
+        return Claim(quote, text + "; the optimiser failed, so the gradient was never tested",
+                     NOT_SHOWN)
+    other = _leaked(tested)
+    text += f"; {working_name}, which does not diverge, leaked in {other} of {len(tested)}"
+    return Claim(quote, text, indicative(DOES_NOT_HOLD if other else HOLDS, len(tested)))
 
 
-def larger_models_leak_less(quote: str, sizes: Mapping[str, tuple[int, float]],
-                            protected: float, tie: float = SSIM_TIE) -> Claim:
-    """Ordered by parameter count, the models' median SSIM never rises. ``sizes`` maps a model's
-    name to (parameters, median SSIM). Below ``protected`` no picture is shown, so an order
-    among models that all score below it says nothing and is not counted against the claim;
-    nor is a rise of ``tie`` or less, which one run per model cannot tell from chance. With
-    fewer than two models measured the claim is not measured."""
+def larger_models_leak_less(quote: str, sizes: Mapping[str, tuple[int, int, int]]) -> Claim:
+    """Ordered by parameter count, the share of runs that leak never rises. ``sizes`` maps a
+    model's name to (parameters, runs that leaked, runs); pass only models whose attack was
+    tested (:data:`NOT_SHOWN` models, whose optimiser diverged everywhere, say nothing of their
+    size). A verdict on models run once or twice is :func:`indicative`."""
     if len(sizes) < 2:
         return Claim(quote, f"{len(sizes)} model(s) measured; the claim compares two or more",
                      NOT_MEASURED)
     order = sorted(sizes, key=lambda name: sizes[name][0])
-    text = "median SSIM by measured size: " + ", ".join(
-        f"{name} ({sizes[name][0] / 1e6:.2g} M) {sizes[name][1]:.2f}" for name in order)
-    pairs = [(a, b) for a, b in zip(order, order[1:]) if sizes[b][1] >= protected]
-    rises = [(a, b) for a, b in pairs if sizes[b][1] - sizes[a][1] > tie]
-    ties = [(a, b) for a, b in pairs if 0 < sizes[b][1] - sizes[a][1] <= tie]
-    text += "".join(f"; {b} scores above the smaller {a} by {sizes[b][1] - sizes[a][1]:.2f}, "
-                    f"a tie (within {tie})" for a, b in ties)
-    if not rises:
-        shown = [name for name in order if sizes[name][1] >= protected]
-        if len(shown) == 1 and order[0] == shown[0]:
-            return Claim(quote, text, f"holds only between {shown[0]} and the rest, which all "
-                         f"show nothing (SSIM below {protected}) whatever their size")
-        if len(shown) == len(order):  # less, but none of them hides the image
-            return Claim(quote, text, "holds only in degree: every model measured still shows "
-                         f"the image (SSIM {protected} or more), the larger ones less")
-        return Claim(quote, text, HOLDS)
-    return Claim(quote, text + "; but " + "; ".join(
-        f"{b} leaks more than the smaller {a}" for a, b in rises), DOES_NOT_HOLD)
+    share = {name: sizes[name][1] / sizes[name][2] for name in order}
+    text = "runs that leaked, by measured size: " + ", ".join(
+        f"{name} ({sizes[name][0] / 1e6:.2g} M) {sizes[name][1]} of {sizes[name][2]}"
+        for name in order)
+    fewest = min(sizes[name][2] for name in order)
+    rises = [(a, b) for a, b in zip(order, order[1:]) if share[b] > share[a]]
+    if rises:
+        verdict = DOES_NOT_HOLD + ": " + "; ".join(
+            f"{b} leaks more often than the smaller {a}" for a, b in rises)
+    elif len(set(share.values())) == 1:
+        verdict = (DOES_NOT_HOLD + (": every model leaks in every run" if share[order[0]] == 1
+                                    else ": the models leak equally often"))
+    else:
+        verdict = HOLDS
+    return Claim(quote, text, indicative(verdict, fewest))
 
 
-def architecture_as_defence(ssims: Mapping[str, float], protected: float) -> str:
-    """Whether choosing a large model still defends, from each large model's median SSIM under
-    one attack (``ssims``, only the models measured): it does not survive as soon as one of
-    them shows the image (SSIM ``protected`` or more)."""
-    if not ssims:
-        return "is not measured yet"
-    leaking = [name for name, value in ssims.items() if value >= protected]
-    hidden = [name for name, value in ssims.items() if value < protected]
+def architecture_as_defence(leaks: Mapping[str, tuple[int, int]]) -> str:
+    """Whether choosing a large model still defends, from each large model's ``(leaked, runs)``
+    under one attack (only the models tested): it does not survive as soon as one of them
+    leaks."""
+    if not leaks:
+        return "is not measured"
+    leaking = [name for name, (leaked, _) in leaks.items() if leaked]
+    hidden = [name for name, (leaked, _) in leaks.items() if not leaked]
     if not leaking:
-        return f"survives on {_names(hidden)} (median SSIM below {protected})"
-    text = "does not survive: " + ", ".join(f"{name}'s image comes back (median SSIM "
-                                            f"{ssims[name]:.2f})" for name in leaking)
+        return f"survives on {_names(hidden)} (no run leaked)"
+    text = "does not survive: " + ", ".join(
+        f"{name} leaked in {leaks[name][0]} of {leaks[name][1]} runs" for name in leaking)
     if not hidden:
         return text
-    return text + f", while {_names(hidden)} still show{'s' if len(hidden) == 1 else ''} nothing"
+    return text + f", while {_names(hidden)} leaked in none"
 
 
 def _names(names: Sequence[str]) -> str:
@@ -272,31 +304,31 @@ def parameter_count(quote: str, name: str, measured: int, reported: int,
                  HOLDS if abs(ratio - 1) <= tolerance else DOES_NOT_HOLD)
 
 
-def activation_needed(quote: str, network: str, sigmoid: float, relu: float, runs: int,
-                      protected: float, attack: str = "DLG") -> Claim:
-    """Sigmoid is needed: with ReLU the same runs' median SSIM falls below ``protected`` while
-    with Sigmoid it is not. ``sigmoid`` and ``relu`` are the median SSIMs over ``runs`` images
-    of ``network`` under ``attack``."""
-    if runs == 0:
+def activation_needed(quote: str, network: str, sigmoid: tuple[int, int],
+                      relu: tuple[int, int], attack: str = "DLG") -> Claim:
+    """Sigmoid is needed: the same images' runs of ``network`` under ``attack`` leak with
+    Sigmoid and not with ReLU. ``sigmoid`` and ``relu`` are ``(runs that leaked, runs)``."""
+    if relu[1] == 0:
         return Claim(quote, f"no ReLU run of {network} stored", NOT_MEASURED)
-    verdict = (f"cannot be judged here: {attack} shows nothing even with Sigmoid"
-               if sigmoid < protected
-               else HOLDS if relu < protected else
-               "holds only in degree: the ReLU network still leaks" if relu < sigmoid else
+    verdict = (f"cannot be judged here: {attack} leaks nothing even with Sigmoid"
+               if sigmoid[0] == 0
+               else HOLDS if relu[0] == 0 else
+               "holds only in degree: the ReLU network still leaks" if relu[0] < sigmoid[0] else
                DOES_NOT_HOLD)
-    images = f"{runs} image" + ("s" if runs != 1 else "")
-    return Claim(quote, f"{network}, the same {images}: median SSIM {sigmoid:.2f} with Sigmoid, "
-                        f"{relu:.2f} with ReLU", verdict)
+    return Claim(quote, f"{network}, the same images: leaked in {rate_text(*sigmoid)} with "
+                        f"Sigmoid, {rate_text(*relu)} with ReLU",
+                 indicative(verdict, relu[1]))
 
 
-def activation_in(summary: Mapping[str, Mapping[str, Any]], network: str, protected: float,
+def activation_in(summary: Mapping[str, Mapping[str, Any]], network: str,
                   quote: str = "") -> Claim:
     """:func:`activation_needed` for ``network`` from a summary whose groups
     ``"<network>, Sigmoid"`` and ``"<network>, ReLU"`` hold the same images' runs."""
-    sigmoid, relu = (value(summary, f"{network}, {a}", "ssim_median") for a in ("Sigmoid", "ReLU"))
-    runs = value(summary, f"{network}, ReLU", "runs")
-    return activation_needed(quote, network, sigmoid, relu, 0 if math.isnan(runs) else runs,
-                             protected)
+    def counts(activation: str) -> tuple[int, int]:
+        group = f"{network}, {activation}"
+        return (0, 0) if group not in summary else (summary[group]["leaked"],
+                                                    summary[group]["runs"])
+    return activation_needed(quote, network, counts("Sigmoid"), counts("ReLU"))
 
 
 def how_it_ended(result: AttackResult, steps: int, window: int = FALLING_WINDOW,

@@ -20,6 +20,8 @@ Optimiser = Literal["lbfgs", "adam"]
 
 Distance = Literal["euclidean", "cosine"]
 
+LineSearch = Literal["strong_wolfe"]
+
 Status = Literal["matched", "plateaued", "stalled", "diverged", "budget"]
 
 
@@ -27,6 +29,10 @@ LABEL_MODES: tuple[str, ...] = ("joint", "idlg", "known")
 
 
 OPTIMISERS: tuple[str, ...] = ("lbfgs", "adam")
+
+
+LINE_SEARCHES: tuple[str, ...] = ("strong_wolfe",)
+"""The line searches ``torch.optim.LBFGS`` offers (its ``line_search_fn``); None is none."""
 
 
 LR_DECAY_MILESTONES = (3 / 8, 5 / 8, 7 / 8)  # Geiping et al.: the step falls 10x at each
@@ -40,6 +46,10 @@ class AttackConfig:
         steps: optimiser steps in all, shared by all attempts (the report ran 300 L-BFGS steps).
         lr, history_size, max_iter: ``torch.optim.LBFGS`` settings (report: 1, 100, 20); ``lr``
             is Adam's learning rate too (history_size and max_iter are L-BFGS's alone).
+        line_search: L-BFGS's line search: None takes the step ``lr`` along each search
+            direction, as the report did; ``"strong_wolfe"`` searches along it for a step that
+            meets the strong Wolfe conditions (torch's ``line_search_fn``; ``lr`` is its first
+            trial step), so a step that would make the distance grow is shortened.
         label_mode: ``"joint"`` optimises a soft label with the image (DLG); ``"idlg"`` reads the
             labels off the classifier's gradient first (iDLG; a batch needs distinct labels);
             ``"known"`` gives the attacker the true label.
@@ -91,6 +101,7 @@ class AttackConfig:
     signed: bool = False
     lr_decay: bool = False
     trials: int = 1
+    line_search: LineSearch | None = None
     attack: str = DEFAULT_ATTACK
     progress: bool = True
 
@@ -144,6 +155,12 @@ class AttackConfig:
         if self.optimiser not in OPTIMISERS:
             raise ValueError(
                 f"unknown optimiser {self.optimiser!r}; use one of {', '.join(OPTIMISERS)}")
+        if self.line_search is not None and self.line_search not in LINE_SEARCHES:
+            raise ValueError(f"unknown line_search {self.line_search!r}; use None (the fixed "
+                             f"step) or one of {', '.join(LINE_SEARCHES)}")
+        if self.line_search is not None and self.optimiser != "lbfgs":
+            raise ValueError("a line search is L-BFGS's (optimiser='lbfgs'); Adam takes its "
+                             "fixed step lr")
         if self.distance not in DISTANCES:
             raise ValueError(
                 f"unknown distance {self.distance!r}; use one of {', '.join(DISTANCES)}")
@@ -162,9 +179,9 @@ def config_dict(stored: dict[str, Any]) -> dict[str, Any]:
     """A stored configuration as :func:`dataclasses.asdict` gives it today.
 
     Settings added since the configuration was stored take their defaults (which reproduce what
-    the code did before they existed), so older checkpoints and records stay usable. A record
-    stored before attacks were named by the registry was filed by its optimiser (Adam:
-    inverting gradients), and is read so.
+    the code did before they existed: no ``line_search`` is L-BFGS's fixed step), so older
+    checkpoints and records stay usable. A record stored before attacks were named by the
+    registry was filed by its optimiser (Adam: inverting gradients), and is read so.
     """
     named = {"attack": "inverting-gradients" if stored.get("optimiser") == "adam"
              else DEFAULT_ATTACK}

@@ -203,7 +203,8 @@ class Attack:
             return torch.optim.Adam(variables, lr=self.config.lr)
         return torch.optim.LBFGS(variables, lr=self.config.lr,
                                  history_size=self.config.history_size,
-                                 max_iter=self.config.max_iter)
+                                 max_iter=self.config.max_iter,
+                                 line_search_fn=self.config.line_search)
 
     def _trial_steps(self) -> int:
         """Steps each trial may take (the last one also gets the remainder)."""

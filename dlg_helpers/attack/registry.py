@@ -59,8 +59,9 @@ class AttackEntry:
     def optimiser_text(config: AttackConfig) -> str:
         """How ``config`` optimises, for a settings table."""
         if config.optimiser == "lbfgs":
+            search = ", strong-Wolfe line search" if config.line_search == "strong_wolfe" else ""
             return (f"L-BFGS, lr {config.lr:g}, history {config.history_size}, "
-                    f"{config.max_iter} iterations per step")
+                    f"{config.max_iter} iterations per step{search}")
         sign = "signed " if config.signed else ""
         decay = ", step ÷10 at 3/8, 5/8 and 7/8" if config.lr_decay else ""
         return f"{OPTIMISER_NAMES[config.optimiser]} on the {sign}gradient, lr {config.lr:g}{decay}"

@@ -40,12 +40,17 @@ def _epsilon_text(value: float | None) -> str:
     return "∞" if math.isinf(value) else f"{value:,.1f}"
 
 
+def _leaked_text(row: Mapping[str, Any]) -> str:
+    return "—" if not row else f"{row['leaked']}/{row['images']}"
+
+
 def outcome_table(medians: Sequence[Mapping[str, Any]],
                   costs: Sequence[Mapping[str, Any]]) -> Markdown:
-    """Every defence setting with each attack's median SSIM, PSNR and labels recovered, and
-    what the setting costs in accuracy (and epsilon for DP-SGD)."""
+    """Every defence setting with, for each attack, how many images leaked and the median
+    likeness of the reconstructions, and what the setting costs in accuracy (and epsilon for
+    DP-SGD)."""
     if not medians:
-        return Markdown("*No run of these settings is stored yet.*")
+        return Markdown("*No run of these settings is stored.*")
     attacks = list(dict.fromkeys(row["attack"] for row in medians))
     by_key = {(row["attack"], row["defence"]): row for row in medians}
     cost = {row["defence"]: row for row in costs}
@@ -55,16 +60,13 @@ def outcome_table(medians: Sequence[Mapping[str, Any]],
                                "epsilon": cost.get(defence, {}).get("epsilon")}
         for attack in attacks:
             outcome = by_key.get((attack, defence), {})
-            row.update({f"{attack} ssim": outcome.get("ssim"), f"{attack} psnr": outcome.get("psnr"),
-                        f"{attack} labels": outcome.get("labels_right")})
+            row.update({f"{attack} leaked": outcome, f"{attack} likeness": outcome.get("likeness")})
         rows.append(row)
     columns: dict[str, tuple[str, Callable[[Any], str]]] = {"defence": ("defence", str)}
     for attack in attacks:
-        columns[f"{attack} ssim"] = (f"{attack}: SSIM", _fixed(2))
-        columns[f"{attack} psnr"] = (f"{attack}: PSNR (dB)", _fixed(1))
-        columns[f"{attack} labels"] = (f"{attack}: labels right",
-                                       lambda v: "—" if v is None else f"{v:.0%}")
-    columns["accuracy"] = (_accuracy_header(costs, "accuracy trained with it"), _accuracy_text)
+        columns[f"{attack} leaked"] = (f"{attack}: leaked", _leaked_text)
+        columns[f"{attack} likeness"] = (f"{attack}: likeness", _fixed(2))
+    columns["accuracy"] = (_accuracy_header(costs, "accuracy"), _accuracy_text)
     columns["epsilon"] = ("ε (δ = 1e-5)", _epsilon_text)
     return markdown_table(rows, columns)
 
@@ -77,7 +79,7 @@ def ranking_table(ranking: Sequence[Mapping[str, Any]]) -> Markdown:
         {"rank": ("rank", str), "family": ("defence", str),
          "setting": ("weakest setting that stops every attack",
                      lambda v: "none of those tried" if v is None else str(v)),
-         "worst_ssim": ("worst median SSIM there", _fixed(2)),
+         "worst_leaked": ("worst share leaked there", lambda v: f"{v:.0%}"),
          "price": (_accuracy_header(prices, "accuracy"), _accuracy_text),
          # signed: a setting can train better than none (a smaller batch takes more steps)
          "accuracy_drop": ("accuracy change from none",

@@ -19,14 +19,15 @@ from IPython.display import HTML
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..analysis.criteria import RECONSTRUCTED_MSE
+from ..analysis.criteria import RECOGNISED_LIKENESS, RECONSTRUCTED_MSE
 from ..analysis.metrics import match_batch
 from ..attack.registry import OPTIMISER_NAMES
 from ..attack.trace import AttackResult, StepRecord
 
 __all__ = ["step_label", "STYLE", "show_image", "plot_images", "plot_attack_rows",
            "plot_evolution", "animate_evolution", "METRIC_LABELS", "plot_mse_curves",
-           "plot_mse_panels", "plot_mse_bands", "plot_label_gradient", "plot_privacy_utility"]
+           "plot_mse_panels", "plot_mse_bands", "plot_label_gradient", "plot_privacy_utility",
+           "plot_likeness_ladder"]
 
 
 STYLE = {
@@ -372,45 +373,76 @@ def plot_label_gradient(bias_gradient: torch.Tensor, label: int) -> Figure:
 
 def plot_privacy_utility(medians: Sequence[Mapping[str, object]],
                          costs: Sequence[Mapping[str, object]],
-                         threshold: float | None = None) -> Figure:
+                         threshold: float | None = RECOGNISED_LIKENESS) -> Figure:
     """Privacy against utility: one panel per attack, one line per defence family.
 
     Each point is one defence setting: across, the held-out accuracy of a model trained with
     it (the mean over the trainings, with a bar of one standard deviation either side); up, the
-    median SSIM of the attack's reconstructions (lower: more private). Points are
-    labelled with the setting's strength; the star is no defence.
+    median likeness of the attack's reconstructions to their private images (lower: more
+    private). The star is no defence; each family's strongest setting is labelled at its end of
+    the line (the table beside the figure gives every setting).
 
     Args:
         medians: rows of :func:`~dlg_helpers.analysis.protection.median_outcomes`.
         costs: rows of :func:`~dlg_helpers.analysis.prices.training_costs`.
-        threshold: draw the SSIM below which a defence counts as stopping the attack.
+        threshold: draw the likeness below which no image is recognised.
     """
     accuracy = {row["defence"]: row["accuracy"] for row in costs}
     spread = {row["defence"]: row.get("accuracy_sd", 0.0) for row in costs}
     attacks = list(dict.fromkeys(row["attack"] for row in medians))
     with _styled():
-        fig, axes = plt.subplots(1, len(attacks), figsize=(5.2 * len(attacks), 4.2),
-                                 sharey=True, squeeze=False)
-        for ax, attack in zip(axes[0], attacks):
+        fig, axes = plt.subplots(len(attacks), 1, figsize=(6.4, 3.6 * len(attacks)),
+                                 sharex=True, squeeze=False)
+        for ax, attack in zip(axes[:, 0], attacks):
             rows = [r for r in medians if r["attack"] == attack and r["defence"] in accuracy]
             for family in dict.fromkeys(r["family"] for r in rows):
                 points = [r for r in rows if r["family"] == family]
-                xs, ys = [accuracy[r["defence"]] for r in points], [r["ssim"] for r in points]
+                xs, ys = [accuracy[r["defence"]] for r in points], [r["likeness"] for r in points]
                 if family == "none":
                     ax.plot(xs, ys, "*", markersize=14, color="#000000", label="no defence")
                     continue
                 line, = ax.plot(xs, ys, "o-", linewidth=1.2, markersize=5, label=family)
                 ax.errorbar(xs, ys, xerr=[spread[r["defence"]] for r in points], fmt="none",
                             ecolor=line.get_color(), elinewidth=0.8, alpha=0.6)
-                for x, y, r in zip(xs, ys, points):
-                    ax.annotate(str(r["strength"]), (x, y), textcoords="offset points",
-                                xytext=(4, 3), fontsize=7, color=line.get_color())
+                ax.annotate(str(points[-1]["strength"]), (xs[-1], ys[-1]),
+                            textcoords="offset points", xytext=(5, -10), fontsize=9,
+                            color=line.get_color())
             if threshold is not None:
                 ax.axhline(threshold, color="#555555", linestyle=":", linewidth=1,
-                           label=f"SSIM {threshold:g}: attack stopped below")
+                           label=f"likeness {threshold:g}: recognised above")
             ax.set_title(attack)
-            ax.set_xlabel("held-out accuracy with the defence")
-        axes[0][0].set_ylabel("median SSIM of the reconstruction")
-        axes[0][-1].legend(fontsize=8, frameon=False, loc="best")
+            ax.set_ylabel("median likeness")
+        axes[-1][0].set_xlabel("held-out accuracy with the defence (mean of the trainings)")
+        axes[0][0].legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
+        fig.tight_layout()
+    return fig
+
+
+def plot_likeness_ladder(examples: Sequence[tuple[str, torch.Tensor, torch.Tensor, float, int]]
+                         ) -> Figure:
+    """The calibration of "leaks": reconstructions at a ladder of likeness, each below its
+    private image, shown as an attacker would see them (colours standardised,
+    :func:`~dlg_helpers.analysis.metrics.standardise`).
+
+    Args:
+        examples: (name, reconstruction, truth, likeness, rank) per rung, images (1, 3, H, W),
+            ordered from least to most alike.
+    """
+    from ..analysis.criteria import leaks
+    from ..analysis.metrics import standardise
+
+    columns = min(5, len(examples))
+    rows = math.ceil(len(examples) / columns)
+    with _styled():
+        fig, axes = plt.subplots(2 * rows, columns, figsize=(2.1 * columns, 4.6 * rows),
+                                 squeeze=False)
+        for ax in axes.flat:
+            ax.axis("off")
+        for i, (name, found, truth, likeness, rank) in enumerate(examples):
+            row, column = 2 * (i // columns), i % columns
+            show_image(axes[row][column], truth, name)
+            verdict = "leaks" if leaks(likeness, rank) else "does not leak"
+            show_image(axes[row + 1][column], standardise(found),
+                       f"likeness {likeness:.2f}, rank {rank}\n{verdict}")
         fig.tight_layout()
     return fig

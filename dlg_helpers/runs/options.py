@@ -4,7 +4,7 @@ that a stored run's reproducing command is written from.
 
 from __future__ import annotations
 
-from ..attack.config import LABEL_MODES, OPTIMISERS, AttackConfig
+from ..attack.config import LABEL_MODES, LINE_SEARCHES, OPTIMISERS, AttackConfig
 from ..attack.objective import DISTANCES
 from ..attack.registry import DEFAULT_ATTACK, attack_entry
 
@@ -20,6 +20,8 @@ CONFIG_OPTIONS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "lr": ("learning rate (L-BFGS or Adam)", None),
     "max_iter": ("L-BFGS iterations per step", None),
     "history_size": ("L-BFGS history size", None),
+    "line_search": ("L-BFGS line search: strong_wolfe (torch's strong-Wolfe search, lr its first "
+                    "trial step); None: the fixed step lr, as the report's", LINE_SEARCHES),
     "restarts": ("new random starts allowed after a failed attempt", None),
     "match_ratio": ("stop once the gradient distance falls below this fraction of its start "
                     "(0: never stop early on it)", None),

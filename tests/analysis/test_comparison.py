@@ -30,13 +30,17 @@ def test_collect_loads_stored_runs_and_names_the_commands_of_missing_ones(stored
     assert collect({"stored": [spec]}, results).coverage() == (
         "Every run this section wants (1) is stored.")
     (summary,) = group_summary(collected.rows)
-    assert summary["runs"] == 1 and summary["mse_median"] == summary["mse_low"]
-    assert "| stored | 1 |" in summary_table([summary]).data
-    assert "best image's SSIM" not in summary_table([summary]).data  # no batch, no column
-    batch = {**summary, "group": "batch", "labels": 2, "best_ssim_median": 0.875,
-             "best_ssim_low": 0.5, "best_ssim_high": 0.9}
-    table = summary_table([summary, batch]).data
-    assert "best image's SSIM median [min, max]" in table and "0.88 [0.50, 0.90]" in table
+    # one run: a median with no interval, and a table row that shows one number
+    assert summary["runs"] == 1 and summary["mse_low"] is None and summary["mse_coverage"] is None
+    assert summary["leaked"] + (1 - summary["leaked"]) == 1
+    table = summary_table([summary]).data
+    assert table.count("|") // (table.count("\n") + 1) - 1 <= 7  # seven columns at most
+    assert "[" not in table.splitlines()[-1]
+    several = [{**collected.rows[0], "likeness": x, "best_r2": x} for x in (0.2, 0.5, 0.9)]
+    (three,) = group_summary(several)
+    assert three["likeness_low"] == 0.2 and three["likeness_high"] == 0.9
+    assert three["likeness_coverage"] == pytest.approx(0.75)
+    assert "0.50 [0.20, 0.90]" in summary_table([three]).data
 
 
 def test_summaries_print_what_is_missing_and_value_reads_nan_for_it(stored, capsys):
@@ -47,7 +51,7 @@ def test_summaries_print_what_is_missing_and_value_reads_nan_for_it(stored, caps
     assert value(by_group, "stored", "runs") == 1 and math.isnan(value(by_group, "absent", "runs"))
     assert measured(math.nan) == "not measured yet" and measured(0.123, ".1f") == "0.1"
     assert by_group["stored"]["seconds_per_evaluation"] > 0
-    assert "No run of these groups is stored yet" in summary_table([]).data
+    assert "No run of these groups is stored" in summary_table([]).data
 
 
 def test_paired_orders_refuses_two_runs_of_one_group_on_one_image():

@@ -43,17 +43,19 @@ def test_reconstructed_diverged_and_threshold_text():
     assert not criteria.diverged(_run([1.0], ("diverged", "budget")))
     assert [criteria.threshold_text(t) for t in (1e-3, 0.3, 1e-4, 0.05, 2e-5)] == [
         "1e-3", "0.3", "1e-4", "0.05", "2e-5"]
-    assert not math.isnan(criteria.PROTECTED_SSIM) and criteria.SSIM_TIE < criteria.PROTECTED_SSIM
+    assert criteria.leaks(0.7, 1) and not criteria.leaks(0.69, 1) and not criteria.leaks(0.99, 2)
 
 
 def test_a_tables_threshold_is_the_one_its_rows_were_judged_against():
     row = {"group": "g", "mse": 1e-4, "aligned_mse": 1e-4, "ssim": 0.9, "best_ssim": 0.9,
+           "r2": 0.99, "best_r2": 0.99, "best_corrected_ssim": 0.9, "likeness": 0.99,
+           "leaks": True, "identified": 1, "images": 1,
            "best_mse": 1e-4, "best_psnr": 40.0, "psnr": 40.0, "label_correct": True,
            "labels_recovered": 1, "label_true": [0], "reconstructed": True,
            "first_step_below": 10, "steps": 20, "evaluations": 100, "seconds": 1.0,
            "every_start_diverged": False}
     (summary,) = group_summary([{**row, "threshold": 1e-4}])
-    assert "reached MSE < 1e-4" in summary_table([summary]).data
+    assert "MSE < 1e-4" in summary_table([summary]).data
     with pytest.raises(ValueError, match="mixes rows judged against thresholds"):
         group_summary([{**row, "threshold": 1e-4}, {**row, "threshold": 1e-3}])
 

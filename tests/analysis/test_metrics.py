@@ -45,9 +45,28 @@ def test_shape_mismatch_is_an_error():
         dlg.mse(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 5, 5))
 
 
-def test_image_metrics_bundles_all_four():
+def test_image_metrics_bundles_the_reports_measures_and_the_courses():
     a, b = torch.zeros(1, 3, 8, 8), torch.full((1, 3, 8, 8), 0.1)
-    assert set(dlg.image_metrics(a, b)) == {"mse", "psnr", "ssim", "aligned_mse"}
+    assert set(dlg.image_metrics(a, b)) == {"mse", "psnr", "ssim", "aligned_mse", "r2",
+                                            "corrected_psnr", "corrected_ssim"}
+
+
+def test_the_colour_correction_forgives_channel_gains_and_offsets_but_not_noise():
+    generator = torch.Generator().manual_seed(5)
+    truth = 0.2 + 0.6 * torch.rand(1, 3, 16, 16, generator=generator)
+    tinted = 5.0 * truth * torch.tensor([1.0, 0.2, 3.0]).view(1, 3, 1, 1) - 1.0
+    corrected = dlg.metrics.colour_corrected(tinted, truth)
+    assert torch.allclose(corrected, truth, atol=1e-5)
+    assert dlg.metrics.r_squared(tinted, truth) == pytest.approx(1.0, abs=1e-6)
+    assert dlg.metrics.corrected_ssim(tinted, truth) == pytest.approx(1.0, abs=1e-4)
+    assert dlg.ssim(tinted, truth) < 0.5  # the report's SSIM calls it lost
+    noise = torch.rand(1, 3, 16, 16, generator=generator)
+    assert dlg.metrics.r_squared(noise, truth) < -0.5  # about -1: worse than a flat image
+    assert abs(dlg.metrics.corrected_ssim(noise, truth)) < 0.2
+    # a flat reconstruction gets no credit for the colours the correction gives it
+    assert dlg.metrics.r_squared(torch.zeros(1, 3, 16, 16), truth) == pytest.approx(0, abs=1e-6)
+    negative = 1 - truth  # the negative is not forgiven
+    assert dlg.metrics.r_squared(negative, truth) == pytest.approx(-3, abs=1e-4)
 
 
 def test_aligned_mse_ignores_contrast_and_channel_brightness_only():
@@ -81,15 +100,3 @@ def test_batches_are_paired_whatever_their_order():
     assert dlg.mse(swapped, truth) == 0
     assert dlg.ssim(swapped, truth) == pytest.approx(1.0)
     assert dlg.metrics.aligned_mse(swapped * 3 + 1, truth) == pytest.approx(0, abs=1e-10)
-
-
-def test_a_batch_is_judged_by_its_best_recovered_image():
-    generator = torch.Generator().manual_seed(4)
-    truth = torch.rand(3, 3, 16, 16, generator=generator)
-    noise = torch.rand(3, 3, 16, 16, generator=generator)
-    leaked = torch.stack([noise[0], truth[2], noise[1]])  # one image back, out of order
-    best = dlg.metrics.best_recovered(leaked, truth)
-    assert best["ssim"] == pytest.approx(1.0) and best["mse"] == 0
-    assert dlg.ssim(leaked, truth) < 0.5  # the batch's mean would call it hidden
-    single = dlg.metrics.best_recovered(noise[:1], truth[:1])
-    assert single == dlg.image_metrics(noise[:1], truth[:1])

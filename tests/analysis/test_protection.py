@@ -100,36 +100,37 @@ def test_missing_runs_of_a_slow_model_are_listed_with_their_commands_not_compute
 
 
 def test_medians_over_images_per_attack_and_defence(outcome_row):
-    rows = [outcome_row("DLG", "none", "a", 0.9), outcome_row("DLG", "none", "b", 0.7),
+    rows = [outcome_row("DLG", "none", "a", 0.9), outcome_row("DLG", "none", "b", 0.75),
             outcome_row("DLG", "none", "c", 0.1, label=False), outcome_row("IG", "none", "a", 0.5)]
     medians = median_outcomes(rows)
-    assert [(m["attack"], m["images"]) for m in medians] == [("DLG", 3), ("IG", 1)]
-    assert medians[0]["ssim"] == pytest.approx(0.7)
-    assert medians[0]["mse"] == pytest.approx(0.3)
+    assert [(m["attack"], m["images"], m["leaked"]) for m in medians] == [("DLG", 3, 2),
+                                                                          ("IG", 1, 0)]
+    assert medians[0]["likeness"] == pytest.approx(0.75)
+    assert medians[0]["mse"] == pytest.approx(0.25)
     assert medians[0]["labels_right"] == pytest.approx(2 / 3)
+    assert 0 < medians[0]["leaked_low"] < 2 / 3 < medians[0]["leaked_high"] < 1
 
 
 def test_the_settings_that_stop_every_attack_in_words(outcome_row):
-    def medians(ssims):
+    def medians(likeness):
         return median_outcomes([outcome_row(attack, d, "a", s)
-                                for attack, by_defence in ssims.items()
+                                for attack, by_defence in likeness.items()
                                 for d, s in by_defence.items()])
     leaking = {"DLG": {"none": 0.9, "prune:0.1": 0.2, "gaussian:0.01": 0.1},
-               "IG": {"none": 0.6, "prune:0.1": 0.4, "gaussian:0.01": 0.2}}
+               "IG": {"none": 0.9, "prune:0.1": 0.8, "gaussian:0.01": 0.2}}
     assert stopping_settings(medians(leaking)) == "gaussian:0.01"  # prune:0.1 lets IG through
-    assert stopping_settings(medians(leaking), ssim_threshold=0.5) == "prune:0.1, gaussian:0.01"
-    assert stopping_settings(medians({"IG": {"none": 0.6, "prune:0.1": 0.5}})) == (
+    assert stopping_settings(medians({"IG": {"none": 0.9, "prune:0.1": 0.8}})) == (
         "none of those measured")
     assert stopping_settings(medians({"IG": {"none": 0.2, "prune:0.1": 0.1}})).startswith(
         "every one, trivially")
-    assert stopping_settings(medians({"IG": {"none": 0.6}})) == "not measured yet"
+    assert stopping_settings(medians({"IG": {"none": 0.9}})).startswith("none: no defended")
 
 
 def test_the_ranking_takes_each_familys_weakest_stopping_setting_and_orders_by_cost(outcome_row):
-    ssim = {"none": 0.95, "gaussian:0.001": 0.8, "gaussian:0.01": 0.25, "gaussian:0.1": 0.05,
-            "prune:0.5": 0.9, "prune:0.1": 0.6, "precision:int8": 0.2}
-    rows = [outcome_row(attack, d, "a", s) for d, s in ssim.items() for attack in ("DLG", "IG")]
-    rows.append(outcome_row("IG", "precision:int8", "a", 0.4, label=False))  # IG beats int8 here
+    likeness = {"none": 0.95, "gaussian:0.001": 0.8, "gaussian:0.01": 0.25, "gaussian:0.1": 0.05,
+                "prune:0.5": 0.9, "prune:0.1": 0.75, "precision:int8": 0.2}
+    rows = [outcome_row(attack, d, "a", s) for d, s in likeness.items() for attack in ("DLG", "IG")]
+    rows.append(outcome_row("IG", "precision:int8", "b", 0.8, label=False))  # IG beats int8 here
     medians = median_outcomes(rows)
     accuracy = {"none": 0.98, "gaussian:0.001": 0.98, "gaussian:0.01": 0.9, "gaussian:0.1": 0.6,
                 "prune:0.5": 0.97, "prune:0.1": 0.95, "precision:int8": 0.98}
@@ -138,12 +139,10 @@ def test_the_ranking_takes_each_familys_weakest_stopping_setting_and_orders_by_c
     assert [(r["family"], r["setting"]) for r in ranking] == [
         ("gaussian", "gaussian:0.01"), ("precision", None), ("prune", None)]
     assert ranking[0]["accuracy_drop"] == pytest.approx(0.08)
-    assert ranking[0]["worst_ssim"] == pytest.approx(0.25)
-    assert ranking[2]["strongest_tried"] == "prune:0.1" and ranking[2]["worst_ssim"] == 0.6
-    # SSIM can be negative: the worst over the attacks is the highest value, not floored at 0
-    noisy = median_outcomes([outcome_row(a, "gaussian:0.1", "a", s) for a, s in (("DLG", -0.2),
-                                                                          ("IG", -0.1))])
-    assert protection_ranking(noisy, costs)[0]["worst_ssim"] == pytest.approx(-0.1)
+    assert ranking[0]["worst_leaked"] == 0 and ranking[0]["worst_likeness"] == pytest.approx(0.25)
+    # precision lets half its images leak, prune all of them: precision is closer to stopping
+    assert ranking[1]["worst_leaked"] == pytest.approx(0.5)
+    assert ranking[2]["strongest_tried"] == "prune:0.1" and ranking[2]["worst_leaked"] == 1
     with pytest.raises(ValueError, match="undefended run"):
         protection_ranking(medians, costs[1:])
 

@@ -63,6 +63,21 @@ def test_a_record_with_other_settings_is_refused_by_name_and_the_run_computed(st
     assert result.steps == 2
 
 
+def test_a_record_stored_before_the_line_search_existed_still_matches(stored):
+    spec, results = stored
+    path = results / "lenet" / spec.folder_name / "record.json"
+    record = json.loads(path.read_text())
+    del record["config"]["line_search"]  # as every record made before the setting existed
+    path.write_text(json.dumps(record))
+    assert find_record(spec, results) == (path.parent, [])
+    assert load_or_run(spec, results).steps == 3
+    # ... and it is L-BFGS's fixed step: a strong-Wolfe run is another run, in its own folder
+    wolfe = replace(spec, config=replace(TINY, line_search="strong_wolfe"))
+    folder, refusals = find_record(wolfe, results)
+    assert folder is None and wolfe.folder_name != spec.folder_name
+    assert "line_search None (wanted 'strong_wolfe')" in refusals[0]
+
+
 def test_a_corrupt_record_is_refused_and_named(stored, capsys):
     spec, results = stored
     (results / "lenet" / spec.folder_name / "record.json").write_text("{ truncated")

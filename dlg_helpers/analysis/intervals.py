@@ -1,0 +1,105 @@
+"""How sure a rate or a median is: 95 % intervals, and the words that carry them with their n.
+
+A rate of successes gets the Wilson score interval (it behaves at 0 of n and n of n, where the
+textbook interval collapses to a point). A median gets the distribution-free interval between two
+order statistics, chosen from the binomial distribution; with five runs or fewer no pair of order
+statistics reaches 95 %, so the interval is the whole range and its real coverage is said.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+__all__ = ["CONFIDENCE", "wilson", "MedianInterval", "median_interval", "rate_text",
+           "median_text", "INDICATIVE_BELOW"]
+
+CONFIDENCE = 0.95
+"""The coverage every interval in the course aims at."""
+
+INDICATIVE_BELOW = 3
+"""A verdict resting on fewer runs than this is called indicative: one or two runs cannot tell a
+model's behaviour from the luck of a random start."""
+
+_Z = 1.959963984540054  # the standard normal's 97.5 % quantile
+
+
+def wilson(successes: int, trials: int, z: float = _Z) -> tuple[float, float]:
+    """The Wilson score interval of a rate ``successes / trials`` (95 % by default).
+
+    Raises:
+        ValueError: when ``trials`` is not positive or ``successes`` is outside 0..trials.
+    """
+    if trials <= 0 or not 0 <= successes <= trials:
+        raise ValueError(f"a rate needs 0 <= successes <= trials and trials > 0, got "
+                         f"{successes} of {trials}")
+    rate = successes / trials
+    centre = (rate + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z / (1 + z * z / trials) * math.sqrt(rate * (1 - rate) / trials
+                                                + z * z / (4 * trials * trials))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass(frozen=True)
+class MedianInterval:
+    """A median, the order-statistic interval around it (None for a single value) and the
+    interval's coverage."""
+
+    median: float
+    low: float | None
+    high: float | None
+    coverage: float | None
+    n: int
+
+
+def _binomial_cdf(k: int, n: int) -> float:
+    return sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+
+
+def median_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> MedianInterval:
+    """The median of ``values`` and the narrowest symmetric order-statistic interval
+    ``[x_(j), x_(n+1-j)]`` whose coverage is at least ``confidence`` (the whole range, with its
+    smaller coverage, when no such pair exists).
+
+    Raises:
+        ValueError: for no values, or a NaN among them.
+    """
+    if not values or any(math.isnan(v) for v in values):
+        raise ValueError(f"a median needs one or more numbers, got {list(values)}")
+    ordered, n = sorted(values), len(values)
+    median = statistics.median(ordered)
+    if n == 1:
+        return MedianInterval(median, None, None, None, 1)
+    j = 1  # 1-based: the interval [x_(j), x_(n+1-j)] covers the median with 1 - 2 P(B <= j-1)
+    while j + 1 <= n // 2 and 1 - 2 * _binomial_cdf(j, n) >= confidence:
+        j += 1
+    return MedianInterval(median, ordered[j - 1], ordered[n - j], 1 - 2 * _binomial_cdf(j - 1, n),
+                          n)
+
+
+def _percent(share: float, sign: bool = True) -> str:
+    return f"{100 * share:.0f}" + (" %" if sign else "")
+
+
+def rate_text(successes: int, trials: int, what: str = "runs") -> str:
+    """``"4 of 5 runs (80 %, 95 % CI 38–96 %)"``; ``"none of 0 runs"`` has no rate."""
+    if trials == 0:
+        return f"no {what}"
+    low, high = wilson(successes, trials)
+    return (f"{successes} of {trials} {what} ({_percent(successes / trials)}, 95 % CI "
+            f"{_percent(low, False)}–{_percent(high)})")
+
+
+def median_text(values: Sequence[float], fmt: Callable[[float], str] = "{:.2f}".format) -> str:
+    """A median as prose: ``"0.83 (95 % CI 0.71–0.95, n = 12)"``, ``"0.83 (range 0.71–0.95
+    covers the median with 75 %, n = 3)"`` for few runs, or ``"0.83 (one run)"``."""
+    interval = median_interval(values)
+    if interval.low is None:
+        return f"{fmt(interval.median)} (one run)"
+    span = f"{fmt(interval.low)}–{fmt(interval.high)}"
+    if interval.coverage >= CONFIDENCE:
+        return f"{fmt(interval.median)} (95 % CI {span}, n = {interval.n})"
+    return (f"{fmt(interval.median)} (range {span}, which covers the median with "
+            f"{_percent(interval.coverage)}, n = {interval.n})")

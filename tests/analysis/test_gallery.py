@@ -1,0 +1,56 @@
+"""Identification in the gallery, and the intervals that go with every rate and median."""
+
+import math
+
+import pytest
+import torch
+
+from dlg_helpers.analysis import gallery, intervals
+from dlg_helpers.client.images import load_image
+
+
+def test_the_gallery_holds_hundreds_of_each_kind():
+    assert gallery.gallery_size() >= 500
+
+
+def test_a_copy_is_identified_and_noise_is_not():
+    cat = load_image("cat", 32).pixels
+    ((likeness, rank),) = gallery.identify(cat, cat)
+    assert likeness == pytest.approx(1.0, abs=1e-5) and rank == 1
+    noise = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    ((likeness, rank),) = gallery.identify(noise, cat)
+    assert abs(likeness) < 0.3 and rank > 1
+
+
+def test_a_blurred_recoloured_copy_still_ranks_first():
+    face = load_image("face-3", 64).pixels
+    blurred = torch.nn.functional.avg_pool2d(face, 5, stride=1, padding=2)
+    tinted = 3 * blurred * torch.tensor([1.0, 0.5, 0.2]).view(1, 3, 1, 1) + 0.4
+    ((likeness, rank),) = gallery.identify(tinted, face)
+    assert rank == 1 and likeness > 0.9
+
+
+def test_identify_refuses_unpaired_shapes():
+    with pytest.raises(ValueError, match="pair each reconstruction"):
+        gallery.identify(torch.zeros(1, 3, 8, 8), torch.zeros(2, 3, 8, 8))
+
+
+def test_wilson_intervals_behave_at_the_ends():
+    low, high = intervals.wilson(5, 5)
+    assert high == 1 and low == pytest.approx(0.566, abs=1e-3)
+    assert intervals.wilson(0, 10)[0] == 0
+    with pytest.raises(ValueError, match="successes"):
+        intervals.wilson(3, 2)
+    assert intervals.rate_text(4, 5) == "4 of 5 runs (80 %, 95 % CI 38–96 %)"
+
+
+def test_median_intervals_reach_95_percent_only_with_six_values_or_more():
+    one = intervals.median_interval([0.4])
+    assert one.low is None and intervals.median_text([0.4]) == "0.40 (one run)"
+    few = intervals.median_interval([3, 1, 2])
+    assert (few.low, few.high) == (1, 3) and few.coverage == pytest.approx(0.75)
+    many = intervals.median_interval(list(range(100)))
+    assert many.coverage >= 0.95 and many.low < 49.5 < many.high and many.high - many.low < 30
+    assert intervals.median_text(list(range(20))).endswith("n = 20)")
+    with pytest.raises(ValueError):
+        intervals.median_interval([math.nan])
