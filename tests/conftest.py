@@ -77,7 +77,7 @@ def outcome_row() -> Callable[..., dict]:
         leaks = likeness >= dlg.criteria.RECOGNISED_LIKENESS
         return {"attack": attack, "defence": defence, "family": family, "strength": strength,
                 "image": image, **quality, **{f"best_{k}": v for k, v in quality.items()},
-                "likeness": likeness, "rank": 1, "images": 1, "identified": int(leaks),
+                "likeness": likeness, "rank": 1, "batch": 1, "identified": int(leaks),
                 "leaks": leaks, "aligned_mse": 1 - likeness, "label_true": [0],
                 "label_correct": label, "labels_recovered": int(label), "threshold": 1e-3,
                 "reconstructed": False, "first_step_below": None, "steps": 10,

@@ -18,7 +18,7 @@ __all__ = ["judged_images", "ladder", "calibration_counts"]
 
 def judged_images(results_dir: str | Path) -> list[dict[str, Any]]:
     """Every private image of every stored run under ``results_dir``: its run (``model/folder``),
-    its place in the batch, its reconstruction and truth (1, 3, H, W), its ``likeness`` and
+    ``model`` and ``image`` name, its place in the batch, its reconstruction and truth (1, 3, H, W), its ``likeness`` and
     gallery ``rank`` (:func:`~dlg_helpers.analysis.gallery.identify`), and whether it
     ``leaks``."""
     judged = []
@@ -26,23 +26,39 @@ def judged_images(results_dir: str | Path) -> list[dict[str, Any]]:
         result = load_result(record.parent)
         matched = match_batch(result.reconstruction, result.truth)
         for i, (likeness, rank) in enumerate(identify(matched, result.truth)):
-            judged.append({"run": f"{record.parent.parent.name}/{record.parent.name}", "index": i,
+            run = f"{record.parent.parent.name}/{record.parent.name}"
+            judged.append({"run": run, "index": i, "model": record.parent.parent.name,
+                           "image": _image_name(run, i),
                            "reconstruction": matched[i:i + 1], "truth": result.truth[i:i + 1],
                            "likeness": likeness, "rank": rank, "leaks": leaks(likeness, rank)})
     return judged
 
 
-def ladder(judged: Sequence[dict[str, Any]], rungs: Sequence[float]) -> list[dict[str, Any]]:
-    """For each likeness in ``rungs``, the identified image (rank 1) whose likeness is nearest
-    to it, each run used once: a ladder from faint to plain."""
+def _image_name(run: str, index: int) -> str:
+    images = run.split("/")[1].split("-seed")[0].split("+")
+    return images[index] if index < len(images) else images[0]
+
+
+def ladder(judged: Sequence[dict[str, Any]], rungs: Sequence[float],
+           spread: float = 0.03) -> list[dict[str, Any]]:
+    """For each likeness in ``rungs``, an identified image (rank 1) whose likeness is nearest to
+    it: among those within ``spread`` of the nearest, one of a model and a picture not yet on
+    the ladder when there is one, so the ladder is not one image many times."""
     used: set[tuple[str, int]] = set()
+    seen_models: set[str] = set()
+    seen_images: set[str] = set()
     chosen = []
     for rung in rungs:
         candidates = [j for j in judged if j["rank"] == 1 and (j["run"], j["index"]) not in used]
         if not candidates:
             break
-        best = min(candidates, key=lambda j: abs(j["likeness"] - rung))
+        nearest = min(abs(j["likeness"] - rung) for j in candidates)
+        close = [j for j in candidates if abs(j["likeness"] - rung) <= nearest + spread]
+        best = min(close, key=lambda j: (j["model"] in seen_models, j["image"] in seen_images,
+                                         abs(j["likeness"] - rung)))
         used.add((best["run"], best["index"]))
+        seen_models.add(best["model"])
+        seen_images.add(best["image"])
         chosen.append(best)
     return chosen
 

@@ -19,6 +19,7 @@ from IPython.display import Markdown
 
 from ..attack.trace import AttackResult
 from ..book.tables import fmt_sci, markdown_table
+from ..client.models import get_spec
 from ..runs.spec import RunSpec
 from ..runs.store import stored_result
 from .criteria import RECONSTRUCTED_MSE, reconstructed, threshold_text
@@ -64,8 +65,9 @@ def collect(groups: Mapping[str, Sequence[RunSpec]], results_dir: str | Path,
             threshold: float = RECONSTRUCTED_MSE) -> Collected:
     """Load the stored run of every spec in every group (nothing is computed).
 
-    Each row is :func:`~dlg_helpers.analysis.rows.result_row` (judged against ``threshold``)
-    plus ``group``, ``model``, ``images``, ``size`` and ``seed``; ``missing`` holds the
+    Each row is :func:`~dlg_helpers.analysis.rows.result_row` (judged against ``threshold``,
+    with ``input_mse`` in the model's input units) plus ``group``, ``model``, ``images``,
+    ``size`` and ``seed``; ``missing`` holds the
     command of each run not stored.
     """
     results: dict[str, list[AttackResult]] = {}
@@ -81,7 +83,7 @@ def collect(groups: Mapping[str, Sequence[RunSpec]], results_dir: str | Path,
             results[group].append(result)
             rows.append({"group": group, "model": spec.model, "images": "+".join(spec.images),
                          "size": spec.image_size, "seed": spec.config.seed,
-                         **result_row(result, threshold)})
+                         **result_row(result, threshold, get_spec(spec.model).normalisation)})
     return Collected(results, rows, missing)
 
 
@@ -103,7 +105,7 @@ def group_summary(rows: Sequence[Mapping[str, Any]], by: str | tuple[str, ...] =
     A group is the rows with the same ``by`` key (or tuple of keys; ``group`` holds its value).
     Each summary gives how many ``runs``; how many ``leaked`` (the course's definition,
     :func:`~dlg_helpers.analysis.criteria.leaks`) with the rate's 95 % Wilson interval
-    (``leaked_low``, ``leaked_high``), and how many of all private images were ``identified``;
+    (``leaked_low``, ``leaked_high``), and how many of its ``private_images`` were ``identified``;
     for each score in ``mse, aligned_mse, ssim, r2`` and the best-recovered image's ``best_*``
     and ``likeness`` the median with its order-statistic interval (``*_low``, ``*_high``, None
     for one run) and that interval's ``*_coverage``
@@ -134,7 +136,7 @@ def group_summary(rows: Sequence[Mapping[str, Any]], by: str | tuple[str, ...] =
                                  "threshold": thresholds.pop(), "leaked": leaked,
                                  "leaked_low": low, "leaked_high": high,
                                  "identified": sum(r["identified"] for r in members),
-                                 "images": sum(r["images"] for r in members)}
+                                 "private_images": sum(r["batch"] for r in members)}
         for key in _MEDIANS:
             entry.update(_median_fields(key, [r[key] for r in members]))
         entry.update({

@@ -10,8 +10,8 @@ import re
 from ..attack.trace import AttackResult
 
 __all__ = ["RECONSTRUCTED_MSE", "RECOGNISED_LIKENESS", "STILL_FALLING", "FALLING_WINDOW",
-           "reconstructed", "leaks", "fall", "still_falling", "halving_steps", "diverged",
-           "threshold_text"]
+           "ABOUT", "about_steps", "reconstructed", "leaks", "fall", "still_falling",
+           "halving_steps", "diverged", "threshold_text"]
 
 RECONSTRUCTED_MSE = 1e-3
 """An image counts as reconstructed when its MSE to the private image is below this (the
@@ -31,6 +31,16 @@ STILL_FALLING = 0.01
 
 FALLING_WINDOW = 100
 """The steps over which "still falling" is judged."""
+
+
+ABOUT = 0.5
+"""The report's "about N steps" is read as N within this fraction either way (50 to 150 for its
+"about 100", 25 to 75 for its "about 50"): one window for every such claim."""
+
+
+def about_steps(stated: int) -> tuple[int, int]:
+    """The steps read as "about ``stated``" (:data:`ABOUT`)."""
+    return round(stated * (1 - ABOUT)), round(stated * (1 + ABOUT))
 
 
 def reconstructed(mse: float, threshold: float = RECONSTRUCTED_MSE) -> bool:

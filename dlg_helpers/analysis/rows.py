@@ -7,11 +7,12 @@ from typing import Any
 import torch
 
 from ..attack.trace import AttackResult
+from ..client.models import Normalisation
 from .criteria import RECONSTRUCTED_MSE, diverged, leaks, reconstructed
 from .gallery import identify
 from .metrics import image_metrics, match_batch
 
-__all__ = ["image_rows", "result_row"]
+__all__ = ["image_rows", "input_mse", "result_row"]
 
 
 def image_rows(reconstruction: torch.Tensor, truth: torch.Tensor) -> list[dict[str, Any]]:
@@ -28,16 +29,27 @@ def image_rows(reconstruction: torch.Tensor, truth: torch.Tensor) -> list[dict[s
     return rows
 
 
-def result_row(result: AttackResult, threshold: float = RECONSTRUCTED_MSE) -> dict[str, Any]:
+def input_mse(reconstruction: torch.Tensor, truth: torch.Tensor,
+              normalisation: Normalisation) -> float:
+    """The MSE in the units the model takes (after ``normalisation``), as code that compares the
+    tensors fed to the network reports it; for a model fed [0, 1] pixels it is the MSE."""
+    matched = match_batch(reconstruction, truth)
+    return float(((normalisation.to_model_input(matched.float())
+                   - normalisation.to_model_input(truth.float())) ** 2).mean())
+
+
+def result_row(result: AttackResult, threshold: float = RECONSTRUCTED_MSE,
+               normalisation: Normalisation | None = None) -> dict[str, Any]:
     """One attack as a table row: the one place a result becomes numbers.
 
     ``mse``, ``psnr``, ``ssim`` (the report's measures), ``aligned_mse``, ``r2``,
     ``corrected_psnr`` and ``corrected_ssim`` are the batch's (its mean); ``likeness`` and
     ``rank`` and the ``best_*`` scores are its best-recovered image's, the one most like its
     private image (:func:`image_rows`): what a batch hides is judged by the image that comes back
-    best. ``identified`` counts the batch's images that leak, ``leaks`` says whether any does:
+    best. ``batch`` is the number of private images, ``identified`` counts those that leak, ``leaks`` says whether any does:
     the course's one definition of leakage. ``reconstructed`` and ``first_step_below`` are judged
-    against ``threshold`` (the report's MSE), which the row carries.
+    against ``threshold`` (the report's MSE), which the row carries. Given the model's
+    ``normalisation``, ``input_mse`` is the MSE in the model's input units (:func:`input_mse`).
     """
     quality = image_metrics(result.reconstruction, result.truth)
     images = image_rows(result.reconstruction, result.truth)
@@ -48,7 +60,7 @@ def result_row(result: AttackResult, threshold: float = RECONSTRUCTED_MSE) -> di
         **{f"best_{key}": best[key] for key in ("mse", "psnr", "ssim", "r2", "corrected_ssim")},
         "likeness": best["likeness"],
         "rank": best["rank"],
-        "images": len(images),
+        "batch": len(images),
         "identified": identified,
         "leaks": identified > 0,
         "label_true": result.label_true,
@@ -68,4 +80,6 @@ def result_row(result: AttackResult, threshold: float = RECONSTRUCTED_MSE) -> di
         "restarts": len(result.attempts) - 1,
         "every_start_diverged": diverged(result),
         "status": result.status,
+        **({} if normalisation is None else
+           {"input_mse": input_mse(result.reconstruction, result.truth, normalisation)}),
     }

@@ -23,7 +23,7 @@ from ..attack.trace import AttackResult
 from ..book.tables import markdown_table
 from .comparison import attempt_counts, paired_orders
 from .criteria import FALLING_WINDOW, diverged, fall, still_falling
-from .intervals import INDICATIVE_BELOW, rate_text
+from .intervals import INDICATIVE_BELOW, rate_text, wilson
 from .rows import result_row
 
 __all__ = ["within_an_order", "converges_by", "restarts_rescue", "batch_makes_worse",
@@ -31,7 +31,7 @@ __all__ = ["within_an_order", "converges_by", "restarts_rescue", "batch_makes_wo
            "NOT_MEASURED", "Claim", "verdict_table", "under", "share_verdict", "indicative",
            "an_order_lower", "converges_in_about", "needs_more_steps", "optimiser_rests_by",
            "shows_nothing", "larger_models_leak_less", "architecture_as_defence",
-           "parameter_count", "activation_needed"]
+           "parameter_count", "activation_needed", "labels_inefficient"]
 
 
 HOLDS = "holds"
@@ -148,19 +148,23 @@ def batch_makes_worse(first: tuple[int, int], last: tuple[int, int]) -> str:
 
 
 def an_order_lower(quote: str, rows: Sequence[Mapping[str, Any]], higher: str, lower: str,
-                   names: Mapping[str, str], steps: int) -> Claim:
-    """Group ``lower``'s final MSE at least one order of magnitude below ``higher``'s, image by
-    image (rows of :func:`~dlg_helpers.analysis.comparison.collect`)."""
-    gaps = paired_orders(rows, higher, lower)
+                   names: Mapping[str, str], steps: int, key: str = "mse",
+                   units: str = "") -> Claim:
+    """Group ``lower``'s final MSE (row ``key``: ``"mse"`` on [0, 1] pixels, ``"input_mse"`` in
+    the model's input units, named by ``units``) at least one order of magnitude below
+    ``higher``'s, image by image (rows of :func:`~dlg_helpers.analysis.comparison.collect`)."""
+    gaps = paired_orders(rows, higher, lower, key)
     if not gaps:
         return Claim(quote, f"no image run on both {names[higher]} and {names[lower]}",
                      NOT_MEASURED)
     at_least_one = sum(gap >= 1 for gap in gaps.values())
+    unit_text = f" ({units})" if units else ""
     return Claim(quote, (
-        f"after {steps} steps, {names[higher]}'s MSE is {statistics.median(gaps.values()):.1f} "
-        f"orders of magnitude above {names[lower]}'s (median over {len(gaps)} shared images; "
-        f"{min(gaps.values()):.1f} to {max(gaps.values()):.1f}); at least one order on "
-        f"{at_least_one} of {len(gaps)}"), share_verdict(at_least_one, len(gaps)))
+        f"after {steps} steps, {names[higher]}'s MSE{unit_text} is "
+        f"{statistics.median(gaps.values()):.1f} orders of magnitude above {names[lower]}'s "
+        f"(median over {len(gaps)} shared images; {min(gaps.values()):.1f} to "
+        f"{max(gaps.values()):.1f}); at least one order on {at_least_one} of {len(gaps)}"),
+        share_verdict(at_least_one, len(gaps)))
 
 
 def converges_in_about(quote: str, results: Sequence[AttackResult], name: str,
@@ -248,29 +252,36 @@ def shows_nothing(quote: str, results: Sequence[AttackResult], name: str,
 
 
 def larger_models_leak_less(quote: str, sizes: Mapping[str, tuple[int, int, int]]) -> Claim:
-    """Ordered by parameter count, the share of runs that leak never rises. ``sizes`` maps a
-    model's name to (parameters, runs that leaked, runs); pass only models whose attack was
-    tested (:data:`NOT_SHOWN` models, whose optimiser diverged everywhere, say nothing of their
-    size). A verdict on models run once or twice is :func:`indicative`."""
+    """Ordered by parameter count, a larger model leaks measurably less often than a smaller one,
+    and never measurably more. ``sizes`` maps a model's name to (parameters, runs that leaked,
+    runs); pass only models whose attack was tested (:data:`NOT_SHOWN` models, whose optimiser
+    diverged everywhere, say nothing of their size).
+
+    "Measurably" means the rates' 95 % Wilson intervals do not overlap: a difference of one run
+    in two or five is chance. A verdict on models run once or twice is :func:`indicative`.
+    """
     if len(sizes) < 2:
         return Claim(quote, f"{len(sizes)} model(s) measured; the claim compares two or more",
                      NOT_MEASURED)
     order = sorted(sizes, key=lambda name: sizes[name][0])
-    share = {name: sizes[name][1] / sizes[name][2] for name in order}
+    interval = {name: wilson(sizes[name][1], sizes[name][2]) for name in order}
     text = "runs that leaked, by measured size: " + ", ".join(
         f"{name} ({sizes[name][0] / 1e6:.2g} M) {sizes[name][1]} of {sizes[name][2]}"
         for name in order)
-    fewest = min(sizes[name][2] for name in order)
-    rises = [(a, b) for a, b in zip(order, order[1:]) if share[b] > share[a]]
+    pairs = [(a, b) for i, a in enumerate(order) for b in order[i + 1:]]
+    rises = [(a, b) for a, b in pairs if interval[b][0] > interval[a][1]]
+    falls = [(a, b) for a, b in pairs if interval[b][1] < interval[a][0]]
     if rises:
         verdict = DOES_NOT_HOLD + ": " + "; ".join(
             f"{b} leaks more often than the smaller {a}" for a, b in rises)
-    elif len(set(share.values())) == 1:
-        verdict = (DOES_NOT_HOLD + (": every model leaks in every run" if share[order[0]] == 1
-                                    else ": the models leak equally often"))
+    elif falls:
+        verdict = HOLDS + " between " + "; ".join(f"{a} and the larger {b}" for a, b in falls)
+    elif all(sizes[name][1] == sizes[name][2] for name in order):
+        verdict = DOES_NOT_HOLD + ": every model leaks in every run"
     else:
-        verdict = HOLDS
-    return Claim(quote, text, indicative(verdict, fewest))
+        verdict = (DOES_NOT_HOLD + ": no larger model leaks measurably less often (the rates' "
+                   "95 % intervals overlap)")
+    return Claim(quote, text, indicative(verdict, min(sizes[name][2] for name in order)))
 
 
 def architecture_as_defence(leaks: Mapping[str, tuple[int, int]]) -> str:
@@ -318,6 +329,20 @@ def activation_needed(quote: str, network: str, sigmoid: tuple[int, int],
     return Claim(quote, f"{network}, the same images: leaked in {rate_text(*sigmoid)} with "
                         f"Sigmoid, {rate_text(*relu)} with ReLU",
                  indicative(verdict, relu[1]))
+
+
+def labels_inefficient(quote: str, joint: tuple[int, int], analytic: tuple[int, int]) -> Claim:
+    """DLG, which optimises a soft label with the image, misses labels that reading them off the
+    gradient (iDLG) finds. ``joint`` and ``analytic`` are ``(labels recovered, labels)``."""
+    if not joint[1] or not analytic[1]:
+        return Claim(quote, "no runs of both label attacks stored", NOT_MEASURED)
+    verdict = (DOES_NOT_HOLD + ": DLG recovered every label here" if joint[0] == joint[1] else
+               HOLDS if analytic[0] == analytic[1] else
+               "holds only in degree: reading the label off the gradient misses some too")
+    return Claim(quote, f"labels recovered: DLG's joint optimisation "
+                        f"{rate_text(*joint, what='labels')}; read off the gradient (iDLG) "
+                        f"{rate_text(*analytic, what='labels')}",
+                 indicative(verdict, joint[1]))
 
 
 def activation_in(summary: Mapping[str, Mapping[str, Any]], network: str,

@@ -420,29 +420,37 @@ def plot_privacy_utility(medians: Sequence[Mapping[str, object]],
 
 def plot_likeness_ladder(examples: Sequence[tuple[str, torch.Tensor, torch.Tensor, float, int]]
                          ) -> Figure:
-    """The calibration of "leaks": reconstructions at a ladder of likeness, each below its
+    """The calibration of "leaks": reconstructions at a ladder of likeness, each under its
     private image, shown as an attacker would see them (colours standardised,
-    :func:`~dlg_helpers.analysis.metrics.standardise`).
+    :func:`~dlg_helpers.analysis.metrics.standardise`) and at the thumbnail scale the likeness
+    compares (:data:`~dlg_helpers.analysis.gallery.THUMBNAIL` pixels a side).
 
     Args:
         examples: (name, reconstruction, truth, likeness, rank) per rung, images (1, 3, H, W),
             ordered from least to most alike.
     """
     from ..analysis.criteria import leaks
+    from ..analysis.gallery import THUMBNAIL
     from ..analysis.metrics import standardise
+
+    def small(image: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.interpolate(image.float(), size=(THUMBNAIL, THUMBNAIL),
+                                               mode="bilinear", antialias=True)
 
     columns = min(5, len(examples))
     rows = math.ceil(len(examples) / columns)
     with _styled():
-        fig, axes = plt.subplots(2 * rows, columns, figsize=(2.1 * columns, 4.6 * rows),
+        fig, axes = plt.subplots(3 * rows, columns, figsize=(2.0 * columns, 6.6 * rows),
                                  squeeze=False)
         for ax in axes.flat:
             ax.axis("off")
         for i, (name, found, truth, likeness, rank) in enumerate(examples):
-            row, column = 2 * (i // columns), i % columns
+            row, column = 3 * (i // columns), i % columns
             show_image(axes[row][column], truth, name)
             verdict = "leaks" if leaks(likeness, rank) else "does not leak"
             show_image(axes[row + 1][column], standardise(found),
-                       f"likeness {likeness:.2f}, rank {rank}\n{verdict}")
+                       f"likeness {likeness:.2f}, rank {rank}")
+            show_image(axes[row + 2][column], standardise(small(found)),
+                       f"thumbnail: {verdict}")
         fig.tight_layout()
     return fig

@@ -49,7 +49,7 @@ def test_reconstructed_diverged_and_threshold_text():
 def test_a_tables_threshold_is_the_one_its_rows_were_judged_against():
     row = {"group": "g", "mse": 1e-4, "aligned_mse": 1e-4, "ssim": 0.9, "best_ssim": 0.9,
            "r2": 0.99, "best_r2": 0.99, "best_corrected_ssim": 0.9, "likeness": 0.99,
-           "leaks": True, "identified": 1, "images": 1,
+           "leaks": True, "identified": 1, "batch": 1,
            "best_mse": 1e-4, "best_psnr": 40.0, "psnr": 40.0, "label_correct": True,
            "labels_recovered": 1, "label_true": [0], "reconstructed": True,
            "first_step_below": 10, "steps": 20, "evaluations": 100, "seconds": 1.0,

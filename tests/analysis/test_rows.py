@@ -13,7 +13,7 @@ def test_a_batch_row_keeps_its_mean_and_its_best_recovered_image(make_result):
     row = result_row(run)
     assert row["best_ssim"] == pytest.approx(1.0) and row["ssim"] < 0.6
     assert row["likeness"] == pytest.approx(1.0) and row["rank"] == 1
-    assert row["images"] == 2 and row["identified"] == 1 and row["leaks"]
+    assert row["batch"] == 2 and row["identified"] == 1 and row["leaks"]
     single = result_row(make_result([1.0, 0.5]))
     assert single["best_ssim"] == single["ssim"]
 

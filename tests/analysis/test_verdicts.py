@@ -97,17 +97,22 @@ def test_a_batch_that_leaks_one_image_shows_something():
 
 
 @pytest.mark.parametrize("sizes, verdict", [
-    ({"A": (1, 5, 5), "B": (5, 0, 5), "C": (9, 0, 5)}, "holds"),
+    ({"A": (1, 10, 10), "B": (5, 0, 10), "C": (9, 0, 10)},
+     "holds between A and the larger B; A and the larger C"),
     ({"A": (1, 5, 5), "B": (5, 5, 5), "C": (9, 5, 5)},
      "does not hold: every model leaks in every run"),
-    ({"A": (1, 2, 5), "B": (5, 2, 5)}, "does not hold: the models leak equally often"),
-    ({"A": (1, 5, 5), "B": (5, 1, 5), "C": (9, 3, 5)},
-     "does not hold: C leaks more often than the smaller B"),
-    ({"A": (1, 5, 5), "B": (5, 1, 1)},
-     "does not hold: every model leaks in every run (indicative: 1 run, too few to tell the "
-     "model from the luck of one random start)"),
+    ({"A": (1, 2, 5), "B": (5, 1, 5)},
+     "does not hold: no larger model leaks measurably less often (the rates' 95 % intervals "
+     "overlap)"),
+    ({"A": (1, 0, 10), "B": (5, 1, 10), "C": (9, 10, 10)},
+     "does not hold: C leaks more often than the smaller A; C leaks more often than the smaller "
+     "B"),
+    ({"A": (1, 10, 11), "B": (5, 2, 2)},  # 10 of 11 against 2 of 2 is no difference
+     "does not hold: no larger model leaks measurably less often (the rates' 95 % intervals "
+     "overlap) (indicative: 2 runs, too few to tell the model from the luck of one random "
+     "start)"),
 ])
-def test_larger_models_leak_less_when_the_share_that_leaks_never_rises(sizes, verdict):
+def test_larger_models_leak_less_when_the_rates_intervals_separate(sizes, verdict):
     assert v.larger_models_leak_less("larger", sizes).verdict == verdict
 
 
@@ -117,7 +122,7 @@ def test_larger_models_leak_less_needs_two_models_and_can_be_labelled_by_attack(
         "larger", {"A": (1, 5, 5), "B": (5, 0, 5)}))
     assert claim.measured.startswith("under inverting gradients: runs that leaked, by measured "
                                      "size: A (1e-06 M) 5 of 5, B (5e-06 M) 0 of 5")
-    assert claim.verdict == "holds" and claim.claim == "larger"
+    assert claim.verdict == "holds between A and the larger B" and claim.claim == "larger"
 
 
 def test_architecture_as_a_defence_falls_with_the_first_large_model_that_leaks():
