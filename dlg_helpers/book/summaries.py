@@ -14,7 +14,7 @@ from typing import Any
 from IPython.display import Markdown
 from torch import nn
 
-from ..analysis.criteria import RECONSTRUCTED_MSE
+from ..analysis.criteria import RECONSTRUCTED_MSE, threshold_text
 from ..analysis.rows import result_row
 from ..attack.config import AttackConfig
 from ..attack.registry import attack_entry
@@ -90,15 +90,24 @@ def result_rows(results: Mapping[str, AttackResult], threshold: float = RECONSTR
     return [{"run": label, **result_row(result, threshold)} for label, result in results.items()]
 
 
+def _leak_text(row: Mapping[str, Any]) -> str:
+    verdict = "yes" if row["leaks"] else "no"
+    if row["batch"] > 1:
+        verdict = f"{row['identified']} of {row['batch']}"
+    return f"{verdict} ({row['likeness']:.2f})"
+
+
 def result_table(results: Mapping[str, AttackResult], threshold: float = RECONSTRUCTED_MSE) -> Markdown:
-    """The outcome of each run: MSE (plain and aligned), PSNR, SSIM, label, steps, cost."""
-    return markdown_table(result_rows(results, threshold), {
-        "run": ("run", str), "mse": ("MSE", fmt_sci), "aligned_mse": ("aligned MSE", fmt_sci),
-        "psnr": ("PSNR (dB)", lambda v: f"{v:.1f}"), "ssim": ("SSIM", lambda v: f"{v:.3f}"),
-        "label_correct": ("label right", str),
-        "first_step_below": (f"first step MSE < {threshold:g}", fmt_int),
-        "first_aligned_step_below": (f"first step aligned < {threshold:g}", fmt_int),
-        "steps": ("steps", fmt_int), "evaluations": ("evaluations", fmt_int),
+    """The outcome of each run in seven columns: whether it leaked (with the best image's
+    likeness), its R², the report's MSE and the aligned MSE, the label, and the first step the
+    MSE fell below ``threshold``."""
+    rows = [{**row, "leak_text": _leak_text(row)} for row in result_rows(results, threshold)]
+    return markdown_table(rows, {
+        "run": ("run", str), "leak_text": ("leaked (likeness)", str),
+        "best_r2": ("R²", lambda v: f"{v:.2f}"),
+        "mse": ("report's MSE", fmt_sci), "aligned_mse": ("aligned MSE", fmt_sci),
+        "label_correct": ("label right", lambda v: "yes" if v else "no"),
+        "first_step_below": (f"step MSE < {threshold_text(threshold)}", fmt_int),
     })
 
 
