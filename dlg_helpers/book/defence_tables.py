@@ -35,9 +35,16 @@ def _accuracy_header(costs: Sequence[Mapping[str, Any]], header: str) -> str:
 
 
 def _epsilon_text(value: float | None) -> str:
+    """ε as a reader compares it: one decimal up to 100, then its order of magnitude (an ε of
+    millions guarantees nothing, and its digits mean nothing)."""
     if value is None:
         return "no guarantee"
-    return "∞" if math.isinf(value) else f"{value:,.1f}"
+    if math.isinf(value):
+        return "∞"
+    if value < 100:
+        return f"{value:.1f}"
+    exponent = math.floor(math.log10(value))
+    return f"{value / 10 ** exponent:.1f} × 10^{exponent}"
 
 
 def _leaked_text(row: Mapping[str, Any]) -> str:
