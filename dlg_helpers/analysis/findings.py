@@ -16,6 +16,7 @@ from .comparison import orders_apart, unreconstructed
 from .criteria import FALLING_WINDOW, fall, halving_steps, still_falling
 from .metrics import aligned_mse
 from .probes import uniform_noise
+from .rows import result_row
 
 __all__ = ["lenet_failures", "resnet_steps", "densenet_claims", "NAMED_DEFENCES", "defences"]
 
@@ -68,7 +69,8 @@ def densenet_claims(results: Mapping[str, AttackResult], resnets: Mapping[str, A
                     lenets: Mapping[str, AttackResult], steps: int,
                     about: int) -> dict[str, Any]:
     """The DenseNet-121 chapter's claims: does L-BFGS come to rest within ``about`` steps, is
-    DenseNet's error of ResNet-18's order, and an order above LeNet's (runs by image)."""
+    DenseNet's error of ResNet-18's order, and an order above LeNet's (runs by image); and how
+    many of its runs leaked their image."""
     first, resnet = next(iter(results.values())), next(iter(resnets.values()))
     resting = [r.resting_step() for r in results.values()]
     converged = [step is not None and step <= about for step in resting]
@@ -96,6 +98,8 @@ def densenet_claims(results: Mapping[str, AttackResult], resnets: Mapping[str, A
         "densenet_minutes": first.wall_seconds / 60,
         "densenet_seconds_per_evaluation": first.wall_seconds / first.evaluations,
         "label_count": sum(r.label_correct for r in results.values()),
+        "leak_count": sum(bool(result_row(r)["leaks"]) for r in results.values()),
+        "densenet_likeness": result_row(first)["likeness"],
         "verdict_50": verdicts.share_verdict(sum(converged), len(converged),
                                              every="holds, and sooner than stated"),
         "verdict_order": verdicts.within_an_order(gap_to_resnet, aligned_gap_to_resnet),
