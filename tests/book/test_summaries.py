@@ -22,10 +22,15 @@ def test_parameter_rows_measure_each_model():
     assert "| lenet | 85,036 | 60,000 | 1.42 | another network |" in table
 
 
-def test_result_table_counts_steps_and_labels(make_result):
+def test_result_table_leads_with_leakage_in_seven_columns(make_result):
     run = make_result([1.0, 0.5, 0.0005])
     text = summaries.result_table({"toy": run}).data
-    assert "| toy | 0.0e+00 |" in text and "| True | 2 | 2 | 2 | 60 |" in text
+    assert text.splitlines()[0].count("|") == 8
+    # a blank picture identifies nothing; its MSE reached 1e-3 at step 2
+    assert text.splitlines()[-1] == "| toy | no (0.00) | 1.00 | 0.0e+00 | 0.0e+00 | yes | 2 |"
+    cat = dlg.load_image("cat", 32).pixels
+    run.truth, run.reconstruction = cat, cat.clone()
+    assert "| toy | yes (1.00) | 1.00 |" in summaries.result_table({"toy": run}).data
 
 
 def test_chapter_durations_come_from_papermill_metadata(tmp_path):
