@@ -27,8 +27,8 @@ from ..runs.store import load_or_run, stored_result
 from .comparison import group_summary, missing_note
 from .rows import result_row
 
-__all__ = ["NO_DEFENCE", "BATCH", "split_batch", "private_batch", "describe_defence",
-           "attack_outcomes", "median_outcomes", "stopping_settings", "protection_ranking",
+__all__ = ["NO_DEFENCE", "BATCH", "GUARANTEE", "HEURISTIC", "CHOICE", "kind_of", "split_batch",
+           "private_batch", "describe_defence", "attack_outcomes", "median_outcomes", "stopping_settings", "protection_ranking",
            "gradient_changes"]
 
 
@@ -36,6 +36,17 @@ NO_DEFENCE = "none"
 
 
 BATCH = "batch"
+
+
+GUARANTEE, HEURISTIC, CHOICE = "guarantee", "heuristic", "client's choice"
+
+
+def kind_of(family: str) -> str:
+    """What sort of protection a defence family is: DP-SGD is a ``"guarantee"`` (a bound on what
+    any attack can learn), a larger batch a ``"client's choice"`` (it changes what is trained,
+    not what is shared), every other post-processing of the gradient a ``"heuristic"`` (it beats
+    the attacks tried, with no bound on the next one)."""
+    return GUARANTEE if family == "dpsgd" else CHOICE if family == BATCH else HEURISTIC
 
 
 def split_batch(text: str) -> tuple[int, str | None]:
@@ -235,7 +246,7 @@ def protection_ranking(medians: Sequence[Mapping[str, Any]],
         shown = stopping if stopping is not None else settings[-1]
         cost = accuracy.get(shown)
         ranking.append({
-            "family": family, "setting": stopping, "strongest_tried": settings[-1],
+            "family": family, "kind": kind_of(family), "setting": stopping, "strongest_tried": settings[-1],
             "worst_leaked": worst[shown][0], "worst_likeness": worst[shown][1],
             "accuracy": None if cost is None else cost["accuracy"], "price": cost,
             "accuracy_drop": None if cost is None else baseline - cost["accuracy"],

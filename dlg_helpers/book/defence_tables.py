@@ -82,8 +82,9 @@ def ranking_table(ranking: Sequence[Mapping[str, Any]]) -> Markdown:
     """:func:`protection_ranking` as a table, best defence first."""
     prices = [row["price"] for row in ranking if row.get("price") is not None]
     return markdown_table(
-        [{**row, "rank": i} for i, row in enumerate(ranking, start=1)],
-        {"rank": ("rank", str), "family": ("defence", str),
+        [{**row, "rank": i, "named": f"{row['family']} ({row['kind']})"}
+         for i, row in enumerate(ranking, start=1)],
+        {"rank": ("rank", str), "named": ("defence (kind)", str),
          "setting": ("weakest setting that stops every attack",
                      lambda v: "none of those tried" if v is None else str(v)),
          "worst_leaked": ("worst share leaked there", lambda v: f"{v:.0%}"),

@@ -25,7 +25,7 @@ from .images import resize_and_crop
 from .models import build_model, get_spec
 
 __all__ = ["TrainingConfig", "TrainingResult", "digits_dataset", "face_dataset", "DATASETS",
-           "accuracy", "train", "trained_weights"]
+           "accuracy", "schedule", "train", "trained_weights"]
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,21 @@ def accuracy(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor) -> fl
     return float((predicted == labels).float().mean())
 
 
+def schedule(config: TrainingConfig, images: int) -> tuple[int, int]:
+    """How many of a data set's ``images`` ``config`` trains on, and for how many SGD steps
+    (what DP-SGD's accountant needs).
+
+    Raises:
+        ValueError: when a batch is larger than the training images.
+    """
+    examples = images - round(config.test_fraction * images)
+    per_epoch = examples // config.batch_size
+    if per_epoch == 0:
+        raise ValueError(f"batch_size {config.batch_size} exceeds the {examples} training "
+                         f"images of {config.dataset!r}; lower batch_size or test_fraction")
+    return examples, config.epochs * per_epoch if config.steps is None else config.steps
+
+
 def train(model_name: str = "lenet", defence: Defence | None = None,
           config: TrainingConfig = TrainingConfig()) -> TrainingResult:
     """Train registered ``model_name`` on ``config.dataset`` with every shared gradient defended.
@@ -134,19 +149,15 @@ def train(model_name: str = "lenet", defence: Defence | None = None,
     inputs = spec.normalisation.to_model_input(images)
     generator = torch.Generator().manual_seed(config.seed)
     order = torch.randperm(len(labels), generator=generator)
-    held_out = round(config.test_fraction * len(labels))
-    test, training = order[:held_out], order[held_out:]
+    examples, last_step = schedule(config, len(labels))
+    test, training = order[:len(labels) - examples], order[len(labels) - examples:]
     model = build_model(model_name, seed=config.seed)
     parameters = [p for p in model.parameters() if p.requires_grad]
     losses: list[float] = []
     weights: dict[int, dict[str, torch.Tensor]] = {}
     kept_accuracy: dict[int, float] = {}
     step = 0
-    per_epoch = len(training) // config.batch_size
-    if per_epoch == 0:
-        raise ValueError(f"batch_size {config.batch_size} exceeds the {len(training)} training "
-                         f"images of {config.dataset!r}; lower batch_size or test_fraction")
-    last_step = config.epochs * per_epoch if config.steps is None else config.steps
+    per_epoch = examples // config.batch_size
 
     def keep() -> None:
         if step in config.keep_weights_at:

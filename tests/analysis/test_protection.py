@@ -160,3 +160,10 @@ def test_gradient_changes_measure_each_defence_on_one_gradient():
     batch, = gradient_changes("lenet", "cat", ["batch:4"])
     # the mean over four images points elsewhere than the cat's own gradient, with no zeros
     assert batch["relative_error"] > 0.1 and batch["cosine"] < 0.99 and batch["zeros"] < 0.01
+
+
+def test_defences_are_kept_apart_by_kind():
+    from dlg_helpers.analysis.protection import CHOICE, GUARANTEE, HEURISTIC, kind_of
+
+    assert kind_of("dpsgd") == GUARANTEE and kind_of("batch") == CHOICE
+    assert {kind_of(f) for f in ("gaussian", "laplacian", "prune", "precision")} == {HEURISTIC}

@@ -37,7 +37,8 @@ def test_tables_show_every_setting_and_the_ranking(outcome_row):
     assert "accuracy (mean ± sd, 2 seeds)" in table[0] and table[0].count("|") == 8
     assert table[3] == "| gaussian:0.1 | 0/1 | 0.10 | 0/1 | 0.10 | 0.82 ± 0.05 | no guarantee |"
     ranked = ranking_table(protection_ranking(medians, costs)).data.splitlines()
-    assert ranked[2] == "| 1 | gaussian | gaussian:0.1 | 0% | 0.82 ± 0.05 | -0.11 | no guarantee |"
+    assert ranked[2] == ("| 1 | gaussian (heuristic) | gaussian:0.1 | 0% | 0.82 ± 0.05 | -0.11 | "
+                         "no guarantee |")
     one_seed = [{"defence": d, "accuracy": a, "epsilon": None} for d, a in (("none", 0.93),
                                                                          ("gaussian:0.1", 0.82))]
     assert "| 0.82 | no guarantee |" in outcome_table(medians, one_seed).data  # no ± for one
