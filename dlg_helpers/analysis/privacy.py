@@ -79,7 +79,8 @@ def dp_grid(config: TrainingConfig, targets: Sequence[float] = DP_TARGETS,
 
     Returns:
         One row per setting: ``target``, ``noise`` (the multiplier), ``clip``, ``lr``, the
-        ``defence`` string, ``accuracy`` (mean over ``seeds``), ``accuracy_sd``, the training's
+        ``defence`` string, ``accuracy`` (mean over ``seeds``), ``accuracy_sd``, each seed's
+        ``accuracies``, the training's
         ``epsilon`` as the accountant counts it and the single release's ``release_epsilon``.
     """
     rows = []
@@ -95,7 +96,8 @@ def dp_grid(config: TrainingConfig, targets: Sequence[float] = DP_TARGETS,
             cost = by_defence[defence]
             rows.append({"target": target, "noise": noise, "clip": clip, "lr": lr,
                          "defence": defence, "accuracy": cost["accuracy"],
-                         "accuracy_sd": cost["accuracy_sd"], "epsilon": cost["epsilon"],
+                         "accuracy_sd": cost["accuracy_sd"], "accuracies": cost["accuracies"],
+                         "epsilon": cost["epsilon"],
                          "release_epsilon": release_epsilon(noise, config.delta)})
     return rows
 

@@ -27,7 +27,7 @@ from ..attack.trace import AttackResult, StepRecord
 __all__ = ["step_label", "STYLE", "show_image", "plot_images", "plot_attack_rows",
            "plot_evolution", "animate_evolution", "METRIC_LABELS", "plot_mse_curves",
            "plot_mse_panels", "plot_mse_bands", "plot_label_gradient", "plot_privacy_utility",
-           "plot_likeness_ladder"]
+           "plot_likeness_ladder", "plot_accuracy_against_epsilon"]
 
 
 STYLE = {
@@ -452,5 +452,39 @@ def plot_likeness_ladder(examples: Sequence[tuple[str, torch.Tensor, torch.Tenso
                        f"likeness {likeness:.2f}, rank {rank}")
             show_image(axes[row + 2][column], standardise(small(found)),
                        f"thumbnail: {verdict}")
+        fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_against_epsilon(grid: Sequence[Mapping[str, object]],
+                                  best: Sequence[Mapping[str, object]],
+                                  undefended: float) -> Figure:
+    """DP-SGD's price: held-out accuracy against the ε a whole training spends (log axis).
+
+    Every setting of the grid is a faint point (its learning rate by marker), the best setting
+    of each target ε a line, and the undefended training a dashed line.
+
+    Args:
+        grid: rows of :func:`~dlg_helpers.analysis.privacy.dp_grid`.
+        best: rows of :func:`~dlg_helpers.analysis.privacy.best_per_target`.
+        undefended: the accuracy without DP-SGD, at the same budget.
+    """
+    markers = dict(zip(dict.fromkeys(row["lr"] for row in grid), "osD^v"))
+    with _styled():
+        fig, ax = plt.subplots(figsize=(6.4, 4.0))
+        for lr, marker in markers.items():
+            rows = [row for row in grid if row["lr"] == lr]
+            ax.plot([row["epsilon"] for row in rows], [row["accuracy"] for row in rows], marker,
+                    color="#777777", alpha=0.6, markersize=5, linestyle="none",
+                    label=f"a setting, learning rate {lr:g}")
+        ax.errorbar([row["epsilon"] for row in best], [row["accuracy"] for row in best],
+                    yerr=[row["accuracy_sd"] for row in best], fmt="o-", color="#0072B2",
+                    linewidth=1.6, capsize=3, label="best setting for each ε")
+        ax.axhline(undefended, color="#D55E00", linestyle="--", linewidth=1.2,
+                   label="no DP-SGD")
+        ax.set_xscale("log")
+        ax.set_xlabel("ε of the whole training (δ = 1e-5)")
+        ax.set_ylabel("held-out accuracy")
+        ax.legend(fontsize=8, frameon=False, loc="lower right")
         fig.tight_layout()
     return fig

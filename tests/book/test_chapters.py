@@ -35,7 +35,8 @@ QUICK_PARAMETERS: dict[str, dict[str, object]] = {
     "09_defences": {"IMAGES": ["cat"],
                     "DEFENCES": ["none", "gaussian:0.01", "dpsgd:1.0", "batch:2"],
                     "DLG_STEPS": 2, "IG_STEPS": 4, "TRAINING_EPOCHS": 1, "TRAINING_SEEDS": 2,
-                    "RESULTS_DIR": TMP},
+                    "DP_TARGETS": [8.0], "DP_LEARNING_RATES": [0.5], "DP_CLIPS": [1.0],
+                    "DP_SEEDS": 1, "DIGITS": ["digit-0"], "RESULTS_DIR": TMP},
     "instructor": {"GPU_FLOPS": 1e12},
 }
 
