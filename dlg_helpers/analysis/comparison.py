@@ -43,14 +43,6 @@ class Collected:
         """What is missing and the commands that make it (:func:`missing_note`)."""
         return missing_note(self.missing)
 
-    def coverage(self) -> str:
-        """A sentence for the prose: how many of the wanted runs are stored."""
-        wanted = len(self.missing) + sum(len(runs) for runs in self.results.values())
-        if not self.missing:
-            return f"Every run this section wants ({wanted}) is stored."
-        verb = "is" if len(self.missing) == 1 else "are"
-        return f"{len(self.missing)} of the {wanted} runs this section wants {verb} not stored yet."
-
 
 def missing_note(commands: Sequence[str]) -> str:
     """Says how many wanted runs are not stored and lists the ``commands`` that make them, run
