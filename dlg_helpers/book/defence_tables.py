@@ -29,9 +29,11 @@ def _accuracy_text(cost: Mapping[str, Any] | None) -> str:
 
 
 def _accuracy_header(costs: Sequence[Mapping[str, Any]], header: str) -> str:
-    seeds = {len(row.get("accuracies", ())) for row in costs}
-    count = max(seeds, default=0)
-    return header if count < 2 else f"{header} (mean ± sd, {count} seeds)"
+    seeds = sorted({len(row.get("accuracies", ())) for row in costs})
+    if not seeds or seeds[-1] < 2:
+        return header
+    count = str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]} to {seeds[-1]}"
+    return f"{header} (mean ± sd, {count} seeds)"
 
 
 def _epsilon_text(value: float | None) -> str:
