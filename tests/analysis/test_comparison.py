@@ -29,7 +29,7 @@ def test_collect_loads_stored_runs_and_names_the_commands_of_missing_ones(stored
     (summary,) = group_summary(collected.rows)
     # one run: a median with no interval, and a table row that shows one number
     assert summary["runs"] == 1 and summary["mse_low"] is None and summary["mse_coverage"] is None
-    # three L-BFGS steps from noise show nothing: 0 of 1, whose interval still reaches 79 %
+    # three L-BFGS steps from noise do not leak: 0 of 1, whose interval still reaches 79 %
     assert summary["leaked"] == 0 and summary["leaked_low"] == 0
     assert summary["leaked_high"] == pytest.approx(0.79, abs=0.01)
     table = summary_table([summary]).data

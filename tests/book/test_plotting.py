@@ -190,3 +190,26 @@ def test_bands_draw_the_median_while_every_run_goes_and_the_range_beyond(result)
     plt.close(fig)
     with pytest.raises(ValueError, match="unknown metric 'psnr'"):
         plotting.plot_mse_bands({"lenet": [result]}, metric="psnr")
+
+
+def test_the_likeness_ladder_shows_truth_reconstruction_and_thumbnail_for_each_rung():
+    cat = dlg.load_image("cat", 32).pixels
+    noise = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    fig = plotting.plot_likeness_ladder([("LeNet, cat", noise, cat, 0.1, 40),
+                                         ("LeNet, cat", cat, cat, 1.0, 1)])
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["LeNet, cat", "LeNet, cat", "likeness 0.10, rank 40", "likeness 1.00, rank 1",
+                      "thumbnail: does not leak", "thumbnail: leaks"]
+    assert fig.get_facecolor()[:3] == (1.0, 1.0, 1.0)
+
+
+def test_dp_sgds_price_is_drawn_against_epsilon():
+    grid = [{"lr": lr, "epsilon": e, "accuracy": a} for lr, e, a in (
+        (0.1, 1.0, 0.3), (2.0, 1.0, 0.5), (0.1, 8.0, 0.6), (2.0, 8.0, 0.7))]
+    best = [{"epsilon": 1.0, "accuracy": 0.5, "accuracy_sd": 0.05},
+            {"epsilon": 8.0, "accuracy": 0.7, "accuracy_sd": 0.02}]
+    fig = plotting.plot_accuracy_against_epsilon(grid, best, undefended=0.92)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    labels = [line.get_label() for line in ax.lines]
+    assert "a setting, learning rate 0.1" in labels and "no DP-SGD" in labels

@@ -1,0 +1,46 @@
+"""The calibration of "leaks": every stored image judged, the ladder, the counts."""
+
+import pytest
+import torch
+
+from dlg_helpers.analysis import calibration
+from dlg_helpers.analysis.criteria import RECOGNISED_LIKENESS
+from dlg_helpers.analysis.rows import input_mse
+from dlg_helpers.client.models import get_spec
+
+
+def test_every_stored_image_is_judged(stored):
+    _, results = stored
+    (judged,) = calibration.judged_images(results)
+    assert judged["model"] == "lenet" and judged["image"] == "coffee" and judged["index"] == 0
+    assert judged["reconstruction"].shape == judged["truth"].shape == (1, 3, 32, 32)
+    # three steps from noise already rank the coffee first by its faint layout, but far below
+    # the likeness of a recognisable picture: it does not leak
+    assert judged["likeness"] < RECOGNISED_LIKENESS and not judged["leaks"]
+
+
+def _judged(run, likeness, rank=1, image="cat", model="lenet"):
+    return {"run": f"{model}/{run}", "index": 0, "model": model, "image": image,
+            "likeness": likeness, "rank": rank, "leaks": rank == 1 and likeness >= 0.7}
+
+
+def test_the_ladder_takes_ranked_first_images_near_each_rung_and_varies_them():
+    judged = [_judged("a", 0.31), _judged("b", 0.69, image="cat"),
+              _judged("c", 0.70, image="face-0", model="resnet18"), _judged("d", 0.9, rank=2),
+              _judged("e", 0.88, image="coffee")]
+    ladder = calibration.ladder(judged, [0.3, 0.7, 0.9])
+    # near 0.7 both b and c qualify; c is of another model and image, so it is taken
+    assert [j["run"] for j in ladder] == ["lenet/a", "resnet18/c", "lenet/e"]
+    assert calibration.calibration_counts(judged) == {"images": 5, "ranked_first": 4,
+                                                      "leak": 2, "short": 2}
+    assert calibration.calibration_counts(judged, threshold=0.3)["leak"] == 4
+    assert RECOGNISED_LIKENESS == 0.7
+
+
+def test_the_input_mse_is_in_the_units_the_network_is_fed():
+    truth = torch.full((1, 3, 4, 4), 0.5)
+    off = truth + 0.1
+    lenet, resnet = get_spec("lenet").normalisation, get_spec("resnet18").normalisation
+    assert input_mse(off, truth, lenet) == pytest.approx(0.01)  # LeNet takes [0, 1] pixels
+    std = torch.tensor(resnet.std)
+    assert input_mse(off, truth, resnet) == pytest.approx(float((0.01 / std ** 2).mean()))
