@@ -18,9 +18,9 @@ __all__ = ["judged_images", "ladder", "calibration_counts"]
 
 def judged_images(results_dir: str | Path) -> list[dict[str, Any]]:
     """Every private image of every stored run under ``results_dir``: its run (``model/folder``),
-    ``model`` and ``image`` name, its place in the batch, its reconstruction and truth (1, 3, H, W), its ``likeness`` and
-    gallery ``rank`` (:func:`~dlg_helpers.analysis.gallery.identify`), and whether it
-    ``leaks``."""
+    ``model`` and ``image`` name, its place in the batch, its reconstruction and truth
+    (1, 3, H, W), its ``likeness`` and gallery ``rank``
+    (:func:`~dlg_helpers.analysis.gallery.identify`), and whether it ``leaks``."""
     judged = []
     for record in sorted(Path(results_dir).glob(f"*/*/{RECORD_FILE}")):
         result = load_result(record.parent)

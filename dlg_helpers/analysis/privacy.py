@@ -31,10 +31,12 @@ __all__ = ["DP_TARGETS", "DP_LEARNING_RATES", "DP_CLIPS", "noise_for", "dp_defen
            "dp_grid", "best_per_target"]
 
 DP_TARGETS = (1.0, 2.0, 4.0, 8.0)
-"""The ε of a whole training that the grid aims at, the range deployments report (about 1 to 10)."""
+"""The ε of a whole training that the grid aims at, in the range deployments report (about 1 to
+10)."""
 
 DP_LEARNING_RATES = (0.1, 0.5, 2.0, 8.0)
-"""Learning rates tried under DP-SGD: clipping shrinks each step, so larger ones than plain SGD's."""
+"""Learning rates tried under DP-SGD: clipping shrinks each step, so larger ones than plain
+SGD's."""
 
 DP_CLIPS = (0.1, 1.0)
 """Clipping norms tried."""

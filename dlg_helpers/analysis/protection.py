@@ -28,7 +28,8 @@ from .comparison import group_summary, missing_note
 from .rows import result_row
 
 __all__ = ["NO_DEFENCE", "BATCH", "GUARANTEE", "HEURISTIC", "CHOICE", "kind_of", "split_batch",
-           "private_batch", "describe_defence", "attack_outcomes", "median_outcomes", "stopping_settings", "protection_ranking",
+           "private_batch", "describe_defence", "attack_outcomes", "median_outcomes",
+           "stopping_settings", "protection_ranking",
            "gradient_changes"]
 
 
@@ -246,7 +247,8 @@ def protection_ranking(medians: Sequence[Mapping[str, Any]],
         shown = stopping if stopping is not None else settings[-1]
         cost = accuracy.get(shown)
         ranking.append({
-            "family": family, "kind": kind_of(family), "setting": stopping, "strongest_tried": settings[-1],
+            "family": family, "kind": kind_of(family), "setting": stopping,
+            "strongest_tried": settings[-1],
             "worst_leaked": worst[shown][0], "worst_likeness": worst[shown][1],
             "accuracy": None if cost is None else cost["accuracy"], "price": cost,
             "accuracy_drop": None if cost is None else baseline - cost["accuracy"],

@@ -46,9 +46,10 @@ def result_row(result: AttackResult, threshold: float = RECONSTRUCTED_MSE,
     ``corrected_psnr`` and ``corrected_ssim`` are the batch's (its mean); ``likeness`` and
     ``rank`` and the ``best_*`` scores are its best-recovered image's, the one most like its
     private image (:func:`image_rows`): what a batch hides is judged by the image that comes back
-    best. ``batch`` is the number of private images, ``identified`` counts those that leak, ``leaks`` says whether any does:
-    the course's one definition of leakage. ``reconstructed`` and ``first_step_below`` are judged
-    against ``threshold`` (the report's MSE), which the row carries. Given the model's
+    best. ``batch`` is the number of private images, ``identified`` counts those that leak,
+    ``leaks`` says whether any does: the course's one definition of leakage. ``reconstructed``
+    and ``first_step_below`` are judged against ``threshold`` (the report's MSE), which the row
+    carries. Given the model's
     ``normalisation``, ``input_mse`` is the MSE in the model's input units (:func:`input_mse`).
     """
     quality = image_metrics(result.reconstruction, result.truth)

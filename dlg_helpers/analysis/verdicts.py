@@ -144,7 +144,8 @@ def batch_makes_worse(first: tuple[int, int], last: tuple[int, int]) -> str:
         return (f"holds: on the model that leaks, a larger batch let fewer of its images be "
                 f"identified ({first[0]} of {first[1]} alone, {last[0]} of {last[1]} in the "
                 "largest batch)")
-    return "does not hold here: LeNet's images were identified as often in the larger batch"
+    return ("does not hold here: LeNet's images were identified at least as often in the larger "
+            "batch")
 
 
 def an_order_lower(quote: str, rows: Sequence[Mapping[str, Any]], higher: str, lower: str,
