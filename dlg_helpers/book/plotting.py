@@ -471,7 +471,7 @@ def plot_accuracy_against_epsilon(grid: Sequence[Mapping[str, object]],
     """
     markers = dict(zip(dict.fromkeys(row["lr"] for row in grid), "osD^v"))
     with _styled():
-        fig, ax = plt.subplots(figsize=(6.4, 4.0))
+        fig, ax = plt.subplots(figsize=(7.6, 3.8))
         for lr, marker in markers.items():
             rows = [row for row in grid if row["lr"] == lr]
             ax.plot([row["epsilon"] for row in rows], [row["accuracy"] for row in rows], marker,
@@ -483,8 +483,11 @@ def plot_accuracy_against_epsilon(grid: Sequence[Mapping[str, object]],
         ax.axhline(undefended, color="#D55E00", linestyle="--", linewidth=1.2,
                    label="no DP-SGD")
         ax.set_xscale("log")
+        targets = [row["epsilon"] for row in best]
+        ax.set_xticks(targets, [f"{value:.2g}" for value in targets])
+        ax.minorticks_off()
         ax.set_xlabel("ε of the whole training (δ = 1e-5)")
         ax.set_ylabel("held-out accuracy")
-        ax.legend(fontsize=8, frameon=False, loc="lower right")
+        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
         fig.tight_layout()
     return fig
