@@ -27,7 +27,8 @@ from .intervals import median_interval, wilson
 from .rows import result_row
 
 __all__ = ["unreconstructed", "reached_of", "values_text", "orders_apart", "Collected", "collect",
-           "group_summary", "summaries", "value", "measured", "summary_table", "interval_text",
+           "group_summary", "summaries", "value", "leak_counts", "identified_counts",
+           "tested_sizes", "measured", "summary_table", "interval_text",
            "leaked_text", "paired_orders", "attempt_counts"]
 
 
@@ -163,6 +164,31 @@ def summaries(groups: Mapping[str, Sequence[RunSpec]], results_dir: str | Path,
 def value(summary: Mapping[str, Mapping[str, Any]], group: str, key: str) -> Any:
     """``summary[group][key]``, or NaN for a group none of whose runs is stored yet."""
     return summary[group][key] if group in summary else math.nan
+
+
+def leak_counts(summary: Mapping[str, Mapping[str, Any]], group: str) -> tuple[int, int]:
+    """``(runs that leaked, runs)`` of a summary's ``group``; (0, 0) for a group none of whose
+    runs is stored."""
+    row = summary.get(group)
+    return (0, 0) if row is None else (row["leaked"], row["runs"])
+
+
+def identified_counts(summary: Mapping[str, Mapping[str, Any]], group: str) -> tuple[int, int]:
+    """``(private images identified, private images)`` of a summary's ``group``; (0, 0) for a
+    group none of whose runs is stored."""
+    row = summary.get(group)
+    return (0, 0) if row is None else (row["identified"], row["private_images"])
+
+
+def tested_sizes(summary: Mapping[str, Mapping[str, Any]], groups: Mapping[str, str],
+                 parameters: Mapping[str, int]) -> dict[str, tuple[int, int, int]]:
+    """For :func:`~dlg_helpers.analysis.verdicts.larger_models_leak_less`: each model's
+    ``(parameters, runs that leaked, runs)``, ``groups`` mapping a model's name to its group in
+    ``summary``. Models none of whose runs is stored, or whose every run diverged from every
+    start (which tests nothing about the gradient), are left out."""
+    return {name: (parameters[name], summary[group]["leaked"], summary[group]["runs"])
+            for name, group in groups.items()
+            if group in summary and summary[group]["all_diverged"] < summary[group]["runs"]}
 
 
 def reached_of(summary: Mapping[str, Mapping[str, Any]], group: str) -> str:

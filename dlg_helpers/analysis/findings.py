@@ -72,6 +72,7 @@ def densenet_claims(results: Mapping[str, AttackResult], resnets: Mapping[str, A
     DenseNet's error of ResNet-18's order, and an order above LeNet's (runs by image); and how
     many of its runs leaked their image."""
     first, resnet = next(iter(results.values())), next(iter(resnets.values()))
+    rows = [result_row(r) for r in results.values()]
     resting = [r.resting_step() for r in results.values()]
     converged = [step is not None and step <= about for step in resting]
     gap_to_resnet = max(orders_apart(results, resnets, steps).values(), key=abs)
@@ -98,8 +99,8 @@ def densenet_claims(results: Mapping[str, AttackResult], resnets: Mapping[str, A
         "densenet_minutes": first.wall_seconds / 60,
         "densenet_seconds_per_evaluation": first.wall_seconds / first.evaluations,
         "label_count": sum(r.label_correct for r in results.values()),
-        "leak_count": sum(bool(result_row(r)["leaks"]) for r in results.values()),
-        "densenet_likeness": result_row(first)["likeness"],
+        "leak_count": sum(bool(row["leaks"]) for row in rows),
+        "densenet_likeness": rows[0]["likeness"],
         "verdict_50": verdicts.share_verdict(sum(converged), len(converged),
                                              every="holds, and sooner than stated"),
         "verdict_order": verdicts.within_an_order(gap_to_resnet, aligned_gap_to_resnet),

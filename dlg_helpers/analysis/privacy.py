@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..client.defences import dp_epsilon
-from ..client.training import DATASETS, TrainingConfig, schedule
+from ..client.training import TrainingConfig, dataset_size, schedule
 from .prices import stored_training_costs
 
 __all__ = ["DP_TARGETS", "DP_LEARNING_RATES", "DP_CLIPS", "noise_for", "dp_defence",
@@ -42,13 +42,12 @@ DP_CLIPS = (0.1, 1.0)
 """Clipping norms tried."""
 
 
-def noise_for(epsilon: float, config: TrainingConfig, model: str = "lenet") -> float:
+def noise_for(epsilon: float, config: TrainingConfig) -> float:
     """The DP-SGD noise multiplier that spends ``epsilon`` (at ``config.delta``) over the
     training ``config`` describes: its batches, epochs and data set (Opacus's RDP accountant)."""
     from opacus.accountants.utils import get_noise_multiplier
 
-    images = len(DATASETS[config.dataset](32)[1])
-    examples, steps = schedule(config, images)
+    examples, steps = schedule(config, dataset_size(config.dataset))
     with warnings.catch_warnings():
         # Opacus notes when the best Renyi order sits at the edge of its grid: the noise found
         # then spends a little less than epsilon, never more.
@@ -58,11 +57,14 @@ def noise_for(epsilon: float, config: TrainingConfig, model: str = "lenet") -> f
                                           steps=steps, accountant="rdp"))
 
 
-def dp_defence(epsilon: float, config: TrainingConfig, clip: float = 1.0,
-               model: str = "lenet") -> str:
+def _defence_text(noise: float, clip: float) -> str:
+    return f"dpsgd:{noise:.4g}:{clip:g}"
+
+
+def dp_defence(epsilon: float, config: TrainingConfig, clip: float = 1.0) -> str:
     """The defence string of DP-SGD at the noise that spends ``epsilon`` over ``config``'s
     training, with clipping norm ``clip`` (``"dpsgd:0.5151:1"``)."""
-    return f"dpsgd:{noise_for(epsilon, config, model):.4g}:{clip:g}"
+    return _defence_text(noise_for(epsilon, config), clip)
 
 
 def release_epsilon(noise_multiplier: float, delta: float = 1e-5) -> float:
@@ -85,22 +87,24 @@ def dp_grid(config: TrainingConfig, targets: Sequence[float] = DP_TARGETS,
         ``accuracies``, the training's
         ``epsilon`` as the accountant counts it and the single release's ``release_epsilon``.
     """
+    # the noise depends on the target and the schedule only, not on the learning rate or clip;
+    # it is trained as its string writes it (four digits)
+    noises = {target: float(f"{noise_for(target, config):.4g}") for target in targets}
     rows = []
     for lr in learning_rates:
         setting = replace(config, lr=lr)
-        defences = {(target, clip): dp_defence(target, setting, clip, model)
+        defences = {(target, clip): _defence_text(noises[target], clip)
                     for target in targets for clip in clips}
         costs = stored_training_costs(list(defences.values()), setting, model, seeds,
                                       results_dir, recompute=recompute, save=save)
         by_defence = {row["defence"]: row for row in costs}
         for (target, clip), defence in defences.items():
-            noise = float(defence.split(":")[1])
             cost = by_defence[defence]
-            rows.append({"target": target, "noise": noise, "clip": clip, "lr": lr,
+            rows.append({"target": target, "noise": noises[target], "clip": clip, "lr": lr,
                          "defence": defence, "accuracy": cost["accuracy"],
                          "accuracy_sd": cost["accuracy_sd"], "accuracies": cost["accuracies"],
                          "epsilon": cost["epsilon"],
-                         "release_epsilon": release_epsilon(noise, config.delta)})
+                         "release_epsilon": release_epsilon(noises[target], config.delta)})
     return rows
 
 

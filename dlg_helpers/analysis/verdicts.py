@@ -21,7 +21,7 @@ from IPython.display import Markdown
 from ..attack.registry import OPTIMISER_NAMES
 from ..attack.trace import AttackResult
 from ..book.tables import markdown_table
-from .comparison import attempt_counts, paired_orders
+from .comparison import attempt_counts, leak_counts, paired_orders
 from .criteria import FALLING_WINDOW, diverged, fall, still_falling
 from .intervals import INDICATIVE_BELOW, rate_text, wilson
 from .rows import result_row
@@ -350,11 +350,8 @@ def activation_in(summary: Mapping[str, Mapping[str, Any]], network: str,
                   quote: str = "") -> Claim:
     """:func:`activation_needed` for ``network`` from a summary whose groups
     ``"<network>, Sigmoid"`` and ``"<network>, ReLU"`` hold the same images' runs."""
-    def counts(activation: str) -> tuple[int, int]:
-        group = f"{network}, {activation}"
-        return (0, 0) if group not in summary else (summary[group]["leaked"],
-                                                    summary[group]["runs"])
-    return activation_needed(quote, network, counts("Sigmoid"), counts("ReLU"))
+    return activation_needed(quote, network, leak_counts(summary, f"{network}, Sigmoid"),
+                             leak_counts(summary, f"{network}, ReLU"))
 
 
 def how_it_ended(result: AttackResult, steps: int, window: int = FALLING_WINDOW,

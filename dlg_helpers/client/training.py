@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -25,7 +26,7 @@ from .images import resize_and_crop
 from .models import build_model, get_spec
 
 __all__ = ["TrainingConfig", "TrainingResult", "digits_dataset", "face_dataset", "DATASETS",
-           "accuracy", "schedule", "train", "trained_weights"]
+           "accuracy", "dataset_size", "schedule", "train", "trained_weights"]
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,12 @@ def accuracy(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor) -> fl
         predicted = model(inputs).argmax(dim=1)
     model.train(was_training)
     return float((predicted == labels).float().mean())
+
+
+@lru_cache(maxsize=None)
+def dataset_size(dataset: str) -> int:
+    """How many images the data set ``dataset`` of :data:`DATASETS` holds (loaded once)."""
+    return len(DATASETS[dataset](8)[1])
 
 
 def schedule(config: TrainingConfig, images: int) -> tuple[int, int]:

@@ -81,3 +81,17 @@ def test_reached_and_values_read_a_summary_by_group():
     assert reached_of(summary, "a") == "2 of 3"
     assert values_text(summary, {1: "a", 2: "b"}, "ssim_median") == (
         "1: 0.50, 2: not measured yet")
+
+
+def test_counts_read_a_summary_and_tested_sizes_leave_out_what_tested_nothing():
+    from dlg_helpers.analysis.comparison import identified_counts, leak_counts, tested_sizes
+
+    summary = {"A": {"leaked": 4, "runs": 5, "identified": 6, "private_images": 8,
+                     "all_diverged": 0},
+               "B": {"leaked": 0, "runs": 2, "identified": 0, "private_images": 2,
+                     "all_diverged": 2}}
+    assert leak_counts(summary, "A") == (4, 5) and leak_counts(summary, "C") == (0, 0)
+    assert identified_counts(summary, "A") == (6, 8) and identified_counts(summary, "C") == (0, 0)
+    # B diverged from every start of every run, C is not stored: neither says anything of size
+    assert tested_sizes(summary, {"a": "A", "b": "B", "c": "C"}, {"a": 1, "b": 2, "c": 3}) == {
+        "a": (1, 4, 5)}
