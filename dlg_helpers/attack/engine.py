@@ -44,10 +44,20 @@ class AttackDivergedWarning(UserWarning):
     """Every attempt of an attack diverged."""
 
 
-def _attempt_seed(seed: int, attempt: int) -> int:
+def attempt_seed(seed: int, attempt: int) -> int:
+    """The seed of random start ``attempt`` (0: the configured ``seed`` itself)."""
     if attempt == 0:
         return seed
     return int(np.random.SeedSequence([seed, attempt]).generate_state(1)[0])
+
+
+def random_start(seed: int, input_shape: tuple[int, ...], num_classes: int
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The dummy input and label logits a random start begins from, both drawn from N(0, 1)
+    with ``seed`` (the input first, so that a run's image does not depend on its label mode)."""
+    generator = torch.Generator().manual_seed(seed)
+    dummy = torch.randn(input_shape, generator=generator)
+    return dummy, torch.randn((input_shape[0], num_classes), generator=generator)
 
 
 def _plateaued(best_so_far: list[float], patience: int, tolerance: float) -> bool:
@@ -55,6 +65,59 @@ def _plateaued(best_so_far: list[float], patience: int, tolerance: float) -> boo
         return False
     before, now = best_so_far[-1 - patience], best_so_far[-1]
     return before - now < tolerance * before
+
+
+def trial_steps(config: AttackConfig) -> int:
+    """Steps each trial may take (the last one also gets the remainder)."""
+    return config.steps // config.trials
+
+
+def learning_rate(config: AttackConfig, steps_into_attempt: int) -> float:
+    """The step size ``steps_into_attempt`` steps into an attempt: ``lr``, divided by 10 at each
+    decay milestone passed so far."""
+    if not config.lr_decay:
+        return config.lr
+    progress = steps_into_attempt / trial_steps(config)
+    return config.lr * 0.1 ** sum(progress >= m for m in LR_DECAY_MILESTONES)
+
+
+def status_after_step(config: AttackConfig, *, distance: float, initial: float,
+                      best_so_far: list[float], largest_input: float, attempt: int,
+                      steps_into_attempt: int) -> Status | None:
+    """How an attempt ends after a step, judged only by what the attacker sees, or None while
+    it goes on.
+
+    Args:
+        distance: the gradient distance at the start of the step just taken.
+        initial: the attempt's first distance.
+        best_so_far: the attempt's best distance after each of its steps, the last one included.
+        largest_input: the largest magnitude in the dummy input now (NaN or inf when it is not
+            finite).
+        attempt: the attempt's index (0 for the first random start).
+        steps_into_attempt: steps the attempt has taken.
+    """
+    if (not math.isfinite(distance) or distance > config.divergence_factor * initial
+            or not math.isfinite(largest_input) or largest_input > config.max_pixel):
+        return "diverged"
+    if best_so_far[-1] <= config.match_ratio * initial:
+        return "matched"
+    if _plateaued(best_so_far, config.patience, config.plateau_tolerance):
+        good = best_so_far[-1] <= config.restart_ratio * initial
+        return "plateaued" if good else "stalled"
+    last_trial = attempt + 1 >= config.trials
+    if not last_trial and steps_into_attempt >= trial_steps(config):
+        return "budget"
+    return None
+
+
+def attack_finished(config: AttackConfig, statuses: list[Status], steps: int) -> bool:
+    """Whether an attack whose attempts ended with ``statuses`` (the last one just now) after
+    ``steps`` steps in all is over: it matched, completed its trials, ran out of restarts or of
+    budget."""
+    completed = sum(s in ("plateaued", "budget") for s in statuses)
+    failed = sum(s in ("stalled", "diverged") for s in statuses)
+    return (statuses[-1] == "matched" or completed >= config.trials
+            or failed > config.restarts or steps >= config.steps)
 
 
 @dataclass
@@ -184,11 +247,9 @@ class Attack:
 
     def _start_attempt(self) -> None:
         index = len(self.attempts)
-        seed = _attempt_seed(self.config.seed, index)
-        generator = torch.Generator().manual_seed(seed)
-        dummy = torch.randn(self.update.input_shape, generator=generator).to(self.device)
-        label_logits = torch.randn((self.update.examples, self.num_classes),
-                                   generator=generator).to(self.device)
+        seed = attempt_seed(self.config.seed, index)
+        dummy, label_logits = random_start(seed, self.update.input_shape, self.num_classes)
+        dummy, label_logits = dummy.to(self.device), label_logits.to(self.device)
         dummy.requires_grad_(True)
         label_logits.requires_grad_(self.objective.fixed_labels is None)
         self.objective.forget_best()
@@ -205,17 +266,6 @@ class Attack:
                                  history_size=self.config.history_size,
                                  max_iter=self.config.max_iter,
                                  line_search_fn=self.config.line_search)
-
-    def _trial_steps(self) -> int:
-        """Steps each trial may take (the last one also gets the remainder)."""
-        return self.config.steps // self.config.trials
-
-    def _learning_rate(self, attempt: _AttemptState) -> float:
-        """The step size now: ``lr``, divided by 10 at each decay milestone passed so far."""
-        if not self.config.lr_decay:
-            return self.config.lr
-        progress = (self.step - attempt.first_step) / self._trial_steps()
-        return self.config.lr * 0.1 ** sum(progress >= m for m in LR_DECAY_MILESTONES)
 
     def _current(self) -> tuple[torch.Tensor, list[int]]:
         attempt = self._attempt
@@ -250,7 +300,7 @@ class Attack:
         # point as it was before the step moved it.
         image, labels = self._current()
         for group in attempt.optimizer.param_groups:
-            group["lr"] = self._learning_rate(attempt)
+            group["lr"] = learning_rate(config, self.step - attempt.first_step)
         attempt.optimizer.step(closure)
         distance = distances[0]
         dummy = attempt.dummy
@@ -261,18 +311,10 @@ class Attack:
         self._record(distance, image, labels)
         self.step += 1
         attempt.best_so_far.append(objective.best_distance)
-        if (not math.isfinite(distance) or distance > config.divergence_factor * attempt.initial
-                or not torch.isfinite(dummy).all() or dummy.abs().max() > config.max_pixel):
-            return "diverged"
-        if objective.best_distance <= config.match_ratio * attempt.initial:
-            return "matched"
-        if _plateaued(attempt.best_so_far, config.patience, config.plateau_tolerance):
-            good = objective.best_distance <= config.restart_ratio * attempt.initial
-            return "plateaued" if good else "stalled"
-        last_trial = attempt.index + 1 >= config.trials
-        if not last_trial and self.step - attempt.first_step >= self._trial_steps():
-            return "budget"
-        return None
+        return status_after_step(
+            config, distance=distance, initial=attempt.initial, best_so_far=attempt.best_so_far,
+            largest_input=float(dummy.detach().abs().max()), attempt=attempt.index,
+            steps_into_attempt=self.step - attempt.first_step)
 
     def _end_attempt(self, status: Status) -> None:
         attempt, objective = self._attempt, self.objective
@@ -287,10 +329,7 @@ class Attack:
                                                  or objective.best_distance < self._best[0]):
             self._best = (objective.best_distance, objective.best_input, objective.best_labels)
         self._attempt = None
-        completed = sum(a.status in ("plateaued", "budget") for a in self.attempts)
-        failed = sum(a.status in ("stalled", "diverged") for a in self.attempts)
-        self.finished = (status == "matched" or completed >= self.config.trials
-                         or failed > self.config.restarts or self.step >= self.config.steps)
+        self.finished = attack_finished(self.config, [a.status for a in self.attempts], self.step)
 
     # -- results and checkpoints -------------------------------------------------------------
 
