@@ -22,12 +22,14 @@ from .book.tables import fmt_int, fmt_sci, markdown_table
 from .client.defences import Defence, parse_defence
 from .client.images import image_names
 from .client.models import model_names
+from .client.pool import distinct_label_batches, pool_sample
 from .devices import pick_device
 from .runs.options import CONFIG_OPTIONS, flag
 from .runs.record import list_records, save_record
 from .runs.run import run_attack
 from .runs.spec import in_report_setting, run_specs
 from .runs.store import load_or_run
+from .runs.sweep import Sweep, SweepCase, run_sweep
 
 __all__ = ["main", "CHECKPOINT_FILE", "attack_config"]
 
@@ -115,8 +117,13 @@ def _parser() -> argparse.ArgumentParser:
                     "command again after an interruption.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _add_run_options(sweep, without=("seed",))  # --seeds instead
-    sweep.add_argument("--images", nargs="+", required=True,
-                       help="one run per entry; join names with + for a batch (cat+astronaut)")
+    chosen = sweep.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--images", nargs="+",
+                        help="one run per entry; join names with + for a batch (cat+astronaut)")
+    chosen.add_argument("--pool", type=int, metavar="N",
+                        help="N images drawn from the offline pool of 1,000 (crops of "
+                             "photographs, faces, digits; dlg_helpers.client.pool), in "
+                             "proportion to its sources (needs --table)")
     sweep.add_argument("--seeds", type=int, nargs="+", default=[0],
                        help="seeds of the weights and the random start, one run each")
     sweep.add_argument("--defences", nargs="+", default=["none"],
@@ -125,6 +132,21 @@ def _parser() -> argparse.ArgumentParser:
                        help="one run per training length (SGD steps on the digits; 0: random "
                             "weights)")
     sweep.add_argument("--results", type=Path, default=Path("results"), help="the results folder")
+    table = sweep.add_argument_group(
+        "one table", "with --table, the sweep's attacks run in batches (the batched engine) and "
+        "are stored as one Parquet table, one row per attack, checkpointed shard by shard")
+    table.add_argument("--table", type=Path, default=None,
+                       help="the Parquet file to write (None: one folder per run, as above)")
+    table.add_argument("--batch", type=int, default=1,
+                       help="private images per attack, grouped from --pool (distinct labels)")
+    table.add_argument("--shard-size", type=int, default=32,
+                       help="attacks per shard (one batched computation, one checkpoint)")
+    table.add_argument("--ray", action="store_true",
+                       help="run each shard as a Ray task with one CPU")
+    table.add_argument("--address", default=None,
+                       help="an existing Ray cluster's address (None: a local Ray)")
+    table.add_argument("--workers", type=int, default=2,
+                       help="CPUs of the local Ray (one shard each)")
     listing = commands.add_parser(
         "records", help="list the stored runs (a Markdown table)",
         description="List every record under DIR/<model>/<run>/: settings, cost and outcome.")
@@ -194,10 +216,35 @@ def _attack(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+def _table_sweep(args: argparse.Namespace, config: AttackConfig) -> int:
+    defences = [None if text == "none" else parse_defence(text).text() for text in args.defences]
+    if args.pool is not None:
+        images = pool_sample(args.pool)
+        batches = [tuple(b) for b in distinct_label_batches(images, args.batch)]
+        sources = tuple((image.name, image.source) for image in images)
+    else:
+        if args.batch != 1:
+            raise ValueError("--batch groups --pool images; with --images join names with +")
+        batches = [tuple(entry.split("+")) for entry in args.images]
+        sources = ()
+    cases = tuple(SweepCase(images, seed, steps, defence) for seed in args.seeds
+                  for steps in args.trained_steps for defence in defences for images in batches)
+    sweep = Sweep(cases, replace(config, snapshot_every=0), args.model, args.size, sources)
+    path = run_sweep(sweep, args.table, ray=args.ray, address=args.address,
+                     workers=args.workers, shard_size=args.shard_size,
+                     log=lambda line: print(line, file=sys.stderr))
+    print(f"{len(cases)} attacks -> {path}")
+    return 0
+
+
 def _sweep(args: argparse.Namespace) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     config = attack_config(args)
+    if args.table is not None:
+        return _table_sweep(args, config)
+    if args.pool is not None or args.ray:
+        raise ValueError("--pool and --ray store a sweep as one table: give --table FILE.parquet")
     defences = [None if text == "none" else parse_defence(text).text() for text in args.defences]
     specs = [spec for seed in args.seeds for defence in defences for steps in args.trained_steps
              for spec in run_specs(args.model, args.images, replace(config, seed=seed), args.size,

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..client.images import DIGITS, LFW_FACES, to_tensor
+from ..client.pool import PHOTOS, crops
 
 __all__ = ["THUMBNAIL", "NEAR_COPY", "gallery_size", "identify", "thumbnail"]
 
@@ -33,10 +33,7 @@ NEAR_COPY = 0.9
 """Candidates whose thumbnail correlates more than this with the private image's are copies of
 it (an overlapping crop of the same photograph) and are left out of its gallery."""
 
-_PHOTOS = ("astronaut", "camera", "chelsea", "coffee", "coins", "colorwheel", "hubble_deep_field",
-           "immunohistochemistry", "retina", "rocket", "brick", "grass", "gravel", "moon", "clock",
-           "horse", "page", "text", "cell", "logo")
-_SCALES = (1, 2, 3)  # crops of 1/1, 1/2 and 1/3 of the shorter side, on a 1x1, 2x2, 3x3 grid
+_GRIDS = (1, 2, 3)  # crops of 1/1, 1/2 and 1/3 of the shorter side, on a 1x1, 2x2, 3x3 grid
 _DIGITS_USED = 200
 
 
@@ -51,25 +48,14 @@ def thumbnail(images: torch.Tensor) -> torch.Tensor:
                        torch.zeros_like(centred)).flatten(1)
 
 
-def _crops(pixels: torch.Tensor) -> list[torch.Tensor]:
-    height, width = pixels.shape[-2:]
-    crops = []
-    for parts in _SCALES:
-        side = min(height, width) // parts
-        for row in np.linspace(0, height - side, parts).round().astype(int):
-            for column in np.linspace(0, width - side, parts).round().astype(int):
-                crops.append(pixels[..., row:row + side, column:column + side])
-    return crops
-
-
 @lru_cache(maxsize=1)
 def _candidates() -> torch.Tensor:
     from skimage import data
     from sklearn.datasets import load_digits
 
     thumbs = []
-    for name in _PHOTOS:
-        thumbs += [thumbnail(crop) for crop in _crops(to_tensor(getattr(data, name)()))]
+    for name in PHOTOS:
+        thumbs += [thumbnail(crop) for crop in crops(to_tensor(getattr(data, name)()), _GRIDS)]
     faces = torch.from_numpy(data.lfw_subset()[:LFW_FACES]).float()
     thumbs.append(thumbnail(faces[:, None].expand(-1, 3, -1, -1)))
     digits = torch.from_numpy(load_digits().images[:min(_DIGITS_USED, DIGITS)] / 16.0).float()

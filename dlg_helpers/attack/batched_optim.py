@@ -53,6 +53,11 @@ class BatchedLBFGS:
         self.steps_y = torch.zeros(count, m, dim, **zeros)
         self.rho = torch.zeros(count, m, **zeros)
         self.s_dot_y = torch.zeros(count, m, m, **zeros)
+        # s_i . g and y_i . d at the last direction computed, so that the next pair's products
+        # come without another pass over the history: s_new . y_i = t (y_i . d) and
+        # s_i . y_new = s_i . g_new - s_i . g.
+        self.s_dot_grad = torch.zeros(count, m, **zeros)
+        self.y_dot_dir = torch.zeros(count, m, **zeros)
         self.stored = torch.zeros(count, dtype=torch.long, device=device)
         self.oldest = torch.zeros(count, dtype=torch.long, device=device)
 
@@ -67,7 +72,8 @@ class BatchedLBFGS:
         self.stored[rows] = 0
         self.oldest[rows] = 0
         self.h_diag[rows] = 1.0
-        for history in (self.steps_s, self.steps_y, self.rho, self.s_dot_y):
+        for history in (self.steps_s, self.steps_y, self.rho, self.s_dot_y, self.s_dot_grad,
+                        self.y_dot_dir):
             history[rows] = 0.0
 
     def state_of(self, row: int) -> dict[str, torch.Tensor]:
@@ -97,9 +103,14 @@ class BatchedLBFGS:
         full[rows] = weights
         return torch.bmm(full.unsqueeze(1), history).squeeze(1)[rows]
 
-    def _remember(self, rows: torch.Tensor, s: torch.Tensor, y: torch.Tensor,
-                  ys: torch.Tensor) -> None:
-        """Add the pair (s, y) to each row's history, dropping the oldest pair when it is full."""
+    def _remember(self, rows: torch.Tensor, s: torch.Tensor, y: torch.Tensor, ys: torch.Tensor,
+                  new_row: torch.Tensor, new_column: torch.Tensor) -> torch.Tensor:
+        """Add the pair (s, y) to each row's history, dropping the oldest pair when it is full,
+        with its products s . y_j (``new_row``) and s_j . y (``new_column``) with every slot.
+
+        Returns:
+            The slot each row's new pair went into.
+        """
         m = self.history_size
         full = self.stored[rows] == m
         slot = torch.where(full, self.oldest[rows], (self.oldest[rows] + self.stored[rows]) % m)
@@ -109,21 +120,22 @@ class BatchedLBFGS:
         self.steps_y[rows, slot] = y
         self.rho[rows, slot] = 1.0 / ys
         self.h_diag[rows] = ys / (y * y).sum(1)
-        # the new pair's products with every slot: s_new . y_j (a row) and s_j . y_new (a column)
-        new_row = self._times(self.steps_y, rows, s)
-        new_column = self._times(self.steps_s, rows, y)
         products = self.s_dot_y[rows]
         index = torch.arange(len(rows), device=rows.device)
         products[index, slot, :] = new_row
         products[index, :, slot] = new_column
+        products[index, slot, slot] = ys
         self.s_dot_y[rows] = products
+        return slot
 
-    def _direction(self, rows: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    def _direction(self, rows: torch.Tensor, grad: torch.Tensor, s_dot_grad: torch.Tensor
+                   ) -> torch.Tensor:
         """The two-loop recursion's -H g for each row, from its history, as two triangular
         solves: the first loop's coefficients solve (I + diag(rho) U) a = diag(rho) S q with U
         the later pairs' products s_i . y_j, the second's (I + diag(rho) L) c = a - diag(rho) Y r
         with L the earlier pairs' y_i . s_j. Only the small (history x history) matrices are
-        put in order, oldest pair first; the history itself stays in its ring."""
+        put in order, oldest pair first; the history itself stays in its ring, and is read
+        four times: S g (given, ``s_dot_grad``), Y^T a, Y r and S^T c."""
         m = self.history_size
         order = (self.oldest[rows, None] + torch.arange(m, device=grad.device)) % m
         rho = torch.gather(self.rho[rows], 1, order)
@@ -135,7 +147,7 @@ class BatchedLBFGS:
             return torch.zeros_like(weights).scatter_(1, order, weights)
 
         q = -grad
-        s_q = torch.gather(self._times(self.steps_s, rows, q), 1, order)
+        s_q = -torch.gather(s_dot_grad, 1, order)
         upper = eye + rho[..., None] * torch.triu(products, 1)
         alpha = torch.linalg.solve_triangular(upper, (rho * s_q)[..., None], upper=True)
         alpha = alpha.squeeze(2)
@@ -144,6 +156,9 @@ class BatchedLBFGS:
         lower = eye + rho[..., None] * torch.tril(products.transpose(1, 2), -1)
         coefficient = torch.linalg.solve_triangular(lower, (alpha - rho * y_r)[..., None],
                                                     upper=False).squeeze(2)
+        self.s_dot_grad[rows] = s_dot_grad
+        y_dot_dir = y_r + torch.bmm(products.transpose(1, 2), coefficient[..., None]).squeeze(2)
+        self.y_dot_dir[rows] = in_ring(y_dot_dir)
         return r + self._combine(self.steps_s, rows, in_ring(coefficient))
 
     def step(self, rows: torch.Tensor, points: torch.Tensor, evaluate: Evaluate) -> torch.Tensor:
@@ -173,10 +188,16 @@ class BatchedLBFGS:
                 y = g - self.prev_grad[later]
                 s = self.direction[later] * self.step_size[later, None]
                 ys = (y * s).sum(1)
+                s_dot_grad = self._times(self.steps_s, later, g)
                 curved = ys > 1e-10
                 if curved.any():
-                    self._remember(later[curved], s[curved], y[curved], ys[curved])
-                direction[~first] = self._direction(later, g)
+                    kept = later[curved]
+                    slot = self._remember(
+                        kept, s[curved], y[curved], ys[curved],
+                        new_row=self.step_size[kept, None] * self.y_dot_dir[kept],
+                        new_column=s_dot_grad[curved] - self.s_dot_grad[kept])
+                    s_dot_grad[curved.nonzero().squeeze(1), slot] = (s[curved] * g[curved]).sum(1)
+                direction[~first] = self._direction(later, g, s_dot_grad)
             self._forget(active[first])  # a first iteration starts an empty history (H = I)
             self.prev_grad[active] = grad
             self.prev_loss[active] = loss

@@ -114,6 +114,14 @@ def _report_setting() -> AttackConfig:
     return _dlg(match_ratio=0.0, patience=0)
 
 
+def _idlg(**settings: Any) -> AttackConfig:
+    return _dlg(**{"label_mode": "idlg", "attack": "idlg", **settings})
+
+
+def _idlg_report_setting() -> AttackConfig:
+    return _idlg(match_ratio=0.0, patience=0)
+
+
 def _inverting_gradients(**settings: Any) -> AttackConfig:
     from .config import AttackConfig
 
@@ -125,6 +133,13 @@ register_attack(AttackEntry(
     summary="the report's attack (L-BFGS on the squared gradient distance, a soft label "
             "optimised with the image)",
     preset=_dlg, standard=_report_setting))
+
+
+register_attack(AttackEntry(
+    key="idlg", display="iDLG", folder_tag="-idlg",
+    summary="DLG with the label read off the classifier's gradient first (Zhao et al. 2020), "
+            "so that only the image is optimised",
+    preset=_idlg, standard=_idlg_report_setting))
 
 
 register_attack(AttackEntry(

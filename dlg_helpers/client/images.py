@@ -129,6 +129,12 @@ def _raw_image(name: str) -> tuple[np.ndarray, int]:
         index = name.removeprefix("face-")
         if index.isdigit() and int(index) < LFW_FACES:
             return _lfw_face(int(index)), int(index) % 100
+    if name.startswith("crop-"):
+        from .pool import load_crop, pool
+
+        labels = {image.name: image.label for image in pool()}
+        if name in labels:
+            return load_crop(name), labels[name]
     if name.startswith("digit-"):
         index = name.removeprefix("digit-")
         if index.isdigit() and int(index) < DIGITS:
@@ -146,7 +152,8 @@ def _raw_image(name: str) -> tuple[np.ndarray, int]:
                 f"JPEG or other image file, or a shipped image such as 'cat'") from error
     raise ValueError(
         f"unknown image {name!r}: use one of {', '.join(image_names())}, face-0 ... "
-        f"face-{LFW_FACES - 1}, digit-0 ... digit-{DIGITS - 1}, or the path of an image file"
+        f"face-{LFW_FACES - 1}, digit-0 ... digit-{DIGITS - 1}, a crop of the pool "
+        "(dlg_helpers.client.pool), or the path of an image file"
     )
 
 

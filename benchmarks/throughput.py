@@ -1,0 +1,137 @@
+"""Attacks per minute one at a time and batched, and how much of the machine an evaluation uses.
+
+Everything is measured side by side in this one run, so machine load affects all rows alike:
+
+1. the machine's float32 matrix-multiply rate (a 2048 x 2048 product), the ceiling;
+2. LeNet at 32 x 32, DLG in the report's setting: attacks run one at a time with the engine
+   (:class:`~dlg_helpers.attack.engine.Attack`), then K at once with the batched engine
+   (:class:`~dlg_helpers.attack.batched.BatchedAttack`), each for the same few steps with no
+   early stop, so that every row does the same work per attack. Attacks per minute are for
+   whole attacks of the report's 300 steps, from the measured time per attack-step; GFLOP/s
+   per evaluation counts the objective's operations (PyTorch's FLOP counter);
+3. ResNet-18 at 224 x 224, one evaluation of the objective as the engine runs it, in the
+   default memory format and in channels-last, on one thread and on all cores.
+
+    python benchmarks/throughput.py                # about 10 minutes on 2 cores
+    python benchmarks/throughput.py --ks 8 32 --steps 4 --no-resnet
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from dlg_helpers.analysis.costs import flops_per_evaluation
+from dlg_helpers.attack.batched import BatchedAttack
+from dlg_helpers.attack.config import AttackConfig
+from dlg_helpers.attack.engine import Attack
+from dlg_helpers.client.models import build_model
+from dlg_helpers.client.victim import Victim, victim
+
+REPORT_STEPS = 300
+
+
+def matmul_rate(threads: int, side: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of a float32 ``side`` x ``side`` matrix product on ``threads`` threads."""
+    torch.set_num_threads(threads)
+    a, b = torch.randn(side, side), torch.randn(side, side)
+    torch.mm(a, b)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        torch.mm(a, b)
+    return 2 * side ** 3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def lenet_clients(count: int) -> list[Victim]:
+    """``count`` LeNet victims on distinct LFW faces, sharing one model (one server's weights)."""
+    model = build_model("lenet", seed=0)
+    clients = [victim("lenet", f"face-{i}") for i in range(count)]
+    return [Victim(model, c.pixels, c.labels, c.normalisation) for c in clients]
+
+
+def lenet_rows(ks: list[int], steps: int, solo_runs: int) -> list[tuple[str, float, float]]:
+    """(label, seconds per attack-step, seconds per evaluation) for solo and each K."""
+    config = AttackConfig(steps=steps, match_ratio=0, patience=0, restarts=0,
+                          snapshot_every=0, progress=False)
+    clients = lenet_clients(max(ks + [solo_runs]))
+    rows = []
+    start, evaluations = time.perf_counter(), 0
+    for client in clients[:solo_runs]:
+        evaluations += Attack.against(client, config).run().evaluations
+    elapsed = time.perf_counter() - start
+    rows.append(("one at a time", elapsed / (solo_runs * steps), elapsed / evaluations))
+    for k in ks:
+        start = time.perf_counter()
+        results = BatchedAttack(clients[:k], config).run()
+        elapsed = time.perf_counter() - start
+        rows.append((f"batched, K = {k}", elapsed / (k * steps),
+                     elapsed / sum(r.evaluations for r in results)))
+    return rows
+
+
+def resnet_seconds(channels_last: bool, threads: int, repeats: int = 3) -> float:
+    """Seconds per evaluation of DLG's objective on ResNet-18 at 224 x 224 (batch 1)."""
+    torch.set_num_threads(threads)
+    client = victim("resnet18", "cat")
+    if channels_last:
+        client.model.to(memory_format=torch.channels_last)
+    attack = Attack.against(client, AttackConfig(progress=False))
+    dummy = torch.randn(client.inputs.shape)
+    if channels_last:
+        dummy = dummy.contiguous(memory_format=torch.channels_last)
+    dummy.requires_grad_(True)
+    logits = torch.randn(1, attack.num_classes, requires_grad=True)
+
+    def evaluate() -> None:
+        value, _ = attack.objective.evaluate(dummy, logits, create_graph=True)
+        value.backward()
+
+    evaluate()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        evaluate()
+    return (time.perf_counter() - start) / repeats
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ks", type=int, nargs="+", default=[8, 32, 128])
+    parser.add_argument("--steps", type=int, default=6, help="steps each attack takes")
+    parser.add_argument("--solo-runs", type=int, default=4, help="attacks run one at a time")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--no-resnet", action="store_true", help="skip the ResNet-18 rows")
+    args = parser.parse_args()
+    cores = args.threads
+    print(f"float32 matrix multiply: {matmul_rate(1):.0f} GFLOP/s on 1 thread, "
+          f"{matmul_rate(cores):.0f} GFLOP/s on {cores}")
+    ceiling = matmul_rate(cores)
+
+    torch.set_num_threads(cores)
+    lenet_flops = flops_per_evaluation("lenet", 1, 32)
+    print(f"\nLeNet 32x32, DLG ({lenet_flops / 1e9:.4f} GFLOP per evaluation), {cores} threads, "
+          f"{args.steps} steps per attack")
+    print(f"{'':18} {'attacks/min':>12} {'x solo':>7} {'GFLOP/s':>8} {'of matmul':>10}")
+    rows = lenet_rows(sorted(args.ks), args.steps, args.solo_runs)
+    solo = rows[0][1]
+    for label, per_step, per_evaluation in rows:
+        rate = lenet_flops / per_evaluation / 1e9
+        print(f"{label:18} {60 / (per_step * REPORT_STEPS):12.1f} {solo / per_step:7.1f} "
+              f"{rate:8.1f} {rate / ceiling:10.1%}")
+
+    if args.no_resnet:
+        return
+    resnet_flops = flops_per_evaluation("resnet18", 1, 224)
+    print(f"\nResNet-18 224x224, one DLG evaluation ({resnet_flops / 1e9:.1f} GFLOP)")
+    print(f"{'':34} {'seconds':>8} {'GFLOP/s':>8} {'of matmul':>10}")
+    for threads in sorted({1, cores}):
+        for channels_last in (False, True):
+            seconds = resnet_seconds(channels_last, threads)
+            rate = resnet_flops / seconds / 1e9
+            label = f"{'channels-last' if channels_last else 'default layout'}, {threads} thread(s)"
+            print(f"{label:34} {seconds:8.2f} {rate:8.1f} {rate / matmul_rate(threads):10.1%}")
+
+
+if __name__ == "__main__":
+    main()
