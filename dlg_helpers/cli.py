@@ -28,7 +28,7 @@ from .runs.options import CONFIG_OPTIONS, flag
 from .runs.record import list_records, save_record
 from .runs.run import run_attack
 from .runs.spec import in_report_setting, run_specs
-from .runs.store import load_or_run
+from .runs.store import load_or_run, run_many
 from .runs.sweep import Sweep, SweepCase, run_sweep
 
 __all__ = ["main", "CHECKPOINT_FILE", "attack_config"]
@@ -132,6 +132,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="one run per training length (SGD steps on the digits; 0: random "
                             "weights)")
     sweep.add_argument("--results", type=Path, default=Path("results"), help="the results folder")
+    sweep.add_argument("--batched", action="store_true",
+                       help="compute the runs not stored yet together, --shard-size at a time, "
+                            "with the batched engine (each still stored in its own folder)")
     table = sweep.add_argument_group(
         "one table", "with --table, the sweep's attacks run in batches (the batched engine) and "
         "are stored as one Parquet table, one row per attack, checkpointed shard by shard")
@@ -249,6 +252,10 @@ def _sweep(args: argparse.Namespace) -> int:
     specs = [spec for seed in args.seeds for defence in defences for steps in args.trained_steps
              for spec in run_specs(args.model, args.images, replace(config, seed=seed), args.size,
                                    steps, defence)]
+    if args.batched:
+        run_many(specs, args.results, device=args.device, batch_size=args.shard_size,
+                 log=lambda line: print(line, file=sys.stderr))
+        return 0
     for number, spec in enumerate(specs, start=1):
         folder = spec.folder(args.results)
         print(f"[{number}/{len(specs)}] {folder}", file=sys.stderr)

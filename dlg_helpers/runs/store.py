@@ -9,6 +9,9 @@ Records that do not match, or cannot be read, are named with the reason and neve
 from __future__ import annotations
 
 import glob
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +20,11 @@ from ..attack.trace import AttackResult
 from ..client.defences import parse_defence
 from ..devices import pick_device
 from .record import RECORD_FILE, load_record, load_result, save_record
-from .run import run_attack
+from ..attack.batched import BatchedAttack
+from .run import model_for, run_attack, victim_for
 from .spec import RunSpec
 
-__all__ = ["StoredRunError", "find_record", "stored_result", "load_or_run"]
+__all__ = ["StoredRunError", "find_record", "stored_result", "load_or_run", "run_many"]
 
 
 class StoredRunError(ValueError):
@@ -142,15 +146,8 @@ def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *,
         if result is not None:
             return result
     out = spec.folder(results_dir)
-    if save and (out / RECORD_FILE).is_file():
-        try:
-            differences = _differences(spec.identity(), _identity_of(load_record(out)))
-        except (ValueError, KeyError, TypeError):
-            differences = []  # an unreadable record is replaced by the run that belongs there
-        if differences:
-            raise StoredRunError(
-                f"{out} holds another run ({'; '.join(differences)}); it is not overwritten: "
-                "move it, or store this run under another results folder")
+    if save:
+        _check_free(spec, results_dir)
     print(f"Computing {spec.model} on {'+'.join(spec.images)} "
           f"({'asked to recompute' if recompute else 'no stored run matches'}); in the "
           f"background instead: {spec.command(out)}")
@@ -160,10 +157,80 @@ def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *,
                         defence=None if spec.defence is None else parse_defence(spec.defence),
                         trained_steps=spec.trained_steps)
     if save:
-        # The record's command runs from the folder holding results_dir (the repository's top),
-        # whichever folder this was called from (a chapter runs in chapters/).
-        stored_out = Path(Path(results_dir).resolve().name, spec.model, spec.folder_name)
-        save_record(result, out, model=spec.model, image="+".join(spec.images), device=target,
-                    command=spec.command(stored_out), model_seed=spec.weights_seed,
-                    trained_steps=spec.trained_steps)
+        _store(spec, result, results_dir, target)
     return result
+
+
+def _check_free(spec: RunSpec, results_dir: str | Path) -> None:
+    """Refuse to store ``spec`` where another run's record is."""
+    out = spec.folder(results_dir)
+    if not (out / RECORD_FILE).is_file():
+        return
+    try:
+        differences = _differences(spec.identity(), _identity_of(load_record(out)))
+    except (ValueError, KeyError, TypeError):
+        differences = []  # an unreadable record is replaced by the run that belongs there
+    if differences:
+        raise StoredRunError(
+            f"{out} holds another run ({'; '.join(differences)}); it is not overwritten: "
+            "move it, or store this run under another results folder")
+
+
+def _store(spec: RunSpec, result: AttackResult, results_dir: str | Path, device: str) -> Path:
+    # The record's command runs from the folder holding results_dir (the repository's top),
+    # whichever folder this was called from (a chapter runs in chapters/).
+    stored_out = Path(Path(results_dir).resolve().name, spec.model, spec.folder_name)
+    return save_record(result, spec.folder(results_dir), model=spec.model,
+                       image="+".join(spec.images), device=device,
+                       command=spec.command(stored_out), model_seed=spec.weights_seed,
+                       trained_steps=spec.trained_steps)
+
+
+def run_many(specs: Sequence[RunSpec], results_dir: str | Path = "results", *,
+             device: str | None = None, batch_size: int = 32,
+             log: Callable[[str], None] = print) -> list[AttackResult]:
+    """The runs ``specs`` describe: the stored ones loaded, the others computed together by the
+    batched engine (:class:`~dlg_helpers.attack.batched.BatchedAttack`), up to ``batch_size``
+    at a time, and each stored as :func:`load_or_run` with ``save=True`` stores it (its record's
+    command reproduces it alone, up to rounding).
+
+    Runs are batched when they share the model, the image side, the batch size and every
+    setting but the seed; models the batched engine cannot take (batch norm or dropout in
+    training mode) raise its error.
+    """
+    target = str(pick_device(device))
+    results: dict[int, AttackResult] = {}
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for index, spec in enumerate(specs):
+        stored = stored_result(spec, results_dir, quiet=True)
+        if stored is not None:
+            results[index] = stored
+            continue
+        _check_free(spec, results_dir)
+        key = (spec.model, spec.image_size, len(spec.images),
+               json.dumps(asdict(replace(spec.config, seed=0, progress=False)), sort_keys=True))
+        groups.setdefault(key, []).append(index)
+    todo = [indices[i:i + batch_size] for indices in groups.values()
+            for i in range(0, len(indices), batch_size)]
+    log(f"{len(specs)} runs: {len(results)} stored, {len(specs) - len(results)} to compute in "
+        f"{len(todo)} batches")
+    for number, indices in enumerate(todo, start=1):
+        chosen = [specs[i] for i in indices]
+        models: dict[tuple[int, int], Any] = {}
+        victims = []
+        for spec in chosen:
+            key = (spec.weights_seed, spec.trained_steps)
+            if key not in models:  # runs with the same weights share one model
+                models[key] = model_for(spec.model, spec.weights_seed, size=spec.size,
+                                        device=target, trained_steps=spec.trained_steps)
+            victims.append(victim_for(
+                spec.model, spec.images, spec.config.seed, size=spec.size, device=target,
+                defence=None if spec.defence is None else parse_defence(spec.defence),
+                network=models[key]))
+        computed = BatchedAttack(victims, replace(chosen[0].config, progress=False),
+                                 seeds=[spec.config.seed for spec in chosen]).run()
+        for index, spec, result in zip(indices, chosen, computed):
+            _store(spec, result, results_dir, target)
+            results[index] = result
+        log(f"batch {number}/{len(todo)}: {len(chosen)} runs stored")
+    return [results[i] for i in range(len(specs))]

@@ -35,10 +35,8 @@ from ..analysis.rows import result_row
 from ..attack.batched import BatchedAttack
 from ..attack.config import AttackConfig
 from ..client.defences import parse_defence
-from ..client.images import load_image
-from ..client.models import build_model, get_spec
-from ..client.training import trained_weights
 from ..client.victim import Victim
+from .run import model_for, victim_for
 
 __all__ = ["SweepCase", "Sweep", "run_shard", "run_sweep", "load_table", "TABLE_COLUMNS"]
 
@@ -114,19 +112,13 @@ class Sweep:
 
 def _victim(sweep: Sweep, case: SweepCase, models: dict[tuple[int, int], torch.nn.Module]
             ) -> Victim:
-    spec = get_spec(sweep.model)
-    side = sweep.size or spec.image_size
     key = (case.seed, case.trained_steps)
     if key not in models:  # one model per seed and stage, shared by the cases that use it
-        network = build_model(sweep.model, seed=case.seed, size=sweep.size)
-        if case.trained_steps:
-            network.load_state_dict(trained_weights(sweep.model, case.trained_steps, case.seed)
-                                    .weights[case.trained_steps])
-        models[key] = network
-    samples = [load_image(name, side) for name in case.images]
+        models[key] = model_for(sweep.model, case.seed, size=sweep.size, device="cpu",
+                                trained_steps=case.trained_steps)
     defence = None if case.defence is None else parse_defence(case.defence)
-    return Victim(models[key], torch.cat([s.pixels for s in samples]),
-                  [s.label for s in samples], spec.normalisation, defence, noise_seed=case.seed)
+    return victim_for(sweep.model, case.images, case.seed, size=sweep.size, device="cpu",
+                      defence=defence, network=models[key])
 
 
 def _png(image: torch.Tensor) -> bytes:

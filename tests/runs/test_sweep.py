@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
+import torch
 import pytest
 
 from dlg_helpers.attack.config import AttackConfig
@@ -93,3 +96,33 @@ def test_the_command_line_sweeps_the_pool_into_a_table(tmp_path, capsys):
     assert main(["sweep", "--pool", "3", "--results", str(tmp_path)]) == 2
     assert "--table" in capsys.readouterr().err
     assert main(["sweep", "--images", "cat", "--batch", "2", "--table", str(table)]) == 2
+
+
+def test_runs_computed_together_are_stored_as_load_or_run_would_store_them(tmp_path):
+    from dlg_helpers.runs.spec import RunSpec
+    from dlg_helpers.runs.store import load_or_run, run_many, stored_result
+
+    config = AttackConfig(steps=3, snapshot_every=0, progress=False)
+    specs = [RunSpec("lenet", (name,), replace(config, seed=seed), size=16,
+                     defence="gaussian:0.0001" if name == "coffee" else None)
+             for name, seed in (("cat", 0), ("coffee", 0), ("face-1", 2))]
+    lines: list[str] = []
+    results = run_many(specs, tmp_path, log=lines.append)
+    assert "3 to compute in 1 batches" in lines[0]
+    for spec, result in zip(specs, results):
+        stored = stored_result(spec, tmp_path, quiet=True)
+        assert stored is not None and stored.config.seed == spec.config.seed
+        assert torch.equal(stored.reconstruction, result.reconstruction)
+        record = (spec.folder(tmp_path) / "record.json").read_text()
+        assert "dlg_helpers attack" in record  # the command that reproduces it alone
+    lines.clear()
+    run_many(specs, tmp_path, log=lines.append)
+    assert "3 stored, 0 to compute" in lines[0]
+    assert load_or_run(specs[0], tmp_path).steps == results[0].steps
+
+
+def test_the_folder_sweep_can_run_its_attacks_batched(tmp_path):
+    words = ["sweep", "--images", "cat", "coffee", "--seeds", "0", "1", "--size", "16",
+             "--steps", "2", "--no-progress", "--results", str(tmp_path), "--batched"]
+    assert main(words) == 0
+    assert len(list((tmp_path / "lenet").glob("*/record.json"))) == 4
