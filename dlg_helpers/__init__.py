@@ -6,22 +6,25 @@ The package is laid out as the data flows, from a private image to a page of the
   :mod:`.client.activations` swapping ReLU for Sigmoid), private images that load offline
   (:mod:`.client.images`), the gradient a client shares (:mod:`.client.gradients`), what it can
   do to it first (:mod:`.client.defences`), the victim holding its private batch
-  (:mod:`.client.victim`), and training on shared gradients (:mod:`.client.training`).
+  (:mod:`.client.victim`), training on shared gradients (:mod:`.client.training`), and a pool of
+  a thousand offline images for success rates (:mod:`.client.pool`).
 - :mod:`~dlg_helpers.attack`: the attacker's side. The registry of attacks
   (:mod:`.attack.registry`), their settings (:mod:`.attack.config`), the objective and prior
   (:mod:`.attack.objective`), the labels read off the gradient (:mod:`.attack.labels`), the engine
-  with restarts and checkpoints (:mod:`.attack.engine`), what it leaves behind
+  with restarts and checkpoints (:mod:`.attack.engine`), many attacks in one computation
+  (:mod:`.attack.batched`, its optimisers in :mod:`.attack.batched_optim`), what it leaves behind
   (:mod:`.attack.trace`), and the original loop as a baseline (:mod:`.attack.baseline`).
 - :mod:`~dlg_helpers.runs`: one run end to end (:mod:`.runs.run`), what identifies it
   (:mod:`.runs.spec`, :mod:`.runs.options`), its record on disk (:mod:`.runs.record`), and the
-  store that reuses it (:mod:`.runs.store`).
+  store that reuses it (:mod:`.runs.store`); sweeps of many attacks stored as one table
+  (:mod:`.runs.sweep`).
 - :mod:`~dlg_helpers.analysis`: judging runs. Image metrics after the attacker's colour
   correction (:mod:`.analysis.metrics`), identification in a gallery (:mod:`.analysis.gallery`),
   what counts as what, leaking first (:mod:`.analysis.criteria`, calibrated in
   :mod:`.analysis.calibration`), rows and groups of runs (:mod:`.analysis.rows`,
   :mod:`.analysis.comparison`) with their intervals (:mod:`.analysis.intervals`), the MSE
   decomposition, costs, probes of the gradient, the defence study and its prices, and the
-  verdicts on the report's claims.
+  verdicts on the report's claims; success rates over a sweep's table (:mod:`.analysis.atlas`).
 - :mod:`~dlg_helpers.book`: what the chapters show. Tables, figures (:mod:`.book.plotting`), the
   explorer, glued values (:mod:`.book.text`), chapter execution and the Colab cell.
 - :mod:`~dlg_helpers.cli`: ``python -m dlg_helpers attack ...`` for long runs in the background.
@@ -35,6 +38,7 @@ from types import ModuleType
 
 from .analysis.metrics import image_metrics, mse, psnr, ssim
 from .attack.config import AttackConfig
+from .attack.batched import reconstruct_many
 from .attack.engine import Attack, reconstruct
 from .attack.labels import idlg_label
 from .attack.objective import gradient_distance
@@ -55,7 +59,9 @@ from .runs.run import run_attack
 
 # The modules the chapters use by name load when first asked for, so that an attack started
 # from the command line does not import matplotlib and the analysis it never uses.
-_MODULES = {"comparison": ".analysis.comparison", "costs": ".analysis.costs",
+_MODULES = {"atlas": ".analysis.atlas", "atlas_plots": ".book.atlas_plots",
+            "atlas_tables": ".book.atlas_tables",
+            "pool": ".client.pool", "sweeps": ".runs.sweep", "comparison": ".analysis.comparison", "costs": ".analysis.costs",
             "criteria": ".analysis.criteria", "gallery": ".analysis.gallery",
             "intervals": ".analysis.intervals", "calibration": ".analysis.calibration",
             "decomposition": ".analysis.decomposition", "metrics": ".analysis.metrics",
@@ -72,7 +78,8 @@ def __getattr__(name: str) -> ModuleType:
     return module
 
 
-__all__ = ["Attack", "AttackConfig", "AttackResult", "reconstruct", "pick_device", "run_attack",
+__all__ = ["Attack", "AttackConfig", "AttackResult", "reconstruct", "reconstruct_many",
+           "pick_device", "run_attack",
            "gradient_distance", "idlg_label", "shared_gradient", "ImageSample", "image_names",
            "load_cifar100", "load_image", "image_metrics", "mse", "psnr", "ssim", "ModelSpec",
            "Normalisation", "build_model", "count_parameters", "get_spec", "model_names",

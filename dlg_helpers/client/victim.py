@@ -14,8 +14,9 @@ from .defences import Defence
 from .gradients import shared_gradient
 from .images import load_image
 from .models import Normalisation, build_model, get_spec
+from .training import trained_weights
 
-__all__ = ["SharedUpdate", "Victim", "victim"]
+__all__ = ["SharedUpdate", "Victim", "victim", "trained_model"]
 
 
 @dataclass(frozen=True)
@@ -88,15 +89,41 @@ class Victim:
         return GroundTruth(self.pixels, self.labels)
 
 
+def trained_model(model: str, seed: int = 0, *, size: int | None = None,
+                  device: str | torch.device = "cpu", trained_steps: int = 0) -> nn.Module:
+    """Registered ``model`` with the random weights of ``seed``, after ``trained_steps`` SGD
+    steps on the digits (:func:`~dlg_helpers.client.training.trained_weights`; 0: its random
+    weights, as the report)."""
+    network = build_model(model, seed=seed, device=device, size=size)
+    if trained_steps:
+        network.load_state_dict(trained_weights(model, trained_steps, seed)
+                                .weights[trained_steps])
+    return network
+
+
 def victim(model: str, image: str | Sequence[str], seed: int = 0, size: int | None = None,
-           defence: Defence | None = None) -> Victim:
-    """Registered ``model`` with random weights ``seed`` holding shipped ``image`` (or a batch
-    of them) at side ``size`` (None: the model's own), defending its gradient with ``defence``
-    (its noise seeded with ``seed`` too): the client whose gradient the chapters inspect."""
+           defence: Defence | None = None, *, model_seed: int | None = None,
+           label: int | None = None, device: str | torch.device = "cpu",
+           trained_steps: int = 0, network: nn.Module | None = None) -> Victim:
+    """A client of registered ``model`` holding shipped ``image`` (or a batch of them) at side
+    ``size`` (None: the model's own), defending its gradient with ``defence`` (its noise seeded
+    with ``seed``, as every stored run was made): the client whose gradient is attacked.
+
+    Args:
+        model_seed: the seed of the model's weights (None: ``seed``).
+        label: a class index for every image instead of each image's own.
+        device: where the client computes.
+        trained_steps: SGD steps on the digits before the update is shared (0: random weights).
+        network: the model itself, already built (the one model a server sends to many
+            clients; then ``model_seed``, ``device`` and ``trained_steps`` are its own).
+    """
     spec = get_spec(model)
-    samples = [load_image(name, size or spec.image_size)
+    if network is None:
+        network = trained_model(model, seed if model_seed is None else model_seed, size=size,
+                                device=device, trained_steps=trained_steps)
+    target = next(network.parameters()).device
+    samples = [load_image(name, size or spec.image_size, label=label)
                for name in ([image] if isinstance(image, str) else image)]
-    return Victim(build_model(model, seed=seed, size=size),
-                  torch.cat([sample.pixels for sample in samples]),
+    return Victim(network, torch.cat([sample.pixels for sample in samples]).to(target),
                   [sample.label for sample in samples], spec.normalisation, defence,
                   noise_seed=seed)

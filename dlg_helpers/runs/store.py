@@ -21,7 +21,8 @@ from ..client.defences import parse_defence
 from ..devices import pick_device
 from .record import RECORD_FILE, load_record, load_result, save_record
 from ..attack.batched import BatchedAttack
-from .run import model_for, run_attack, victim_for
+from ..client.victim import trained_model, victim
+from .run import run_attack
 from .spec import RunSpec
 
 __all__ = ["StoredRunError", "find_record", "stored_result", "load_or_run", "run_many"]
@@ -221,11 +222,11 @@ def run_many(specs: Sequence[RunSpec], results_dir: str | Path = "results", *,
         for spec in chosen:
             key = (spec.weights_seed, spec.trained_steps)
             if key not in models:  # runs with the same weights share one model
-                models[key] = model_for(spec.model, spec.weights_seed, size=spec.size,
-                                        device=target, trained_steps=spec.trained_steps)
-            victims.append(victim_for(
-                spec.model, spec.images, spec.config.seed, size=spec.size, device=target,
-                defence=None if spec.defence is None else parse_defence(spec.defence),
+                models[key] = trained_model(spec.model, spec.weights_seed, size=spec.size,
+                                            device=target, trained_steps=spec.trained_steps)
+            victims.append(victim(
+                spec.model, spec.images, spec.config.seed, spec.size,
+                None if spec.defence is None else parse_defence(spec.defence),
                 network=models[key]))
         computed = BatchedAttack(victims, replace(chosen[0].config, progress=False),
                                  seeds=[spec.config.seed for spec in chosen]).run()

@@ -35,8 +35,7 @@ from ..analysis.rows import result_row
 from ..attack.batched import BatchedAttack
 from ..attack.config import AttackConfig
 from ..client.defences import parse_defence
-from ..client.victim import Victim
-from .run import model_for, victim_for
+from ..client.victim import Victim, trained_model, victim
 
 __all__ = ["SweepCase", "Sweep", "run_shard", "run_sweep", "load_table", "TABLE_COLUMNS"]
 
@@ -114,11 +113,10 @@ def _victim(sweep: Sweep, case: SweepCase, models: dict[tuple[int, int], torch.n
             ) -> Victim:
     key = (case.seed, case.trained_steps)
     if key not in models:  # one model per seed and stage, shared by the cases that use it
-        models[key] = model_for(sweep.model, case.seed, size=sweep.size, device="cpu",
-                                trained_steps=case.trained_steps)
+        models[key] = trained_model(sweep.model, case.seed, size=sweep.size, device="cpu",
+                                    trained_steps=case.trained_steps)
     defence = None if case.defence is None else parse_defence(case.defence)
-    return victim_for(sweep.model, case.images, case.seed, size=sweep.size, device="cpu",
-                      defence=defence, network=models[key])
+    return victim(sweep.model, case.images, case.seed, sweep.size, defence, network=models[key])
 
 
 def _png(image: torch.Tensor) -> bytes:

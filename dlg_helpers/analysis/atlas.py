@@ -1,0 +1,111 @@
+"""Success rates over a sweep's table: how often an attack leaks, with intervals, and which
+images resist.
+
+Every rate is the share of attacks that leak by the course's one definition
+(:func:`~dlg_helpers.analysis.criteria.leaks`, already in the table's ``leaks`` column), with its
+Wilson interval over attacks. The attacks on one image under several weight seeds are not
+independent draws (an image that resists tends to resist under every seed), so the base case
+also gets an interval from a bootstrap over images, which keeps each image's attacks together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..attack.objective import total_variation
+from ..client.images import load_image
+from .intervals import median_interval, wilson
+
+__all__ = ["rates", "image_bootstrap", "resistance", "image_features", "RESISTANCE_GROUPS",
+           "resistance_profile"]
+
+
+def _rate(successes: int, trials: int) -> dict[str, float]:
+    low, high = wilson(successes, trials)
+    return {"rate": successes / trials, "low": low, "high": high}
+
+
+def rates(frame: Any, by: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The leak rate and the label accuracy for each group of ``frame``'s rows.
+
+    Returns:
+        One dict per group (in order of first appearance): the group's values of ``by``, ``n``
+        attacks, ``leaked`` and its ``rate`` with Wilson ``low`` and ``high``, ``labels`` right
+        with ``label_rate``, ``label_low``, ``label_high``, and the ``likeness`` median with its
+        order-statistic interval (``likeness_low``, ``likeness_high``).
+    """
+    groups = [((), frame)] if not by else list(frame.groupby(list(by), sort=False))
+    found = []
+    for key, rows in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        n, leaked, labels = len(rows), int(rows["leaks"].sum()), int(rows["label_correct"].sum())
+        likeness = median_interval([float(v) for v in rows["likeness"]])
+        label = _rate(labels, n)
+        found.append({**dict(zip(by, key)), "n": n, "leaked": leaked, **_rate(leaked, n),
+                      "labels": labels, "label_rate": label["rate"], "label_low": label["low"],
+                      "label_high": label["high"], "likeness": likeness.median,
+                      "likeness_low": likeness.low, "likeness_high": likeness.high})
+    return found
+
+
+def image_bootstrap(frame: Any, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """A 95 % interval for the leak rate from a bootstrap over images: images are drawn with
+    replacement, each with all its attacks, so the interval counts images, not attacks."""
+    per_image = frame.groupby("images")["leaks"].agg(["sum", "count"]).to_numpy(float)
+    generator = np.random.default_rng(seed)
+    draws = generator.integers(0, len(per_image), size=(resamples, len(per_image)))
+    shares = per_image[draws, 0].sum(1) / per_image[draws, 1].sum(1)
+    low, high = np.quantile(shares, [0.025, 0.975])
+    return float(low), float(high)
+
+
+def resistance(frame: Any) -> Any:
+    """Per image: its source, attacks, leaks, leak share and median likeness, the most
+    resistant first."""
+    grouped = frame.groupby(["images", "sources"], as_index=False).agg(
+        attacks=("leaks", "size"), leaked=("leaks", "sum"), likeness=("likeness", "median"))
+    grouped["share"] = grouped["leaked"] / grouped["attacks"]
+    return grouped.sort_values(["share", "likeness"], ignore_index=True)
+
+
+def image_features(names: Sequence[str], size: int = 32) -> list[dict[str, float]]:
+    """What might make an image resist, measured on the private image itself: its
+    ``contrast`` (pixel standard deviation), its ``edges`` (mean absolute difference of
+    neighbouring pixels) and ``colour`` (the spread between its channels)."""
+    found = []
+    for name in names:
+        pixels = torch.cat([load_image(part, size).pixels for part in name.split("+")])
+        found.append({"images": name, "contrast": float(pixels.std()),
+                      "edges": float(total_variation(pixels)),
+                      "colour": float(pixels.std(dim=1).mean())})
+    return found
+
+
+RESISTANCE_GROUPS = ("resists every time", "depends on the weights", "leaks every time")
+"""How an image fares over its weight seeds: never leaks, sometimes, always."""
+
+
+def resistance_profile(frame: Any, size: int = 32) -> list[dict[str, Any]]:
+    """The images of ``frame`` grouped by how they fare over their seeds
+    (:data:`RESISTANCE_GROUPS`), each group with its number of images, the share of each
+    source, and the median of each :func:`image_features` measure."""
+    table = resistance(frame)
+    features = {f["images"]: f for f in image_features(list(table["images"]), size)}
+    group = np.where(table["share"] == 0, 0, np.where(table["share"] == 1, 2, 1))
+    profile = []
+    for index, name in enumerate(RESISTANCE_GROUPS):
+        members = table[group == index]
+        if not len(members):
+            continue
+        measured = [features[image] for image in members["images"]]
+        profile.append({
+            "group": name, "images": len(members),
+            **{f"share_{source}": float((members["sources"] == source).mean())
+               for source in ("photo", "face", "digit")},
+            **{key: float(np.median([m[key] for m in measured]))
+               for key in ("contrast", "edges", "colour")}})
+    return profile

@@ -1,0 +1,111 @@
+"""The success-rate chapter's figures: the image pool, rates with their intervals, and
+reconstructions read back from a sweep's table."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..client.images import load_image
+from ..client.pool import PoolImage
+from .plotting import _styled
+
+__all__ = ["plot_pool", "plot_rates", "plot_table_reconstructions", "decode_png"]
+
+_PANEL = 1.35  # inches per thumbnail: about 130 px in the book's text column
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    """A thumbnail stored in a sweep's table as an (H, W, 3) array in [0, 1]."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.float32) / 255
+
+
+def _picture(ax: Any, array: np.ndarray, title: str) -> None:
+    ax.imshow(array, interpolation="nearest")
+    ax.set_title(title, fontsize=9)
+    ax.set_axis_off()
+
+
+def plot_pool(images: Sequence[PoolImage], per_source: int = 5, size: int = 32) -> Figure:
+    """The first ``per_source`` images of each source in ``images``, one row per source."""
+    by_source: dict[str, list[PoolImage]] = {}
+    for image in images:
+        by_source.setdefault(image.source, []).append(image)
+    with _styled():
+        figure, axes = plt.subplots(len(by_source), per_source, squeeze=False,
+                                    figsize=(per_source * _PANEL, len(by_source) * (_PANEL + 0.2)))
+        for row, (source, members) in zip(axes, by_source.items()):
+            for ax, image in zip(row, members[:per_source]):
+                pixels = load_image(image.name, size).pixels[0].permute(1, 2, 0).numpy()
+                _picture(ax, pixels, f"{source}, label {image.label}")
+        figure.tight_layout()
+    return figure
+
+
+def plot_rates(groups: Mapping[str, Sequence[Mapping[str, Any]]], what: str = "rate",
+               title: str = "") -> Figure:
+    """Rates with their 95 % intervals as points and bars, one panel row per entry of
+    ``groups`` (each a list of :func:`~dlg_helpers.analysis.atlas.rates` rows with a
+    ``label``); ``what`` is ``"rate"`` (leaks) or ``"label_rate"`` (labels right)."""
+    low, high = ("low", "high") if what == "rate" else ("label_low", "label_high")
+    labels = [f"{row['label']} (n = {row['n']})" for rows in groups.values() for row in rows]
+    with _styled():
+        figure, ax = plt.subplots(figsize=(6.4, 0.45 * len(labels) + 1.1))
+        position = 0
+        ticks = []
+        for colour, (name, rows) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"],
+                                        groups.items()):
+            for index, row in enumerate(rows):
+                centre = 100 * row[what]
+                ax.errorbar(centre, position, xerr=[[centre - 100 * row[low]],
+                                                    [100 * row[high] - centre]],
+                            fmt="o", color=colour, capsize=3,
+                            label=name if index == 0 else None)
+                ticks.append(position)
+                position -= 1
+            position -= 0.5
+        ax.set_yticks(ticks, labels)
+        ax.set_xlim(-2, 102)
+        ax.set_xlabel("share of attacks, % (95 % interval)")
+        if title:
+            ax.set_title(title)
+        if len(groups) > 1:
+            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+        figure.tight_layout()
+    return figure
+
+
+def plot_table_reconstructions(rows: Sequence[Mapping[str, Any]], columns: int = 5,
+                               size: int = 32) -> Figure:
+    """Private images (top of each pair) above their reconstructions as a sweep's table
+    stored them, with each reconstruction's likeness, for ``rows`` of the table that carry a
+    thumbnail."""
+    rows = [row for row in rows if row.get("reconstruction_png") is not None]
+    if not rows:
+        raise ValueError("none of these rows carries a stored reconstruction (the table keeps "
+                         "thumbnails for the first seed only): choose rows of that seed")
+    pairs = -(-len(rows) // columns)
+    with _styled():
+        figure, axes = plt.subplots(2 * pairs, columns, squeeze=False,
+                                    figsize=(columns * _PANEL, pairs * 2 * (_PANEL + 0.15)))
+        for ax in axes.flat:
+            ax.set_axis_off()
+        for index, row in enumerate(rows):
+            top = axes[2 * (index // columns), index % columns]
+            bottom = axes[2 * (index // columns) + 1, index % columns]
+            name = row["images"].split("+")[0]
+            truth = load_image(name, size).pixels[0].permute(1, 2, 0).numpy()
+            _picture(top, truth, name if len(name) <= 16 else name[:15] + "…")
+            verdict = "leaks" if row["leaks"] else "does not leak"
+            _picture(bottom, decode_png(row["reconstruction_png"]),
+                     f"{row['likeness']:.2f}, {verdict}")
+        figure.tight_layout()
+    return figure

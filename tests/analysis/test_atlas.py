@@ -1,0 +1,71 @@
+"""Success rates over a sweep's table."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from dlg_helpers.analysis.atlas import image_bootstrap, image_features, rates, resistance
+from dlg_helpers.analysis.intervals import wilson
+
+
+def _frame() -> pd.DataFrame:
+    rows = []
+    for seed in range(4):
+        for name, source, leaks in (("cat", "photo", True), ("face-1", "face", seed < 2),
+                                    ("digit-3", "digit", False)):
+            rows.append({"images": name, "sources": source, "seed": seed, "leaks": leaks,
+                         "label_correct": source != "digit", "likeness": 0.9 if leaks else 0.2})
+    return pd.DataFrame(rows)
+
+
+def test_rates_count_leaks_and_labels_with_wilson_intervals():
+    (overall,) = rates(_frame())
+    assert (overall["n"], overall["leaked"], overall["labels"]) == (12, 6, 8)
+    assert (overall["low"], overall["high"]) == pytest.approx(wilson(6, 12))
+    assert overall["label_rate"] == pytest.approx(8 / 12)
+    by_source = {row["sources"]: row for row in rates(_frame(), ["sources"])}
+    assert by_source["photo"]["rate"] == 1 and by_source["digit"]["rate"] == 0
+    assert by_source["face"]["leaked"] == 2 and by_source["face"]["likeness_low"] == 0.2
+
+
+def test_the_image_bootstrap_is_wider_than_wilson_when_images_decide():
+    low, high = image_bootstrap(_frame(), resamples=500)
+    wilson_low, wilson_high = wilson(6, 12)
+    assert low <= 0.5 <= high
+    assert high - low > wilson_high - wilson_low  # three images, not twelve independent draws
+
+
+def test_resistance_puts_the_image_that_never_leaks_first():
+    table = resistance(_frame())
+    assert list(table["images"]) == ["digit-3", "face-1", "cat"]
+    assert list(table["share"]) == [0.0, 0.5, 1.0]
+
+
+def test_image_features_measure_the_private_images():
+    features = {f["images"]: f for f in image_features(["cat", "digit-3", "cat+face-1"])}
+    assert features["digit-3"]["colour"] == pytest.approx(0.0, abs=1e-6)  # greyscale
+    assert features["cat"]["colour"] > 0.01
+    assert all(f["contrast"] > 0 and f["edges"] > 0 for f in features.values())
+
+
+def test_the_resistance_profile_sorts_images_by_how_they_fare_over_their_seeds():
+    from dlg_helpers.analysis.atlas import resistance_profile
+
+    profile = {row["group"]: row for row in resistance_profile(_frame())}
+    assert profile["resists every time"]["images"] == 1
+    assert profile["resists every time"]["share_digit"] == 1
+    assert profile["leaks every time"]["share_photo"] == 1
+    assert profile["depends on the weights"]["share_face"] == 1
+    assert profile["leaks every time"]["colour"] > profile["resists every time"]["colour"]
+
+
+def test_the_chapter_tables_print_rates_with_their_intervals_and_n():
+    from dlg_helpers.book.atlas_tables import base_table, label_table, source_table
+
+    frame = _frame()
+    base = base_table({"DLG": frame}).data
+    assert "12 (3 images)" in base and "50.0 % (" in base
+    assert "digits (n = 4)" in source_table({"DLG": frame}).data
+    labels = label_table({"DLG": frame}).data
+    assert "89.9 % (MNIST)" in labels and "0.0 % (0.0–49.0)" in labels
