@@ -59,3 +59,10 @@ def test_launch_links_open_notebooks_that_exist(book_html, notebook):
     for path in colab + [p.replace("%2F", "/") for p in binder]:
         assert (ROOT / path).is_file(), path
     assert f"_sources/chapters/{notebook.stem}.ipynb" in page  # the download button
+
+
+def test_the_bibliography_labels_entries_by_author_and_year_as_the_text_cites_them(book_html):
+    page = (book_html / "chapters" / "bibliography.html").read_text()
+    labels = re.findall(r'fn-bracket">\[</span>([^<]*)<', page)
+    assert labels and all(re.fullmatch(r"[^,]+, \d{4}[a-z]?", label) for label in labels), labels
+    assert "Zhu et al., 2019" in labels and not any("others" in label for label in labels)
