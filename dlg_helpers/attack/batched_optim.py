@@ -83,22 +83,31 @@ class BatchedLBFGS:
                 "rho": self.rho[row, order], "h_diag": self.h_diag[row]}
 
     def _spread(self, rows: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
-        """``vectors`` of problems ``rows`` placed in a (count, dim) tensor of zeros.
-
-        The history is large (count x history x dim); multiplying all of it by vectors that are
-        zero for the other problems is far cheaper than copying out the rows' share of it."""
+        """``vectors`` of problems ``rows`` placed in a (count, dim) tensor of zeros."""
         full = torch.zeros(self.steps_s.shape[0], vectors.shape[1], device=vectors.device)
         full[rows] = vectors
         return full
 
+    def _few(self, rows: torch.Tensor) -> bool:
+        # The history is large (count x history x dim) and reading it is what costs. Multiplying
+        # all of it by vectors that are zero for the other problems reads it once; copying out
+        # the rows' share first reads and writes that share, then reads it again, which is
+        # cheaper only when the rows are at most a third of the problems (late in a batch,
+        # when most attacks have finished).
+        return 3 * len(rows) <= self.steps_s.shape[0]
+
     def _times(self, history: torch.Tensor, rows: torch.Tensor,
                vectors: torch.Tensor) -> torch.Tensor:
         """Each row's history slots dotted with its vector: shape (len(rows), history)."""
+        if self._few(rows):
+            return torch.bmm(history[rows], vectors.unsqueeze(2)).squeeze(2)
         return torch.bmm(history, self._spread(rows, vectors).unsqueeze(2)).squeeze(2)[rows]
 
     def _combine(self, history: torch.Tensor, rows: torch.Tensor,
                  weights: torch.Tensor) -> torch.Tensor:
         """Each row's history slots summed with weights (shape (len(rows), history))."""
+        if self._few(rows):
+            return torch.bmm(weights.unsqueeze(1), history[rows]).squeeze(1)
         full = torch.zeros(history.shape[0], history.shape[1], device=weights.device)
         full[rows] = weights
         return torch.bmm(full.unsqueeze(1), history).squeeze(1)[rows]

@@ -220,3 +220,16 @@ def test_bad_batches_are_refused_with_the_fix():
         BatchedAttack([cat32], seeds=[0, 1])
     with pytest.raises(ValueError, match="at least one"):
         BatchedAttack([])
+
+
+def test_batched_lbfgs_gives_the_same_steps_for_few_rows_as_for_many():
+    # Few rows read their share of the history, many rows multiply all of it: same numbers.
+    value, evaluate, start = _problems(6, 12)
+    few, many = start.clone(), start.clone()
+    alone = BatchedLBFGS(6, 12, history_size=4, max_iter=8)
+    together = BatchedLBFGS(6, 12, history_size=4, max_iter=8)
+    for _ in range(4):
+        alone.step(torch.tensor([1]), few, evaluate)  # 1 of 6 rows: the copying path
+        together.step(torch.arange(6), many, evaluate)  # all rows: the multiplying path
+    assert torch.allclose(few[1], many[1], atol=1e-5)
+    assert torch.equal(few[0], start[0])
