@@ -25,9 +25,13 @@ The package is laid out as the data flows, from a private image to a page of the
   :mod:`.analysis.comparison`) with their intervals (:mod:`.analysis.intervals`), the MSE
   decomposition, costs, probes of the gradient, the defence study and its prices, and the
   verdicts on the report's claims; success rates over a sweep's table (:mod:`.analysis.atlas`).
+- :mod:`~dlg_helpers.federation`: the attack inside a real federation. Flower clients and a
+  curious FedAvg server that keeps every reply (:mod:`.federation.simulation`), and the gradient
+  read back from the weights sent and received (:mod:`.federation.recover`).
 - :mod:`~dlg_helpers.book`: what the chapters show. Tables, figures (:mod:`.book.plotting`), the
   explorer, glued values (:mod:`.book.text`), chapter execution and the Colab cell.
-- :mod:`~dlg_helpers.cli`: ``python -m dlg_helpers attack ...`` for long runs in the background.
+- :mod:`~dlg_helpers.cli`: ``python -m dlg_helpers attack ...`` for long runs in the background;
+  :mod:`~dlg_helpers.ray_state` keeps Ray's files inside a run's folder.
 
 The short calls readers use are here at the top (``dlg.run_attack``, ``dlg.load_image``, ...), and
 so are the modules the chapters call by name (``from dlg_helpers import plotting, verdicts``).

@@ -21,9 +21,9 @@ import hashlib
 import io
 import json
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from ..attack.batched import BatchedAttack
 from ..attack.config import AttackConfig
 from ..client.defences import parse_defence
 from ..client.victim import Victim, trained_model, victim
+from ..ray_state import ray_folder
 
 __all__ = ["SweepCase", "Sweep", "run_shard", "run_sweep", "load_table", "TABLE_COLUMNS"]
 
@@ -179,34 +180,23 @@ def _ray_runner(sweep: Sweep, folder: Path, address: str | None, workers: int
     import ray
 
     def run(todo: list[tuple[int, list[int]]], done: Callable[[int, list], None]) -> None:
-        started_here = not ray.is_initialized()
-        if started_here:
-            options: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False,
-                                           configure_logging=False)
-            if address is None:
-                # Ray's socket paths must stay short (a Unix limit of about 100 bytes), so its
-                # session folder, inside the table's folder, is reached by a short link.
-                ray_dir = folder / "ray"
-                ray_dir.mkdir(parents=True, exist_ok=True)
-                link = Path(tempfile.gettempdir()) / f"ray-{sweep.identity()[:8]}"
-                if not link.is_symlink():
-                    link.symlink_to(ray_dir.resolve(), target_is_directory=True)
-                options.update(num_cpus=workers, _temp_dir=str(link))
-            else:
-                options.update(address=address)
-            ray.init(**options)
-        try:
+        with ExitStack() as stack:
+            if not ray.is_initialized():
+                options: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False,
+                                               configure_logging=False)
+                if address is None:
+                    options.update(num_cpus=workers,
+                                   _temp_dir=stack.enter_context(ray_folder(folder)))
+                else:
+                    options.update(address=address)
+                ray.init(**options)
+                stack.callback(ray.shutdown)
             task = ray.remote(num_cpus=1)(run_shard)
             pending = {task.remote(sweep, indices, 1): number for number, indices in todo}
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 number = pending.pop(ready[0])
                 done(number, ray.get(ready[0]))
-        finally:
-            if started_here:
-                ray.shutdown()
-                if address is None:
-                    link.unlink(missing_ok=True)
 
     return run
 
