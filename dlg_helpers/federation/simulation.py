@@ -19,12 +19,16 @@ from pathlib import Path
 
 import torch
 
+from ..analysis.observer import GroundTruth
 from ..client.gradients import classification_loss
 from ..client.images import load_image
 from ..client.models import build_model, get_spec
+from ..client.victim import SharedUpdate
 from ..ray_state import ray_folder
+from .recover import gradient_from_step
 
-__all__ = ["FederationConfig", "FederationRound", "local_training", "run_federation"]
+__all__ = ["FederationConfig", "FederationRound", "local_training", "run_federation",
+           "shared_update", "client_truth"]
 
 
 @dataclass(frozen=True)
@@ -197,3 +201,31 @@ def run_federation(config: FederationConfig, folder: str | Path) -> list[Federat
                            "clients; see Flower's warnings above (memory, or a client's error)")
     return kept
 
+
+
+def shared_update(config: FederationConfig, kept: FederationRound, partition: int) -> SharedUpdate:
+    """What a curious server hands an attack for client ``partition`` of a federated-SGD
+    round: the gradient read off its one SGD step, with the public facts (its number of
+    examples, reported beside the weights, and the model's input shape).
+
+    Raises:
+        ValueError: when the clients took more than one local step (the weights' change is then
+            not one gradient; an attack must model the steps).
+    """
+    if config.local_epochs != 1 or (config.local_batch or 0) not in (
+            0, len(config.partitions[partition])):
+        raise ValueError("with several local steps the change of the weights is not one "
+                         "gradient; use weight_change and an attack that models the steps")
+    model = build_model(config.model, seed=config.seed, size=config.size)
+    side = config.size or get_spec(config.model).image_size
+    examples = kept.examples[partition]
+    return SharedUpdate(gradient=gradient_from_step(model, kept.sent, kept.replies[partition],
+                                                    config.lr),
+                        examples=examples, input_shape=(examples, 3, side, side))
+
+
+def client_truth(config: FederationConfig, partition: int) -> GroundTruth:
+    """Client ``partition``'s private images and labels, for the metrics only (the server never
+    has them)."""
+    pixels, labels = _client_images(config, partition)
+    return GroundTruth(pixels, labels)
