@@ -37,7 +37,8 @@ from .labels import classifier_gradient, idlg_labels, require_readable_labels
 from .objective import _Objective
 from .trace import AttackResult, Attempt, StepRecord
 
-__all__ = ["AttackDivergedWarning", "Attack", "reconstruct"]
+__all__ = ["AttackDivergedWarning", "Attack", "reconstruct", "attempt_seed", "random_start",
+           "trial_steps", "learning_rate", "status_after_step", "attack_finished"]
 
 
 class AttackDivergedWarning(UserWarning):
