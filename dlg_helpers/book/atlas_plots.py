@@ -9,29 +9,25 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 from matplotlib.figure import Figure
 
 from ..client.images import load_image
 from ..client.pool import PoolImage
-from .plotting import _styled
+from .plotting import _styled, show_image
 
 __all__ = ["plot_pool", "plot_rates", "plot_table_reconstructions", "decode_png"]
 
 _PANEL = 1.35  # inches per thumbnail: about 130 px in the book's text column
 
 
-def decode_png(data: bytes) -> np.ndarray:
-    """A thumbnail stored in a sweep's table as an (H, W, 3) array in [0, 1]."""
+def decode_png(data: bytes) -> torch.Tensor:
+    """A thumbnail stored in a sweep's table as a (3, H, W) image in [0, 1]."""
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as image:
-        return np.asarray(image.convert("RGB"), dtype=np.float32) / 255
-
-
-def _picture(ax: Any, array: np.ndarray, title: str) -> None:
-    ax.imshow(array, interpolation="nearest")
-    ax.set_title(title, fontsize=9)
-    ax.set_axis_off()
+        array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255
+    return torch.from_numpy(array).permute(2, 0, 1)
 
 
 def plot_pool(images: Sequence[PoolImage], per_source: int = 5, size: int = 32) -> Figure:
@@ -44,8 +40,8 @@ def plot_pool(images: Sequence[PoolImage], per_source: int = 5, size: int = 32) 
                                     figsize=(per_source * _PANEL, len(by_source) * (_PANEL + 0.2)))
         for row, (source, members) in zip(axes, by_source.items()):
             for ax, image in zip(row, members[:per_source]):
-                pixels = load_image(image.name, size).pixels[0].permute(1, 2, 0).numpy()
-                _picture(ax, pixels, f"{source}, label {image.label}")
+                show_image(ax, load_image(image.name, size).pixels,
+                           f"{source}, label {image.label}")
         figure.tight_layout()
     return figure
 
@@ -102,10 +98,10 @@ def plot_table_reconstructions(rows: Sequence[Mapping[str, Any]], columns: int =
             top = axes[2 * (index // columns), index % columns]
             bottom = axes[2 * (index // columns) + 1, index % columns]
             name = row["images"].split("+")[0]
-            truth = load_image(name, size).pixels[0].permute(1, 2, 0).numpy()
-            _picture(top, truth, name if len(name) <= 16 else name[:15] + "…")
+            show_image(top, load_image(name, size).pixels,
+                       name if len(name) <= 16 else name[:15] + "…")
             verdict = "leaks" if row["leaks"] else "does not leak"
-            _picture(bottom, decode_png(row["reconstruction_png"]),
-                     f"{row['likeness']:.2f}, {verdict}")
+            show_image(bottom, decode_png(row["reconstruction_png"]),
+                       f"{row['likeness']:.2f}, {verdict}")
         figure.tight_layout()
     return figure

@@ -3,8 +3,9 @@ data reach the metrics only through its :class:`~dlg_helpers.analysis.observer.G
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import torch
 from torch import nn
@@ -16,7 +17,7 @@ from .images import load_image
 from .models import Normalisation, build_model, get_spec
 from .training import trained_weights
 
-__all__ = ["SharedUpdate", "Victim", "victim", "trained_model"]
+__all__ = ["SharedUpdate", "Victim", "victim", "trained_model", "model_cache"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,15 @@ def trained_model(model: str, seed: int = 0, *, size: int | None = None,
         network.load_state_dict(trained_weights(model, trained_steps, seed)
                                 .weights[trained_steps])
     return network
+
+
+def model_cache(model: str, *, size: int | None = None, device: str | torch.device = "cpu"
+                ) -> Callable[[int, int], nn.Module]:
+    """``models(seed, trained_steps)``: registered ``model`` built once for each weights seed
+    and training length (:func:`trained_model`), so that the clients that receive the same
+    weights share one model, as a server's clients do."""
+    return cache(lambda seed, trained_steps: trained_model(
+        model, seed, size=size, device=device, trained_steps=trained_steps))
 
 
 def victim(model: str, image: str | Sequence[str], seed: int = 0, size: int | None = None,

@@ -17,7 +17,7 @@ import math
 import platform
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -112,11 +112,12 @@ def _decode_snapshot(codes: np.ndarray, ranges: np.ndarray | None) -> torch.Tens
     return low + values * (high - low)
 
 
-def save_png(image: torch.Tensor, path: Path) -> None:
-    """Write a [0, 1] image of shape (3, H, W) or (1, 3, H, W) as an 8-bit PNG (clipped)."""
+def save_png(image: torch.Tensor, path: Path | BinaryIO) -> None:
+    """Write a [0, 1] image of shape (3, H, W) or (1, 3, H, W) as an 8-bit PNG (clipped), to a
+    file or a binary stream."""
     if image.dim() == 4:
         image = image[0]
-    Image.fromarray(_to_uint8(image).transpose(1, 2, 0)).save(path)
+    Image.fromarray(_to_uint8(image).transpose(1, 2, 0)).save(path, format="PNG")
 
 
 def save_record(result: AttackResult, out_dir: str | Path, model: str, image: str,

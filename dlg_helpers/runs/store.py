@@ -21,7 +21,7 @@ from ..client.defences import parse_defence
 from ..devices import pick_device
 from .record import RECORD_FILE, load_record, load_result, save_record
 from ..attack.batched import BatchedAttack
-from ..client.victim import trained_model, victim
+from ..client.victim import model_cache, victim
 from .run import run_attack
 from .spec import RunSpec
 
@@ -217,17 +217,12 @@ def run_many(specs: Sequence[RunSpec], results_dir: str | Path = "results", *,
         f"{len(todo)} batches")
     for number, indices in enumerate(todo, start=1):
         chosen = [specs[i] for i in indices]
-        models: dict[tuple[int, int], Any] = {}
-        victims = []
-        for spec in chosen:
-            key = (spec.weights_seed, spec.trained_steps)
-            if key not in models:  # runs with the same weights share one model
-                models[key] = trained_model(spec.model, spec.weights_seed, size=spec.size,
-                                            device=target, trained_steps=spec.trained_steps)
-            victims.append(victim(
-                spec.model, spec.images, spec.config.seed, spec.size,
-                None if spec.defence is None else parse_defence(spec.defence),
-                network=models[key]))
+        # a batch shares model and size; runs with the same weights share one model
+        models = model_cache(chosen[0].model, size=chosen[0].size, device=target)
+        victims = [victim(spec.model, spec.images, spec.config.seed, spec.size,
+                          None if spec.defence is None else parse_defence(spec.defence),
+                          network=models(spec.weights_seed, spec.trained_steps))
+                   for spec in chosen]
         computed = BatchedAttack(victims, replace(chosen[0].config, progress=False),
                                  seeds=[spec.config.seed for spec in chosen]).run()
         for index, spec, result in zip(indices, chosen, computed):

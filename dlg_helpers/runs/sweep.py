@@ -28,15 +28,15 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from ..analysis.rows import result_row
 from ..attack.batched import BatchedAttack
 from ..attack.config import AttackConfig
 from ..client.defences import parse_defence
-from ..client.victim import Victim, trained_model, victim
+from ..client.victim import model_cache, victim
 from ..ray_state import ray_folder
+from .record import save_png
 
 __all__ = ["SweepCase", "Sweep", "run_shard", "run_sweep", "load_table", "TABLE_COLUMNS"]
 
@@ -110,25 +110,12 @@ class Sweep:
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _victim(sweep: Sweep, case: SweepCase, models: dict[tuple[int, int], torch.nn.Module]
-            ) -> Victim:
-    key = (case.seed, case.trained_steps)
-    if key not in models:  # one model per seed and stage, shared by the cases that use it
-        models[key] = trained_model(sweep.model, case.seed, size=sweep.size, device="cpu",
-                                    trained_steps=case.trained_steps)
-    defence = None if case.defence is None else parse_defence(case.defence)
-    return victim(sweep.model, case.images, case.seed, sweep.size, defence, network=models[key])
-
-
 def _png(image: torch.Tensor) -> bytes:
-    from PIL import Image
-
     small = torch.nn.functional.interpolate(image[:1].float().clamp(0, 1),
                                             size=(THUMBNAIL_SIDE, THUMBNAIL_SIDE),
                                             mode="bilinear", antialias=True)
-    array = (small[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG", optimize=True)
+    save_png(small, buffer)
     return buffer.getvalue()
 
 
@@ -142,8 +129,10 @@ def run_shard(sweep: Sweep, indices: Sequence[int], threads: int | None = None
     if threads is not None:
         torch.set_num_threads(threads)
     cases = [sweep.cases[i] for i in indices]
-    models: dict[tuple[int, int], torch.nn.Module] = {}
-    victims = [_victim(sweep, case, models) for case in cases]
+    models = model_cache(sweep.model, size=sweep.size)  # one model per seed and stage
+    victims = [victim(sweep.model, case.images, case.seed, sweep.size,
+                      None if case.defence is None else parse_defence(case.defence),
+                      network=models(case.seed, case.trained_steps)) for case in cases]
     results = BatchedAttack(victims, replace(sweep.config, progress=False),
                             seeds=[c.seed for c in cases]).run()
     sources = dict(sweep.sources)
@@ -167,12 +156,10 @@ def _shard_path(folder: Path, number: int) -> Path:
     return folder / f"{number:04d}.parquet"
 
 
-def _write_rows(rows: list[dict[str, Any]], path: Path) -> None:
-    import pandas as pd
-
+def _write_frame(frame: Any, path: Path) -> None:
     partial = path.with_name(path.name + ".partial")
-    pd.DataFrame(rows).to_parquet(partial, index=False)
-    partial.replace(path)  # a crash mid-write leaves no half shard behind
+    frame.to_parquet(partial, index=False)
+    partial.replace(path)  # a crash mid-write leaves no half-written table behind
 
 
 def _ray_runner(sweep: Sweep, folder: Path, address: str | None, workers: int
@@ -238,7 +225,9 @@ def run_sweep(sweep: Sweep, table: str | Path, *, ray: bool = False, address: st
 
     def done(number: int, rows: list[dict[str, Any]]) -> None:
         nonlocal finished
-        _write_rows(rows, _shard_path(folder, number))
+        import pandas as pd
+
+        _write_frame(pd.DataFrame(rows), _shard_path(folder, number))
         finished += 1
         log(f"shard {number} done ({finished}/{len(shards)}, {time.perf_counter() - start:.0f} s)")
 
@@ -256,10 +245,8 @@ def _gather(folder: Path, count: int, table: Path) -> None:
     import pandas as pd
 
     frames = [pd.read_parquet(_shard_path(folder, number)) for number in range(count)]
-    gathered = pd.concat(frames, ignore_index=True).sort_values("case", ignore_index=True)
-    partial = table.with_name(table.name + ".partial")
-    gathered.to_parquet(partial, index=False)
-    partial.replace(table)
+    _write_frame(pd.concat(frames, ignore_index=True).sort_values("case", ignore_index=True),
+                 table)
 
 
 def load_table(table: str | Path) -> Any:
