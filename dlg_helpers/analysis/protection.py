@@ -18,17 +18,20 @@ from typing import Any
 import torch
 
 from ..attack.config import AttackConfig
+from ..attack.trace import AttackResult
 from ..client.defences import Composed, parse_defence
 from ..client.images import image_names
 from ..client.victim import victim
 from ..devices import pick_device
 from ..runs.spec import RunSpec
-from ..runs.store import load_or_run, stored_result
+from ..runs.store import load_or_run, run_many, stored_result
 from .comparison import group_summary, missing_note
+from .intervals import rate_text
 from .rows import result_row
 
 __all__ = ["NO_DEFENCE", "BATCH", "GUARANTEE", "HEURISTIC", "CHOICE", "kind_of", "split_batch",
            "private_batch", "describe_defence", "attack_outcomes", "median_outcomes",
+           "compare_attacks",
            "stopping_settings", "protection_ranking",
            "gradient_changes"]
 
@@ -133,8 +136,8 @@ def attack_outcomes(model: str, images: Sequence[str], defences: Sequence[str],
         compute_missing: False leaves out the runs not stored (unless recomputing) and prints
             the command that makes each: for models whose attacks take hours on a CPU.
     """
-    rows = []
-    stored = computed = 0
+    cases: list[tuple[dict[str, Any], RunSpec]] = []
+    results: dict[int, AttackResult] = {}
     missing: list[str] = []
     if recompute is None:
         recompute = pick_device(device).type == "cuda"
@@ -149,12 +152,21 @@ def attack_outcomes(model: str, images: Sequence[str], defences: Sequence[str],
                 if result is None and not (recompute or compute_missing):
                     missing.append(spec.command(spec.folder(results_dir)))
                     continue
-                stored, computed = stored + (result is not None), computed + (result is None)
-                if result is None:
-                    result = load_or_run(spec, results_dir, recompute=recompute, device=device,
-                                         save=True, quiet=True)
-                rows.append({"attack": attack, "defence": defence, "family": family,
-                             "strength": strength, "image": image, **result_row(result)})
+                if result is not None:
+                    results[len(cases)] = result
+                cases.append(({"attack": attack, "defence": defence, "family": family,
+                               "strength": strength, "image": image}, spec))
+    todo = [index for index in range(len(cases)) if index not in results]
+    stored, computed = len(results), len(todo)
+    if recompute:
+        for index in todo:
+            results[index] = load_or_run(cases[index][1], results_dir, recompute=True,
+                                         device=device, save=True, quiet=True)
+    elif todo:  # many small attacks go much faster together than one at a time
+        for index, result in zip(todo, run_many([cases[i][1] for i in todo], results_dir,
+                                                device=device, log=lambda _: None)):
+            results[index] = result
+    rows = [{**case, **result_row(results[index])} for index, (case, _) in enumerate(cases)]
     print(f"{model}: {stored} stored runs loaded, {computed} computed, {len(missing)} missing "
           f"({len(attacks)} attacks x {len(defences)} defences x {len(images)} images)")
     if missing:
@@ -194,6 +206,30 @@ def _worst(medians: Sequence[Mapping[str, Any]]) -> dict[str, tuple[float, float
 
 def _stops(score: tuple[float, float]) -> bool:
     return score[0] == 0
+
+
+def compare_attacks(medians: Sequence[Mapping[str, Any]], first: str, second: str,
+                    defended: Sequence[str]) -> list[dict[str, Any]]:
+    """Two attacks side by side (rows of :func:`median_outcomes`): undefended, and pooled over
+    the ``defended`` settings both were tried under, the attacks that leaked as a rate with its
+    95 % interval (``first``, ``second``), and under how many of those settings ``second``
+    recovers more than ``first`` (a higher median likeness; ``second_better``)."""
+    by_key = {(m["attack"], m["defence"]): m for m in medians}
+    rows = []
+    for name, settings in ((NO_DEFENCE, [NO_DEFENCE]), ("defended", defended)):
+        pairs = [(by_key[first, d], by_key[second, d]) for d in settings
+                 if (first, d) in by_key and (second, d) in by_key]
+        if not pairs:
+            continue
+        better = sum(b["likeness"] > a["likeness"] for a, b in pairs)
+        rows.append({
+            "settings": "none" if name == NO_DEFENCE else f"{len(pairs)} defended, pooled",
+            "first": rate_text(sum(a["leaked"] for a, _ in pairs),
+                               sum(a["images"] for a, _ in pairs), "attacks"),
+            "second": rate_text(sum(b["leaked"] for _, b in pairs),
+                                sum(b["images"] for _, b in pairs), "attacks"),
+            "second_better": f"{better} of {len(pairs)} settings"})
+    return rows
 
 
 def stopping_settings(medians: Sequence[Mapping[str, Any]]) -> str:

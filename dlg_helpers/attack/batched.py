@@ -92,6 +92,22 @@ class BatchedAttack:
             batch whose labels repeat.
     """
 
+    @staticmethod
+    def refusal(model: nn.Module, config: AttackConfig) -> str | None:
+        """Why the batched engine cannot take attacks on ``model`` with ``config`` (with the
+        fix), or None when it can: batch norm or dropout in training mode carry state or
+        randomness across the batch, and a line search or a decaying L-BFGS step would give
+        each attack its own number of evaluations per step."""
+        stateful = _stateful_layers(model)
+        if stateful:
+            return (f"the model has {', '.join(sorted(set(stateful)))} in training mode, whose "
+                    "state or randomness cannot be batched; attack it one run at a time with "
+                    "Attack.against(victim, config)")
+        if config.optimiser != "adam" and (config.line_search is not None or config.lr_decay):
+            return ("the batched engine takes L-BFGS's fixed step only; run a line search or a "
+                    "decaying L-BFGS step one attack at a time with Attack.against")
+        return None
+
     def __init__(self, victims: Sequence[Victim], config: AttackConfig = AttackConfig(),
                  seeds: Sequence[int] | None = None) -> None:
         if not victims:
@@ -100,12 +116,9 @@ class BatchedAttack:
         if len(seeds) != len(victims):
             raise ValueError(f"{len(seeds)} seeds for {len(victims)} victims: give one each")
         model = victims[0].model
-        stateful = _stateful_layers(model)
-        if stateful:
-            raise ValueError(
-                f"the model has {', '.join(sorted(set(stateful)))} in training mode, whose "
-                "state or randomness cannot be batched; attack it one run at a time with "
-                "Attack.against(victim, config)")
+        reason = self.refusal(model, config)
+        if reason is not None:
+            raise ValueError(reason)
         updates = [victim.share() for victim in victims]
         shapes = {update.input_shape for update in updates}
         if len(shapes) > 1:
@@ -158,10 +171,6 @@ class BatchedAttack:
             self.optimiser: BatchedLBFGS | BatchedAdam = BatchedAdam(count, self.dim,
                                                                       device=self.device)
         else:
-            if config.line_search is not None or config.lr_decay:
-                raise ValueError("the batched engine takes L-BFGS's fixed step only; run a "
-                                 "line search or a decaying L-BFGS step one attack at a time "
-                                 "with Attack.against")
             self.optimiser = BatchedLBFGS(count, self.dim, lr=config.lr,
                                           max_iter=config.max_iter,
                                           history_size=config.history_size, device=self.device)

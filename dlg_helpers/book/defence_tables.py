@@ -49,15 +49,15 @@ def _epsilon_text(value: float | None) -> str:
     return f"{value / 10 ** exponent:.1f} × 10^{exponent}"
 
 
-def _leaked_text(row: Mapping[str, Any]) -> str:
-    return "—" if not row else f"{row['leaked']}/{row['images']}"
+def _outcome_text(row: Mapping[str, Any]) -> str:
+    return "—" if not row else f"{row['leaked']}/{row['images']} · {row['likeness']:.2f}"
 
 
 def outcome_table(medians: Sequence[Mapping[str, Any]],
                   costs: Sequence[Mapping[str, Any]]) -> Markdown:
     """Every defence setting with, for each attack, how many images leaked and the median
-    likeness of the reconstructions, and what the setting costs in accuracy (and epsilon for
-    DP-SGD)."""
+    likeness of the reconstructions (one column an attack, so that three attacks still fit
+    the page), and what the setting costs in accuracy (and epsilon for DP-SGD)."""
     if not medians:
         return Markdown("*No run of these settings is stored.*")
     attacks = list(dict.fromkeys(row["attack"] for row in medians))
@@ -67,14 +67,11 @@ def outcome_table(medians: Sequence[Mapping[str, Any]],
     for defence in dict.fromkeys(row["defence"] for row in medians):
         row: dict[str, Any] = {"defence": defence, "accuracy": cost.get(defence),
                                "epsilon": cost.get(defence, {}).get("epsilon")}
-        for attack in attacks:
-            outcome = by_key.get((attack, defence), {})
-            row.update({f"{attack} leaked": outcome, f"{attack} likeness": outcome.get("likeness")})
+        row.update({attack: by_key.get((attack, defence), {}) for attack in attacks})
         rows.append(row)
     columns: dict[str, tuple[str, Callable[[Any], str]]] = {"defence": ("defence", str)}
     for attack in attacks:
-        columns[f"{attack} leaked"] = (f"{attack}: leaked", _leaked_text)
-        columns[f"{attack} likeness"] = (f"{attack}: likeness", _fixed(2))
+        columns[attack] = (f"{attack}: leaked · likeness", _outcome_text)
     columns["accuracy"] = (_accuracy_header(costs, "accuracy"), _accuracy_text)
     columns["epsilon"] = ("ε (δ = 1e-5)", _epsilon_text)
     return markdown_table(rows, columns)

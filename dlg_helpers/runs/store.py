@@ -187,6 +187,15 @@ def _store(spec: RunSpec, result: AttackResult, results_dir: str | Path, device:
                        trained_steps=spec.trained_steps)
 
 
+def _even_chunks(items: list[int], most: int) -> list[list[int]]:
+    """``items`` in consecutive chunks of at most ``most``, as even as can be: 36 in chunks of
+    at most 32 are two of 18, not 32 and 4 (a batch of 4 costs nearly as much as one of 18,
+    since a batched step's cost grows more slowly than its batch)."""
+    count = -(-len(items) // most)
+    size = -(-len(items) // count)
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
 def run_many(specs: Sequence[RunSpec], results_dir: str | Path = "results", *,
              device: str | None = None, batch_size: int = 32,
              log: Callable[[str], None] = print) -> list[AttackResult]:
@@ -196,8 +205,9 @@ def run_many(specs: Sequence[RunSpec], results_dir: str | Path = "results", *,
     command reproduces it alone, up to rounding).
 
     Runs are batched when they share the model, the image side, the batch size and every
-    setting but the seed; models the batched engine cannot take (batch norm or dropout in
-    training mode) raise its error.
+    setting but the seed; those the batched engine refuses
+    (:meth:`~dlg_helpers.attack.batched.BatchedAttack.refusal`: batch norm or dropout in
+    training mode, an L-BFGS line search) run one at a time, as :func:`load_or_run` runs them.
     """
     target = str(pick_device(device))
     results: dict[int, AttackResult] = {}
@@ -211,8 +221,7 @@ def run_many(specs: Sequence[RunSpec], results_dir: str | Path = "results", *,
         key = (spec.model, spec.image_size, len(spec.images),
                json.dumps(asdict(replace(spec.config, seed=0, progress=False)), sort_keys=True))
         groups.setdefault(key, []).append(index)
-    todo = [indices[i:i + batch_size] for indices in groups.values()
-            for i in range(0, len(indices), batch_size)]
+    todo = [chunk for indices in groups.values() for chunk in _even_chunks(indices, batch_size)]
     log(f"{len(specs)} runs: {len(results)} stored, {len(specs) - len(results)} to compute in "
         f"{len(todo)} batches")
     for number, indices in enumerate(todo, start=1):
@@ -223,7 +232,14 @@ def run_many(specs: Sequence[RunSpec], results_dir: str | Path = "results", *,
                           None if spec.defence is None else parse_defence(spec.defence),
                           network=models(spec.weights_seed, spec.trained_steps))
                    for spec in chosen]
-        computed = BatchedAttack(victims, replace(chosen[0].config, progress=False),
+        config = replace(chosen[0].config, progress=False)
+        if BatchedAttack.refusal(victims[0].model, config) is not None:
+            for index, spec in zip(indices, chosen):
+                results[index] = load_or_run(spec, results_dir, device=target, save=True,
+                                             quiet=True)
+            log(f"batch {number}/{len(todo)}: {len(chosen)} runs stored, one at a time")
+            continue
+        computed = BatchedAttack(victims, config,
                                  seeds=[spec.config.seed for spec in chosen]).run()
         for index, spec, result in zip(indices, chosen, computed):
             _store(spec, result, results_dir, target)

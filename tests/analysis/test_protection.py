@@ -8,6 +8,7 @@ import pytest
 
 from dlg_helpers.analysis.protection import (
     attack_outcomes,
+    compare_attacks,
     describe_defence,
     gradient_changes,
     median_outcomes,
@@ -59,13 +60,14 @@ def test_a_batch_larger_than_the_pool_names_the_fix():
 
 
 @pytest.mark.filterwarnings("ignore::dlg_helpers.attack.engine.AttackDivergedWarning")  # 2 steps
-def test_under_a_larger_batch_the_attack_faces_the_whole_private_batch(tmp_path, capsys):
+def test_under_a_larger_batch_the_attack_faces_the_whole_private_batch(tmp_path):
     attacks = {"DLG": AttackConfig(steps=2, progress=False)}
     rows = attack_outcomes("lenet", ["coffee"], ["batch:3"], attacks, tmp_path, size=16)
     assert [(r["family"], r["strength"], r["image"]) for r in rows] == [("batch", "3", "coffee")]
     stored = [p.parent.name for p in tmp_path.glob("lenet/*/record.json")]
     assert len(stored) == 1 and stored[0].startswith("coffee+cat+astronaut-seed0")
-    assert "--image coffee cat astronaut" in capsys.readouterr().out
+    record = (tmp_path / "lenet" / stored[0] / "record.json").read_text()
+    assert "--image coffee cat astronaut" in record  # its command attacks the whole batch
 
 
 @pytest.mark.filterwarnings("ignore::dlg_helpers.attack.engine.AttackDivergedWarning")  # 2 steps
@@ -167,3 +169,17 @@ def test_defences_are_kept_apart_by_kind():
 
     assert kind_of("dpsgd") == GUARANTEE and kind_of("batch") == CHOICE
     assert {kind_of(f) for f in ("gaussian", "laplacian", "prune", "precision")} == {HEURISTIC}
+
+
+def test_two_attacks_compared_undefended_and_pooled_over_the_defences(outcome_row):
+    rows = [outcome_row(a, d, image, s) for a, scores in (
+                ("equal", {"none": 0.9, "gaussian:0.1": 0.1, "prune:0.1": 0.2}),
+                ("full", {"none": 0.95, "gaussian:0.1": 0.8, "prune:0.1": 0.1}))
+            for d, s in scores.items() for image in ("x", "y")]
+    compared = compare_attacks(median_outcomes(rows), "equal", "full",
+                               ["gaussian:0.1", "prune:0.1", "batch:8"])  # batch:8 not tried
+    assert [row["settings"] for row in compared] == ["none", "2 defended, pooled"]
+    assert compared[0]["first"].startswith("2 of 2 attacks (100 %")
+    assert compared[1]["first"].startswith("0 of 4 attacks (0 %")
+    assert compared[1]["second"].startswith("2 of 4 attacks (50 %")
+    assert compared[1]["second_better"] == "1 of 2 settings"

@@ -218,6 +218,7 @@ def test_bad_batches_are_refused_with_the_fix():
         BatchedAttack([cat32], seeds=[0, 1])
     with pytest.raises(ValueError, match="at least one"):
         BatchedAttack([])
+    assert BatchedAttack.refusal(cat32.model, AttackConfig()) is None
 
 
 def test_batched_lbfgs_gives_the_same_steps_for_few_rows_as_for_many():

@@ -16,13 +16,6 @@ from dlg_helpers.book.defence_tables import (
 RESULTS = Path(__file__).resolve().parents[2] / "results"
 
 
-
-
-
-
-
-
-
 def test_tables_show_every_setting_and_the_ranking(outcome_row):
     rows = [outcome_row(a, d, "x", s) for a in ("DLG", "IG")
             for d, s in (("none", 0.9), ("gaussian:0.1", 0.1))]
@@ -33,9 +26,9 @@ def test_tables_show_every_setting_and_the_ranking(outcome_row):
               "accuracies": [0.78, 0.86], "epsilon": None}]
     table = outcome_table(medians, costs).data.splitlines()
     assert table[0].startswith(
-        "| defence | DLG: leaked | DLG: likeness | IG: leaked | IG: likeness")
-    assert "accuracy (mean ± sd, 2 seeds)" in table[0] and table[0].count("|") == 8
-    assert table[3] == "| gaussian:0.1 | 0/1 | 0.10 | 0/1 | 0.10 | 0.82 ± 0.05 | no guarantee |"
+        "| defence | DLG: leaked · likeness | IG: leaked · likeness |")
+    assert "accuracy (mean ± sd, 2 seeds)" in table[0] and table[0].count("|") == 6
+    assert table[3] == "| gaussian:0.1 | 0/1 · 0.10 | 0/1 · 0.10 | 0.82 ± 0.05 | no guarantee |"
     ranked = ranking_table(protection_ranking(medians, costs)).data.splitlines()
     assert ranked[2] == ("| 1 | gaussian (heuristic) | gaussian:0.1 | 0% | 0.82 ± 0.05 | -0.11 | "
                          "no guarantee |")

@@ -121,6 +121,29 @@ def test_runs_computed_together_are_stored_as_load_or_run_would_store_them(tmp_p
     assert load_or_run(specs[0], tmp_path).steps == results[0].steps
 
 
+def test_runs_the_batched_engine_refuses_are_computed_one_at_a_time(tmp_path):
+    from dlg_helpers.runs.spec import RunSpec
+    from dlg_helpers.runs.store import run_many, stored_result
+
+    config = AttackConfig(steps=2, max_iter=2, line_search="strong_wolfe", snapshot_every=0,
+                          progress=False)
+    specs = [RunSpec("lenet", (name,), config, size=16) for name in ("cat", "coffee")]
+    lines: list[str] = []
+    results = run_many(specs, tmp_path, log=lines.append)
+    assert "one at a time" in lines[-1] and len(results) == 2
+    assert all(stored_result(spec, tmp_path, quiet=True) is not None for spec in specs)
+
+
+def test_batches_are_as_even_as_their_largest_size_allows():
+    from dlg_helpers.runs.store import _even_chunks
+
+    assert [len(c) for c in _even_chunks(list(range(36)), 32)] == [18, 18]
+    assert [len(c) for c in _even_chunks(list(range(65)), 32)] == [22, 22, 21]
+    assert _even_chunks([1, 2], 32) == [[1, 2]]
+    chunks = _even_chunks(list(range(100)), 7)
+    assert sum(chunks, []) == list(range(100)) and max(map(len, chunks)) <= 7
+
+
 def test_the_folder_sweep_can_run_its_attacks_batched(tmp_path):
     words = ["sweep", "--images", "cat", "coffee", "--seeds", "0", "1", "--size", "16",
              "--steps", "2", "--no-progress", "--results", str(tmp_path), "--batched"]
