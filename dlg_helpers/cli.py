@@ -212,10 +212,7 @@ def _attack(args: argparse.Namespace, argv: Sequence[str]) -> int:
     images = "+".join(args.image)
     path = save_record(result, args.out, model=args.model, image=images, device=str(device),
                        command=command, trained_steps=args.trained_steps)
-    print(f"{args.model} on {images}: MSE {result.final_mse:.3g}, label "
-          f"{result.label_pred} (true {result.label_true}), {result.status} after "
-          f"{result.steps} steps, {result.evaluations} evaluations, "
-          f"{result.wall_seconds:.1f} s -> {path}")
+    print(f"{args.model} on {images}: {result.summary()} -> {path}")
     return 0
 
 

@@ -29,7 +29,7 @@ from .rows import result_row
 __all__ = ["unreconstructed", "reached_of", "values_text", "orders_apart", "Collected", "collect",
            "group_summary", "summaries", "value", "leak_counts", "identified_counts",
            "tested_sizes", "measured", "summary_table", "interval_text",
-           "leaked_text", "paired_orders", "attempt_counts"]
+           "leaked_text", "paired_orders", "attempt_counts", "MEASURES", "MAX_COLUMNS"]
 
 
 @dataclass
@@ -229,33 +229,50 @@ def _two(value: float) -> str:
     return f"{value:.2f}"
 
 
+MEASURES: tuple[str, ...] = ("leaked", "likeness", "r2", "labels", "mse", "below")
+"""The columns :func:`summary_table` can show, in their order: runs leaked (with the 95 %
+interval), the best image's likeness and R² (medians with their intervals), labels recovered,
+the report's MSE and how many runs reached its threshold."""
+
+MAX_COLUMNS = 7  # what fits the book's text column at 1280 px
+
+
 def summary_table(summary: Sequence[Mapping[str, Any]], group_header: str = "runs of",
-                  extra: Mapping[str, tuple[str, Callable[[Any], str]]] | None = None) -> Markdown:
-    """:func:`group_summary` as a Markdown table of seven columns at most: how many runs leaked
-    (with the 95 % interval), the best image's likeness and R² (medians with their intervals),
-    the labels recovered, and the report's MSE with how many runs reached its threshold.
-    ``extra`` adds columns after the group's name (row key -> header, formatter), for keys the
-    caller put in the rows."""
+                  extra: Mapping[str, tuple[str, Callable[[Any], str]]] | None = None,
+                  measures: Sequence[str] = MEASURES) -> Markdown:
+    """:func:`group_summary` as a Markdown table: the group's name, the ``extra`` columns (row
+    key -> header, formatter, for keys the caller put in the rows), then the ``measures``
+    (:data:`MEASURES`, in that order).
+
+    Raises:
+        ValueError: for an unknown measure, or more than :data:`MAX_COLUMNS` columns in all
+            (name fewer measures, or put the extra columns in a table of their own).
+    """
+    unknown = [m for m in measures if m not in MEASURES]
+    if unknown:
+        raise ValueError(f"unknown measures {unknown}; choose from {list(MEASURES)}")
+    width = 1 + len(extra or {}) + len(measures)
+    if width > MAX_COLUMNS:
+        raise ValueError(f"{width} columns do not fit the page ({MAX_COLUMNS} at most): name "
+                         "fewer measures, or put the extra columns in a table of their own")
     if not summary:
         return Markdown("*No run of these groups is stored.*")
     thresholds = {row["threshold"] for row in summary}
     reached = ("MSE < " + threshold_text(thresholds.pop()) if len(thresholds) == 1
                else "reached its threshold")
-    rows = [{**row, "leaked_text": leaked_text(row),
-             "likeness_text": interval_text(row, "likeness", _two),
-             "r2_text": interval_text(row, "best_r2", _two),
-             "mse_text": interval_text(row, "mse"),
-             "labels_text": f"{row['labels_recovered']}/{row['labels']}",
+    rows = [{**row, "leaked": leaked_text(row),
+             "likeness": interval_text(row, "likeness", _two),
+             "r2": interval_text(row, "best_r2", _two),
+             "mse": interval_text(row, "mse"),
+             "labels": f"{row['labels_recovered']}/{row['labels']}",
              "below": (f"{row['reached']}/{row['runs']}, step {row['first_below']:.0f}"
                        if row["reached"] else f"0/{row['runs']}")}
             for row in summary]
+    headers = {"leaked": "leaked (95 % CI)", "likeness": "likeness", "r2": "R²",
+               "labels": "labels", "mse": "report's MSE", "below": reached}
     return markdown_table(rows, {
         "group": (group_header, str), **(extra or {}),
-        "leaked_text": ("leaked (95 % CI)", str),
-        "likeness_text": ("likeness", str), "r2_text": ("R²", str),
-        "labels_text": ("labels", str),
-        "mse_text": ("report's MSE", str), "below": (reached, str),
-    })
+        **{m: (headers[m], str) for m in MEASURES if m in measures}})
 
 
 def paired_orders(rows: Sequence[Mapping[str, Any]], higher: str, lower: str,

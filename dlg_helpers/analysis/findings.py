@@ -18,7 +18,8 @@ from .metrics import aligned_mse
 from .probes import uniform_noise
 from .rows import result_row
 
-__all__ = ["lenet_failures", "resnet_steps", "densenet_claims", "NAMED_DEFENCES", "defences"]
+__all__ = ["lenet_failures", "resnet_steps", "densenet_claims", "gap_text", "NAMED_DEFENCES",
+           "defences"]
 
 
 def lenet_failures(lenets: Mapping[str, AttackResult], step: int) -> str:
@@ -54,8 +55,8 @@ def resnet_steps(results: Mapping[str, AttackResult], lenets: Mapping[str, Attac
         "halving_steps": min(halving, default=math.nan),
         "aligned_start": first.value_at(0, "aligned_mse"),
         "gap_by_image": "; ".join(
-            f"{image}: {raw_gaps[image]:.1f} orders of magnitude "
-            f"({aligned_gaps[image]:.1f} after alignment)" for image in results),
+            f"on the {image}, {gap_text(raw_gaps[image])} "
+            f"({gap_text(aligned_gaps[image], short=True)} after alignment)" for image in results),
         "lenet_failures": lenet_failures(lenets, steps),
         "resnet_aligned_end": min(r.value_at(steps, "aligned_mse") for r in results.values()),
         "label_count": sum(r.label_correct for r in results.values()),
@@ -63,6 +64,17 @@ def resnet_steps(results: Mapping[str, AttackResult], lenets: Mapping[str, Attac
         "verdict_gap": verdicts.share_verdict(sum(gap >= 1 for gap in aligned_gaps.values()),
                                               len(results)),
     }
+
+
+def gap_text(orders: float, short: bool = False) -> str:
+    """A signed gap in orders of magnitude as a sentence says it: ``"5.1 orders of magnitude
+    above"``, ``"1.8 below"`` (``short``), ``"level"`` within 0.05 of none."""
+    if abs(orders) < 0.05:
+        return "level"
+    side = "above" if orders > 0 else "below"
+    unit = "" if short else (" order of magnitude" if round(abs(orders), 1) == 1
+                             else " orders of magnitude")
+    return f"{abs(orders):.1f}{unit} {side}"
 
 
 def densenet_claims(results: Mapping[str, AttackResult], resnets: Mapping[str, AttackResult],
@@ -93,7 +105,7 @@ def densenet_claims(results: Mapping[str, AttackResult], resnets: Mapping[str, A
         "resnet_aligned": resnet.value_at(steps, "aligned_mse"),
         "gap_to_resnet": abs(gap_to_resnet),
         "aligned_gap_to_resnet": abs(aligned_gap_to_resnet),
-        "lenet_gap_by_image": "; ".join(f"{image}: {gap:.1f} orders of magnitude"
+        "lenet_gap_by_image": "; ".join(f"on the {image}, {gap_text(gap)}"
                                         for image, gap in lenet_gaps.items()),
         "lenet_failures": lenet_failures(lenets, steps),
         "densenet_minutes": first.wall_seconds / 60,

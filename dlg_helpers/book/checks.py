@@ -17,17 +17,22 @@ class Check:
 
     Attributes:
         exercise: the exercise's name as the book numbers it, e.g. ``"10.1"``.
-        expected: the value measured from the chapter's data.
+        expected: the value measured from the chapter's data (None or NaN: nothing measured,
+            as under a chapter's quick parameters).
         tolerance: how far an answer may be and still count as right.
         hint: what to look at again when it is not.
     """
 
     exercise: str
-    expected: float
+    expected: float | None
     tolerance: float
     hint: str
 
     def __call__(self, answer: float) -> bool:
+        if self.expected is None or not math.isfinite(self.expected):
+            print(f"Exercise {self.exercise}: the chapter's parameters measured nothing to "
+                  "check against; run it with its own parameters.")
+            return False
         scale = abs(self.expected) if self.expected else 1.0
         right = (isinstance(answer, (int, float)) and math.isfinite(answer)
                  and abs(answer - self.expected) <= self.tolerance * scale)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from IPython.display import Markdown
 
-__all__ = ["fmt_spec", "fmt_sci", "fmt_int", "fmt_seconds", "markdown_table"]
+__all__ = ["fmt_spec", "fmt_sci", "fmt_int", "fmt_seconds", "markdown_table", "settings_table"]
 
 
 def fmt_sci(value: float | None, digits: int = 1) -> str:
@@ -31,11 +32,46 @@ def fmt_seconds(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f} s"
 
 
+_NUMBER = re.compile(r"^[-+−]?[\d—∞]")
+_SHORT = 18  # a number's cell, with its interval or unit, fits in this many characters
+
+
+def _numeric(cells: Sequence[str]) -> bool:
+    return bool(cells) and all(len(c) <= _SHORT and _NUMBER.match(c) for c in cells)
+
+
 def markdown_table(rows: Sequence[Mapping[str, Any]],
                    columns: Mapping[str, tuple[str, Callable[[Any], str]]]) -> Markdown:
-    """A Markdown table: ``columns`` maps a row key to (header, formatter)."""
+    """A Markdown table: ``columns`` maps a row key to (header, formatter).
+
+    A column whose every cell is a short number (``0.83``, ``3.4e-04``, ``0.82 ± 0.05``) is
+    aligned right, which the book's style sheet keeps on one line: numbers never wrap.
+    """
+    cells = [[fmt(row[key]) for key, (_, fmt) in columns.items()] for row in rows]
+    aligned = ["---:" if _numeric([line[i] for line in cells]) else "---"
+               for i in range(len(columns))]
     lines = ["| " + " | ".join(header for header, _ in columns.values()) + " |",
-             "|" + "---|" * len(columns)]
-    for row in rows:
-        lines.append("| " + " | ".join(fmt(row[key]) for key, (_, fmt) in columns.items()) + " |")
+             "|" + "|".join(aligned) + "|"]
+    lines += ["| " + " | ".join(line) + " |" for line in cells]
     return Markdown("\n".join(lines))
+
+
+def settings_table(configs: Mapping[str, Any]) -> Markdown:
+    """The settings in which attack configurations (:class:`~dlg_helpers.attack.config.
+    AttackConfig`, by the name a reader knows them by) differ from the first, one row a
+    setting, one column an attack: what changes between them, and nothing else."""
+    first, *others = configs.values()
+    changed = dict.fromkeys(name for other in others for name in other.changes_from(first))
+    rows = [{"setting": name.replace("_", " "),
+             **{attack: getattr(config, name) for attack, config in configs.items()}}
+            for name in changed]
+    return markdown_table(rows, {"setting": ("setting", str),
+                                 **{attack: (attack, _setting_text) for attack in configs}})
+
+
+def _setting_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return "—" if value is None else str(value)

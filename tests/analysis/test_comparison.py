@@ -40,6 +40,13 @@ def test_collect_loads_stored_runs_and_names_the_commands_of_missing_ones(stored
     assert three["likeness_low"] == 0.2 and three["likeness_high"] == 0.9
     assert three["likeness_coverage"] == pytest.approx(0.75)
     assert "0.50 [0.20, 0.90]" in summary_table([three]).data
+    extra = {"runs": ("runs", str), "seconds": ("time", str)}
+    with pytest.raises(ValueError, match="do not fit the page"):
+        summary_table([three], extra=extra)  # 1 + 2 + 6 columns
+    narrow = summary_table([three], extra=extra, measures=("leaked", "likeness", "labels")).data
+    assert narrow.splitlines()[0].count("|") == 7 and "R²" not in narrow
+    with pytest.raises(ValueError, match="unknown measures"):
+        summary_table([three], measures=("psnr",))
 
 
 def test_summaries_print_what_is_missing_and_value_reads_nan_for_it(stored, capsys):

@@ -40,7 +40,8 @@ def test_the_resnet_chapters_claims(make_result):
     assert found["window"] == 2 and found["falling_count"] == 1
     assert found["verdict_steps"].startswith("holds on 1 of 2 images only (indicative")
     assert found["aligned_drop"] == pytest.approx(0.0) and found["halving_steps"] > 0
-    assert found["gap_by_image"].startswith("cat: 4.9 orders of magnitude (4.9 after alignment)")
+    assert found["gap_by_image"].startswith(
+        "on the cat, 4.9 orders of magnitude above (4.9 above after alignment)")
     # the toy's pictures are blank, so its final MSE reads 0
     assert found["lenet_failures"] == "dog (its MSE 0)"
     assert found["verdict_gap"].startswith("holds on 1 of 2 images only (indicative")
@@ -55,3 +56,12 @@ def test_the_densenet_chapters_claims(make_result):
     assert found["verdict_order"] == "holds" and found["gap_to_resnet"] == 0
     assert found["verdict_lenet"].startswith("does not hold") and found["noise_floor"] >= 0
     assert math.isclose(found["densenet_seconds_per_evaluation"], 3 / 42)
+
+
+def test_gaps_read_as_a_sentence_says_them():
+    from dlg_helpers.analysis.findings import gap_text
+
+    assert gap_text(5.12) == "5.1 orders of magnitude above"
+    assert gap_text(-1.8) == "1.8 orders of magnitude below"
+    assert gap_text(-0.1, short=True) == "0.1 below"
+    assert gap_text(1.02) == "1.0 order of magnitude above" and gap_text(0.01) == "level"

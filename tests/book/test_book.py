@@ -61,6 +61,22 @@ def test_launch_links_open_notebooks_that_exist(book_html, notebook):
     assert f"_sources/chapters/{notebook.stem}.ipynb" in page  # the download button
 
 
+# What a page of a finished book never says: a run or a measurement still to make.
+UNFINISHED = re.compile(r"not stored yet|not measured yet|wanted runs?|still to (?:come|run|make)"
+                        r"|to be (?:measured|done)|\bTODO\b|\bTBD\b|coming soon", re.I)
+
+
+@pytest.mark.slow
+def test_no_page_says_that_a_run_or_a_measurement_is_missing(book_html):
+    unfinished = {}
+    for page in sorted(book_html.glob("chapters/*.html")):
+        text = re.sub(r"<[^>]+>", " ", page.read_text())
+        found = sorted({m.group(0).lower() for m in UNFINISHED.finditer(text)})
+        if found:
+            unfinished[page.name] = found
+    assert unfinished == {}, f"make the runs or rewrite the sections: {unfinished}"
+
+
 def test_the_bibliography_labels_entries_by_author_and_year_as_the_text_cites_them(book_html):
     page = (book_html / "chapters" / "bibliography.html").read_text()
     labels = re.findall(r'fn-bracket">\[</span>([^<]*)<', page)

@@ -71,6 +71,65 @@ def test_every_page_loads_without_errors_and_with_its_images(book_html, site, br
         assert broken == [], f"{name}: images that did not load: {broken}"
 
 
+# What a reader meets that does not fit: tables wider than the text column, code or output blocks
+# that scroll sideways inside it (one pixel of slack for rounding), and a page wider than the
+# screen. Hidden elements (collapsed cells, closed toggles) have no width and are not counted.
+LAYOUT_SCRIPT = """() => {
+  const article = document.querySelector('article.bd-article') || document.body;
+  const column = article.getBoundingClientRect().width;
+  const shown = e => e.offsetParent !== null && e.getBoundingClientRect().width > 0;
+  const where = e => (e.closest('[id]') || {id: '?'}).id;
+  const tables = [...article.querySelectorAll('table')].filter(shown)
+      .filter(t => t.getBoundingClientRect().width > column + 1 || t.parentElement.scrollWidth > t.parentElement.clientWidth + 1)
+      .map(t => 'table in #' + where(t));
+  const blocks = [...article.querySelectorAll('pre')].filter(shown)
+      .filter(p => p.scrollWidth > p.clientWidth + 1)
+      .map(p => 'block in #' + where(p) + ': ' + p.textContent.split('\\n').find(l => l.length > 60));
+  return {tables, blocks, page: document.documentElement.scrollWidth - window.innerWidth,
+          markers: (document.body.innerText.match(/NBVAL_/g) || []).length};
+}"""
+
+
+def _layout(browser, url: str, width: int) -> dict:
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(url, wait_until="load")
+    found = page.evaluate(LAYOUT_SCRIPT)
+    page.close()
+    return found
+
+
+def test_every_table_and_block_fits_its_column_and_no_page_scrolls_sideways(book_html, site,
+                                                                             browser):
+    wide, sideways, markers = [], [], []
+    for name in _pages(book_html):
+        desktop = _layout(browser, f"{site}/{name}", 1280)
+        wide += [f"{name}: {what}" for what in desktop["tables"] + desktop["blocks"]]
+        markers += [name] * desktop["markers"]
+        phone = _layout(browser, f"{site}/{name}", 390)
+        if phone["page"] > 1:
+            sideways.append(f"{name}: {phone['page']} px wider than a 390 px screen")
+    assert markers == [], f"nbval markers visible on {sorted(set(markers))}"
+    assert sideways == [], "\n".join(sideways)
+    assert wide == [], f"{len(wide)} tables or blocks wider than the column at 1280 px:\n" + (
+        "\n".join(wide[:40]))
+
+
+def test_every_page_has_a_dark_mode_screenshot(book_html, site, browser):
+    shots = book_html.parent / "screenshots"
+    shots.mkdir(exist_ok=True)
+    for name in _pages(book_html):
+        page = browser.new_page(viewport={"width": 390, "height": 844}, color_scheme="dark")
+        page.add_init_script("localStorage.setItem('theme', 'dark'); "
+                             "localStorage.setItem('mode', 'dark');")
+        page.goto(f"{site}/{name}", wait_until="load")
+        theme = page.evaluate("document.documentElement.dataset.theme")
+        path = shots / f"{Path(name).stem}-dark-390.png"
+        page.screenshot(path=str(path), full_page=True)
+        page.close()
+        assert theme == "dark", f"{name} did not switch to dark mode ({theme})"
+        assert path.stat().st_size > 0
+
+
 def test_chapters_have_launch_buttons(book_html, site, browser):
     for name in _pages(book_html):
         if not (book_html.parent.parent / name.replace(".html", ".ipynb")).is_file():

@@ -28,13 +28,13 @@ QUICK_PARAMETERS: dict[str, dict[str, object]] = {
     "03_resnet18": {"STEPS": 2, "IMAGES": ["cat"], "RESULTS_DIR": "/nonexistent"},
     "04_densenet121": {"STEPS": 2, "IMAGES": ["cat"], "RESULTS_DIR": "/nonexistent"},
     "05_inception_v3": {"STEPS": 1, "MAX_ITER": 1, "RESULTS_DIR": "/nonexistent"},
-    "06_mse_analysis": {"IMAGES": ["cat", "astronaut"], "LARGE_IMAGES": ["cat"]},
+    "06_mse_analysis": {"IMAGES": ["cat", "astronaut"], "LARGE_IMAGES": {"resnet18": ["cat"]}},
     "07_threats": {"IMAGES": ["cat"], "SEEDS": [0, 1], "TRAINED_STEPS": [0, 100]},
     "08_future_work": {"BATCH_SIZES": [1, 2], "RESNET_BATCH_SIZES": [1], "LENET_SIDES": [32],
                        "RESNET_SIDES": [224]},
     "09_defences": {"IMAGES": ["cat"],
                     "DEFENCES": ["none", "gaussian:0.01", "dpsgd:1.0", "batch:2"],
-                    "DLG_STEPS": 2, "IG_STEPS": 4, "TRAINING_EPOCHS": 1, "TRAINING_SEEDS": 2,
+                    "DLG_STEPS": 2, "IG_STEPS": 4, "PUBLISHED_STEPS": 4, "TRAINING_EPOCHS": 1, "TRAINING_SEEDS": 2,
                     "DP_TARGETS": [8.0], "DP_LEARNING_RATES": [0.5], "DP_CLIPS": [1.0],
                     "DP_SEEDS": 1, "DIGITS": ["digit-0"], "RESULTS_DIR": TMP},
     "instructor": {"GPU_FLOPS": 1e12},
@@ -91,3 +91,30 @@ def test_chapter_runs_with_quick_parameters(path, tmp_path):
     injected = [c for c in executed["cells"]
                 if "injected-parameters" in c["metadata"].get("tags", [])]
     assert len(injected) == 1
+
+
+LESSONS = [path for path in CHAPTERS if path.stem[:2].isdigit()]  # the instructor page has none
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_every_chapter_has_three_exercises_whose_executed_solutions_pass_their_checks(path):
+    import re
+
+    cells = nbformat.read(path, as_version=4).cells
+    text = "\n".join(cell.source for cell in cells if cell.cell_type == "markdown")
+    exercises = re.findall(r"```\{exercise\}[^\n]*\n:label: (\S+)", text)
+    solved = re.findall(r"```\{solution-start\} (\S+)", text)
+    assert len(exercises) >= 3, f"{len(exercises)} exercises"
+    assert solved == exercises, "every exercise needs its solution, in the same order"
+    verdicts = []
+    inside = False
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            inside = ("{solution-start}" in cell.source) or (
+                inside and "{solution-end}" not in cell.source)
+            continue
+        if inside:
+            printed = "".join(o.get("text", "") for o in cell.get("outputs", []))
+            verdicts += re.findall(r"Exercise [\d.]+: (right|not yet)", printed)
+    assert verdicts == ["right"] * len(exercises), (
+        f"each solution's check must print 'right' in the committed outputs: {verdicts}")

@@ -20,4 +20,25 @@ def test_formatters_write_numbers_and_a_mark_for_what_is_missing():
 def test_a_table_has_a_header_a_rule_and_a_row_per_entry():
     table = markdown_table([{"a": 1, "b": 0.5}, {"a": 2, "b": 0.25}],
                            {"a": ("count", str), "b": ("share", fmt_spec(".0%"))}).data
-    assert table.splitlines() == ["| count | share |", "|---|---|", "| 1 | 50% |", "| 2 | 25% |"]
+    assert table.splitlines() == ["| count | share |", "|---:|---:|", "| 1 | 50% |", "| 2 | 25% |"]
+
+
+def test_columns_of_short_numbers_align_right_and_words_stay_left():
+    table = markdown_table(
+        [{"name": "cat", "mse": 3.4e-4, "ci": "0.82 ± 0.05", "verdict": "holds on 4 of 5 images"},
+         {"name": "rocket", "mse": None, "ci": "0.10 ± 0.01", "verdict": "holds"}],
+        {"name": ("image", str), "mse": ("MSE", fmt_sci), "ci": ("likeness", str),
+         "verdict": ("verdict", str)}).data
+    assert table.splitlines()[1] == "|---|---:|---:|---|"
+
+
+def test_attacks_are_compared_by_the_settings_in_which_they_differ():
+    from dlg_helpers.attack.config import AttackConfig
+    from dlg_helpers.book.tables import settings_table
+
+    table = settings_table({"DLG": AttackConfig(steps=300),
+                            "IG": AttackConfig.inverting_gradients(steps=2000)}).data.splitlines()
+    assert table[0] == "| setting | DLG | IG |"
+    assert "| steps | 300 | 2,000 |" in table and "| optimiser | lbfgs | adam |" in table
+    assert "| signed | no | yes |" in table
+    assert not any(line.startswith("| history size") for line in table)  # the same in both
