@@ -129,7 +129,8 @@ def attack_outcomes(model: str, images: Sequence[str], defences: Sequence[str],
         defences: defence texts (:func:`~dlg_helpers.client.defences.parse_defence`, and
             ``batch:B``, :func:`split_batch`), or ``"none"``.
         attacks: a name for each attack's settings, e.g. ``{"DLG": AttackConfig()}``.
-        results_dir: the stored runs; missing ones are computed and stored.
+        results_dir: the stored runs; missing ones are computed together by the batched
+            engine (:func:`~dlg_helpers.runs.store.run_many`) and stored.
         seed: seed of the weights and of each attack's random start.
         size: image side in pixels (None: the model's own).
         recompute, device: as :func:`~dlg_helpers.runs.store.load_or_run`.

@@ -116,9 +116,11 @@ class AttackResult:
         return next((r.step for r in self.history if getattr(r, metric) < threshold), None)
 
     def value_at(self, step: int, metric: str = "mse") -> float:
-        """``metric`` after ``step`` steps (the last record of that step)."""
-        values = [getattr(r, metric) for r in self.history if r.step == step]
-        if not values:
+        """``metric`` after ``step`` steps: the last record at or before that step (a long run's
+        stored history keeps every k-th step only, :data:`~dlg_helpers.runs.record.
+        HISTORY_LIMIT`)."""
+        values = [getattr(r, metric) for r in self.history if r.step <= step]
+        if not values or step > self.steps:
             raise ValueError(f"no record of step {step}; this run has steps 0 to {self.steps}")
         return values[-1]
 

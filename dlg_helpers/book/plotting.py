@@ -152,14 +152,14 @@ def _evolution_frames(result: AttackResult, view: Callable[[torch.Tensor], torch
     return frames
 
 
-def plot_evolution(result: AttackResult, columns: int = 10, include_truth: bool = True,
+def plot_evolution(result: AttackResult, columns: int = 5, include_truth: bool = True,
                    view: Callable[[torch.Tensor], torch.Tensor] | None = None,
                    every: int = 1, index: int = 0) -> Figure:
     """The report's Fig. 7: the dummy image at every stored snapshot, then the best iterate.
 
     Args:
         result: the attack.
-        columns: frames per row.
+        columns: frames per row (five: each frame about 125 px wide in the book's column).
         include_truth: end with the private image.
         view: applied to each reconstruction before it is shown, e.g.
             :func:`~dlg_helpers.analysis.metrics.standardise` (the truth is shown as it is).
@@ -252,6 +252,25 @@ def step_label(results: Sequence[AttackResult | Sequence[StepRecord]]) -> str:
     return f"{names.pop()} step" if len(names) == 1 else "step"
 
 
+SPIKE_FACTOR = 100.0  # a value this far above the curves' 95th percentile is a divergence spike
+
+
+def _cut_spikes(ax: Axes) -> None:
+    """Keep the curves readable when a start diverged: values above :data:`SPIKE_FACTOR` times
+    the 95th percentile of everything drawn are cut off at the top of the axis, which says so
+    (the stored history keeps them)."""
+    values = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in ax.lines]
+                            or [np.array([])])
+    values = values[np.isfinite(values) & (values > 0)]
+    if not values.size:
+        return
+    top = SPIKE_FACTOR * np.quantile(values, 0.95)
+    if values.max() > top:
+        ax.set_ylim(top=top)
+        ax.text(0.99, 0.98, "spikes of diverged starts cut off", transform=ax.transAxes,
+                ha="right", va="top", fontsize=8, color="#555555")
+
+
 def _finish_step_axes(ax: Axes, metric: str, threshold: float | None, title: str,
                       xlabel: str) -> None:
     """The threshold line, log scale, labels and legend of a metric-against-step axis."""
@@ -259,6 +278,7 @@ def _finish_step_axes(ax: Axes, metric: str, threshold: float | None, title: str
         ax.axhline(threshold, color="#555555", linestyle=":", linewidth=1,
                    label=f"{threshold:g} (threshold)")
     ax.set_yscale("log")
+    _cut_spikes(ax)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(METRIC_LABELS[metric])
     if title:
@@ -379,8 +399,8 @@ def plot_privacy_utility(medians: Sequence[Mapping[str, object]],
     Each point is one defence setting: across, the held-out accuracy of a model trained with
     it (the mean over the trainings, with a bar of one standard deviation either side); up, the
     median likeness of the attack's reconstructions to their private images (lower: more
-    private). The star is no defence; each family's strongest setting is labelled at its end of
-    the line (the table beside the figure gives every setting).
+    private). The star is no defence; the legend names each family's strongest setting, the
+    end of its line (the table beside the figure gives every setting).
 
     Args:
         medians: rows of :func:`~dlg_helpers.analysis.protection.median_outcomes`.
@@ -401,12 +421,12 @@ def plot_privacy_utility(medians: Sequence[Mapping[str, object]],
                 if family == "none":
                     ax.plot(xs, ys, "*", markersize=14, color="#000000", label="no defence")
                     continue
-                line, = ax.plot(xs, ys, "o-", linewidth=1.2, markersize=5, label=family)
+                # the strongest setting is named in the legend, not beside its point: the
+                # strongest settings of several families meet near zero, and labels there pile up
+                line, = ax.plot(xs, ys, "o-", linewidth=1.2, markersize=5,
+                                label=f"{family} (to {points[-1]['strength']})")
                 ax.errorbar(xs, ys, xerr=[spread[r["defence"]] for r in points], fmt="none",
                             ecolor=line.get_color(), elinewidth=0.8, alpha=0.6)
-                ax.annotate(str(points[-1]["strength"]), (xs[-1], ys[-1]),
-                            textcoords="offset points", xytext=(5, -10), fontsize=9,
-                            color=line.get_color())
             if threshold is not None:
                 ax.axhline(threshold, color="#555555", linestyle=":", linewidth=1,
                            label=f"likeness {threshold:g}: recognised above")

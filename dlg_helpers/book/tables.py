@@ -33,7 +33,7 @@ def fmt_seconds(value: float | None) -> str:
 
 
 _NUMBER = re.compile(r"^[-+−]?[\d—∞]")
-_SHORT = 18  # a number's cell, with its interval or unit, fits in this many characters
+_SHORT = 12  # a number cell ("3.4e-04", "0.82 ± 0.05"); longer ones (intervals) may wrap at spaces
 
 
 def _numeric(cells: Sequence[str]) -> bool:

@@ -15,6 +15,7 @@ import datetime as _dt
 import json
 import math
 import platform
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -85,9 +86,48 @@ def build_record(result: AttackResult, model: str, image: str, device: str,
         "python_version": platform.python_version(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "command": command,
-        "history": [asdict(r) for r in result.history],
+        **_stored_history(result.history),
     }
     return _finite_or_none(record)
+
+
+HISTORY_LIMIT = 1_000
+"""The most step records a record stores. A longer history (inverting gradients at its authors'
+24,000 iterations) keeps every k-th step, with the first and last record of each random start,
+so that a record stays a few hundred kilobytes; the record's summary (steps, evaluations, time,
+first step below the threshold) is computed from the whole history first."""
+
+
+def _stored_history(history: Sequence[StepRecord]) -> dict[str, Any]:
+    """``{"history": ...}``, thinned to at most about :data:`HISTORY_LIMIT` records, and
+    ``history_every`` (the k kept) when it was."""
+    if len(history) <= HISTORY_LIMIT:
+        return {"history": [asdict(r) for r in history]}
+    every = -(-len(history) // HISTORY_LIMIT)
+    kept = [r for i, r in enumerate(history)
+            if r.step % every == 0 or i in (0, len(history) - 1)
+            or r.attempt != history[i - 1].attempt or r.attempt != history[i + 1].attempt]
+    return {"history": [asdict(r) for r in kept], "history_every": every}
+
+
+def _step_records(stored: Sequence[dict[str, Any]]) -> list[StepRecord]:
+    """The history as stored (JSON's null for a NaN) back as step records."""
+    return [StepRecord(**{key: math.nan if value is None else value for key, value in r.items()})
+            for r in stored]
+
+
+def thin_stored_history(path: str | Path) -> bool:
+    """Thin the history of a stored ``record.json`` (or its folder) as :func:`save_record` now
+    stores it; True when it was longer than :data:`HISTORY_LIMIT`. For records written before
+    the limit existed."""
+    path = Path(path)
+    path = path / RECORD_FILE if path.is_dir() else path
+    record = load_record(path)
+    if len(record["history"]) <= HISTORY_LIMIT:
+        return False
+    record.update(_finite_or_none(_stored_history(_step_records(record["history"]))))
+    path.write_text(json.dumps(record, indent=1))
+    return True
 
 
 def _to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -200,8 +240,7 @@ def load_result(path: str | Path) -> AttackResult:
             f"{folder / ARRAYS_FILE} is missing or corrupt ({error}); re-run the command stored "
             f"in {folder / RECORD_FILE}"
         ) from error
-    history = [StepRecord(**{key: math.nan if value is None else value
-                             for key, value in r.items()}) for r in record["history"]]
+    history = _step_records(record["history"])
     return AttackResult(
         reconstruction=reconstruction, truth=truth, label_true=record["label_true"],
         label_pred=record["label_pred"], history=history,

@@ -161,10 +161,10 @@ def test_privacy_utility_has_a_panel_per_attack_and_a_line_per_family():
     fig = plotting.plot_privacy_utility(medians, costs, threshold=0.3)
     assert [ax.get_title() for ax in fig.axes] == ["DLG", "IG"]
     lines = {line.get_label(): line for line in fig.axes[0].lines}
-    assert list(lines["gaussian"].get_xdata()) == [0.9, 0.6]
-    assert list(lines["gaussian"].get_ydata()) == [0.5, 0.1]
-    assert {"no defence", "prune"} <= set(lines)
-    assert [t.get_text() for t in fig.axes[0].texts] == ["0.1", "0.1"]  # each family's strongest
+    assert list(lines["gaussian (to 0.1)"].get_xdata()) == [0.9, 0.6]  # to its strongest
+    assert list(lines["gaussian (to 0.1)"].get_ydata()) == [0.5, 0.1]
+    assert {"no defence", "prune (to 0.1)"} <= set(lines)
+    assert len(fig.axes[0].texts) == 0  # no labels beside points, which pile up near zero
     assert fig.get_facecolor()[:3] == (1.0, 1.0, 1.0)  # opaque: readable in dark mode
 
 
@@ -213,3 +213,14 @@ def test_dp_sgds_price_is_drawn_against_epsilon():
     assert ax.get_xscale() == "log"
     labels = [line.get_label() for line in ax.lines]
     assert "a setting, learning rate 0.1" in labels and "no DP-SGD" in labels
+
+
+def test_a_divergence_spike_is_cut_off_and_the_axis_says_so(make_result):
+    from dlg_helpers.book.plotting import plot_mse_curves
+
+    calm = make_result([1.0, 0.5, 0.1, 0.05, 0.01] * 4)
+    spiked = make_result([1.0, 1e12] + [0.1, 0.05, 0.01] * 6)  # one start diverged once
+    axis = plot_mse_curves({"calm": calm}).axes[0]
+    assert not any("cut off" in t.get_text() for t in axis.texts)
+    axis = plot_mse_curves({"calm": calm, "spiked": spiked}).axes[0]
+    assert axis.get_ylim()[1] < 1e6 and any("cut off" in t.get_text() for t in axis.texts)

@@ -70,3 +70,19 @@ def test_a_stored_result_comes_back_as_it_was(tmp_path, short_result):
     (tmp_path / "arrays.npz").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="arrays.npz is missing or corrupt.*re-run"):
         load_result(tmp_path)
+
+
+def test_a_long_history_is_stored_thinned_with_its_summary_from_the_whole(tmp_path, make_result):
+    from dlg_helpers.runs.record import HISTORY_LIMIT, load_record, save_record, thin_stored_history
+
+    values = [1.0 / (i + 1) for i in range(3 * HISTORY_LIMIT + 5)]
+    long = make_result(values)
+    path = save_record(long, tmp_path / "long", model="lenet", image="cat", device="cpu")
+    record = load_record(path)
+    assert record["history_every"] == 4 and len(record["history"]) <= HISTORY_LIMIT + 2
+    assert record["steps"] == long.steps and record["evaluations"] == long.evaluations
+    assert record["history"][-1]["step"] == long.steps  # the last step is kept
+    assert not thin_stored_history(path)  # already thin
+    short = save_record(make_result(values[:10]), tmp_path / "short", model="lenet",
+                        image="cat", device="cpu")
+    assert "history_every" not in load_record(short) and len(load_record(short)["history"]) == 10
