@@ -155,9 +155,11 @@ def group_summary(rows: Sequence[Mapping[str, Any]], by: str | tuple[str, ...] =
 def summaries(groups: Mapping[str, Sequence[RunSpec]], results_dir: str | Path,
               threshold: float = RECONSTRUCTED_MSE
               ) -> tuple[Collected, dict[str, dict[str, Any]]]:
-    """:func:`collect` and :func:`group_summary` by group name; prints what is missing."""
+    """:func:`collect` and :func:`group_summary` by group name; prints what is missing (and
+    nothing when every run is stored)."""
     found = collect(groups, results_dir, threshold)
-    print(found.note() or "every wanted run is stored")
+    if found.missing:
+        print(found.note())
     return found, {row["group"]: row for row in group_summary(found.rows)}
 
 

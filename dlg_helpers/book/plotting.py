@@ -433,8 +433,12 @@ def plot_privacy_utility(medians: Sequence[Mapping[str, object]],
             ax.set_title(attack)
             ax.set_ylabel("median likeness")
         axes[-1][0].set_xlabel("held-out accuracy with the defence (mean of the trainings)")
-        axes[0][0].legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
-        fig.tight_layout()
+        # one legend under the panels, in two columns: beside them it squeezes the plots, and
+        # at a phone's width its text would be too small to read
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        rows = -(-len(labels) // 2)
+        fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=11, frameon=False)
+        fig.tight_layout(rect=(0, (0.25 * rows + 0.15) / fig.get_figheight(), 1, 1))
     return fig
 
 

@@ -133,10 +133,11 @@ def chapter_duration_table(rows: list[dict[str, Any]]) -> Markdown:
 
 
 def run_cost_table(rows: list[dict[str, Any]]) -> Markdown:
-    """:func:`run_costs` as a table; a batch's images are spaced (``cat + astronaut``) so that
-    its name can wrap in the column."""
+    """:func:`run_costs` as a table; models by the names the chapters use and a batch's images
+    spaced (``cat + astronaut``), so that both can wrap in the column."""
     return markdown_table(rows, {
-        "model": ("model", str), "run": ("run", lambda run: run.replace("+", " + ")),
+        "model": ("model", lambda model: get_spec(model).display),
+        "run": ("run", lambda run: run.replace("+", " + ")),
         "runs": ("runs", fmt_int),
         "evaluations": ("evaluations", fmt_int),
         "gflops": ("GFLOP per evaluation", lambda v: f"{v:.3g}"),

@@ -51,4 +51,4 @@ def test_run_costs_estimate_a_gpu_from_the_flops(tmp_path):
     assert single["gflops"] == flops / 1e9 and single["runs"] == 1
     assert single["gpu_minutes"] == pytest.approx(single["evaluations"] * flops / 1e9 / 60)
     assert sweep["runs"] == 2 and len(rows) == 2
-    assert "| lenet | cat-seed0 | 1 |" in summaries.run_cost_table([single, sweep]).data
+    assert "| LeNet | cat-seed0 | 1 |" in summaries.run_cost_table([single, sweep]).data

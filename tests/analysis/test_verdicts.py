@@ -193,9 +193,14 @@ def test_the_small_verdicts_the_chapters_quote():
     assert v.restarts_rescue(0, 5) == "0 of 5 runs: the failure is not a matter of luck"
     assert v.restarts_rescue(2, 5) == "2 of 5 runs: restarts rescue some of them"
     assert v.restarts_rescue(float("nan"), float("nan")) == "nan of nan runs"
-    assert v.batch_makes_worse((5, 5), (1, 8)).startswith("holds")
-    assert v.batch_makes_worse((1, 5), (2, 8)).startswith("does not hold")
-    assert v.batch_makes_worse((1, 5), (0, 0)) == "is not measured"
+    lenet = {1: (1, 1), 2: (0, 2), 8: (0, 8)}
+    resnet = {1: (1, 1), 8: (7, 8)}
+    assert v.batch_makes_worse({"LeNet": lenet}).startswith(
+        "holds on every model measured (LeNet: 1 of 1 alone, 0 of 8 in a batch of 8)")
+    assert v.batch_makes_worse({"ResNet-18": resnet}).startswith("does not hold")
+    mixed = v.batch_makes_worse({"LeNet": lenet, "ResNet-18": resnet})
+    assert mixed.startswith("holds on LeNet only") and "not on ResNet-18 (ResNet-18: 1 of 1 " in mixed
+    assert v.batch_makes_worse({"LeNet": {1: (1, 1), 8: (0, 0)}}) == "is not measured"
     assert v.share_verdict(3, 3, every="holds, and sooner than stated") == (
         "holds, and sooner than stated")
     assert v.share_verdict(1, 2) == ("holds on 1 of 2 images only (indicative: 2 runs, too few "
