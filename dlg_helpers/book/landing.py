@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import matplotlib.pyplot as plt
+
 from ..analysis.metrics import standardise
 from ..runs.record import load_result
 from .plotting import plot_images
@@ -34,6 +36,7 @@ def draw_landing_figure(results_dir: str | Path = "results",
     figure = plot_images(images, ["private image"] + list(runs), size=2.4)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out, dpi=150, facecolor="white", bbox_inches="tight")
+    plt.close(figure)  # written to the file; no copy left to show in a notebook
     return Path(out)
 
 

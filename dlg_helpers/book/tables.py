@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.display import Markdown
+
+if TYPE_CHECKING:
+    from ..attack.config import AttackConfig
 
 __all__ = ["fmt_spec", "fmt_sci", "fmt_int", "fmt_seconds", "markdown_table", "settings_table"]
 
@@ -56,10 +59,10 @@ def markdown_table(rows: Sequence[Mapping[str, Any]],
     return Markdown("\n".join(lines))
 
 
-def settings_table(configs: Mapping[str, Any]) -> Markdown:
-    """The settings in which attack configurations (:class:`~dlg_helpers.attack.config.
-    AttackConfig`, by the name a reader knows them by) differ from the first, one row a
-    setting, one column an attack: what changes between them, and nothing else."""
+def settings_table(configs: Mapping[str, AttackConfig]) -> Markdown:
+    """The settings in which attack configurations (by the name a reader knows them by) differ
+    from the first, one row a setting, one column an attack: what changes between them, and
+    nothing else."""
     first, *others = configs.values()
     changed = dict.fromkeys(name for other in others for name in other.changes_from(first))
     rows = [{"setting": name.replace("_", " "),

@@ -191,6 +191,8 @@ def _even_chunks(items: list[int], most: int) -> list[list[int]]:
     """``items`` in consecutive chunks of at most ``most``, as even as can be: 36 in chunks of
     at most 32 are two of 18, not 32 and 4 (a batch of 4 costs nearly as much as one of 18,
     since a batched step's cost grows more slowly than its batch)."""
+    if not items:
+        return []
     count = -(-len(items) // most)
     size = -(-len(items) // count)
     return [items[i:i + size] for i in range(0, len(items), size)]

@@ -220,7 +220,10 @@ def test_a_divergence_spike_is_cut_off_and_the_axis_says_so(make_result):
 
     calm = make_result([1.0, 0.5, 0.1, 0.05, 0.01] * 4)
     spiked = make_result([1.0, 1e12] + [0.1, 0.05, 0.01] * 6)  # one start diverged once
-    axis = plot_mse_curves({"calm": calm}).axes[0]
-    assert not any("cut off" in t.get_text() for t in axis.texts)
-    axis = plot_mse_curves({"calm": calm, "spiked": spiked}).axes[0]
+    figure = plot_mse_curves({"calm": calm})
+    assert not any("cut off" in t.get_text() for t in figure.axes[0].texts)
+    plt.close(figure)
+    figure = plot_mse_curves({"calm": calm, "spiked": spiked})
+    axis = figure.axes[0]
     assert axis.get_ylim()[1] < 1e6 and any("cut off" in t.get_text() for t in axis.texts)
+    plt.close(figure)

@@ -139,7 +139,7 @@ def test_batches_are_as_even_as_their_largest_size_allows():
 
     assert [len(c) for c in _even_chunks(list(range(36)), 32)] == [18, 18]
     assert [len(c) for c in _even_chunks(list(range(65)), 32)] == [22, 22, 21]
-    assert _even_chunks([1, 2], 32) == [[1, 2]]
+    assert _even_chunks([1, 2], 32) == [[1, 2]] and _even_chunks([], 32) == []
     chunks = _even_chunks(list(range(100)), 7)
     assert sum(chunks, []) == list(range(100)) and max(map(len, chunks)) <= 7
 
