@@ -1,6 +1,7 @@
 """Command line: ``python -m dlg_helpers attack ...`` runs one attack and stores its record;
 ``python -m dlg_helpers sweep ...`` runs many into the results folder, skipping stored ones;
-``python -m dlg_helpers records`` lists the stored ones.
+``python -m dlg_helpers atlas`` runs the success-rate atlas's missing sweeps; ``python -m dlg_helpers
+records`` lists the stored ones.
 
 Long runs go through here so they can run in the background (``nohup ... &``) while you work.
 """
@@ -29,6 +30,7 @@ from .runs.record import list_records, save_record
 from .runs.run import run_attack
 from .runs.spec import in_report_setting, run_specs
 from .runs.store import load_or_run, run_many
+from .runs.atlas import ATLAS, ATLAS_FOLDER, atlas_sweep
 from .runs.sweep import Sweep, SweepCase, run_sweep
 
 __all__ = ["main", "CHECKPOINT_FILE", "attack_config"]
@@ -150,6 +152,21 @@ def _parser() -> argparse.ArgumentParser:
                        help="an existing Ray cluster's address (None: a local Ray)")
     table.add_argument("--workers", type=int, default=2,
                        help="CPUs of the local Ray (one shard each)")
+    atlas = commands.add_parser(
+        "atlas", help="run the success-rate atlas's sweeps whose tables are missing",
+        description="Run, in order, the sweeps of the atlas (dlg_helpers.runs.atlas) whose "
+                    "tables are not yet in DIR: each is a 'sweep ... --table', checkpointed shard "
+                    "by shard, so the same command started again resumes where it stopped.")
+    atlas.add_argument("--only", nargs="+", default=None, metavar="NAME",
+                       help="run only these sweeps (dlg-base, idlg-batch-8, ...)")
+    atlas.add_argument("--list", action="store_true",
+                       help="list the sweeps, their commands and what is stored, and stop")
+    atlas.add_argument("--dir", type=Path, default=ATLAS_FOLDER, help="the atlas's folder")
+    atlas.add_argument("--threads", type=int, default=None,
+                       help="torch CPU threads (use 1 for a background run beside other work)")
+    atlas.add_argument("--ray", action="store_true", help="run each shard as a Ray task")
+    atlas.add_argument("--address", default=None, help="an existing Ray cluster's address")
+    atlas.add_argument("--workers", type=int, default=2, help="CPUs of the local Ray")
     listing = commands.add_parser(
         "records", help="list the stored runs (a Markdown table)",
         description="List every record under DIR/<model>/<run>/: settings, cost and outcome.")
@@ -261,6 +278,31 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _atlas(args: argparse.Namespace) -> int:
+    chosen = ATLAS if args.only is None else [atlas_sweep(name) for name in args.only]
+    if args.list:
+        for sweep in chosen:
+            table = sweep.table(args.dir)
+            shards = table.with_name(table.name + ".shards")
+            state = ("stored" if table.is_file() else
+                     f"{len(list(shards.glob('*.parquet')))} shards stored" if shards.is_dir()
+                     else "not started")
+            print(f"{sweep.name:34} {state:18} python -m dlg_helpers "
+                  f"{shlex.join(sweep.command(args.dir))}")
+        return 0
+    extra = [*(["--threads", str(args.threads)] if args.threads else []),
+             *(["--ray", "--workers", str(args.workers)] if args.ray else []),
+             *(["--address", args.address] if args.address else []), "--no-progress"]
+    for sweep in chosen:
+        if sweep.table(args.dir).is_file():
+            continue
+        print(f"atlas: {sweep.name}", file=sys.stderr)
+        code = _sweep(_parser().parse_args([*sweep.command(args.dir), *extra]))
+        if code:
+            return code
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``) and run the command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -268,6 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "records":
             return _records(args)
+        if args.command == "atlas":
+            return _atlas(args)
         return _sweep(args) if args.command == "sweep" else _attack(args, argv)
     except (ValueError, KeyError, RuntimeError, FileNotFoundError) as error:
         message = error.args[0] if isinstance(error, KeyError) else error

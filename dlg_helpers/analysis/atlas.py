@@ -34,20 +34,25 @@ def rates(frame: Any, by: Sequence[str] = ()) -> list[dict[str, Any]]:
 
     Returns:
         One dict per group (in order of first appearance): the group's values of ``by``, ``n``
-        attacks, ``leaked`` and its ``rate`` with Wilson ``low`` and ``high``, ``labels`` right
-        with ``label_rate``, ``label_low``, ``label_high``, and the ``likeness`` median with its
-        order-statistic interval (``likeness_low``, ``likeness_high``).
+        rows, ``leaked`` and its ``rate`` with Wilson ``low`` and ``high``, ``labels`` right
+        with ``label_rate``, ``label_low``, ``label_high`` (when the table has a
+        ``label_correct`` column), and the ``likeness`` median with its order-statistic interval
+        (``likeness_low``, ``likeness_high``).
     """
     groups = [((), frame)] if not by else list(frame.groupby(list(by), sort=False))
     found = []
     for key, rows in groups:
         key = key if isinstance(key, tuple) else (key,)
-        n, leaked, labels = len(rows), int(rows["leaks"].sum()), int(rows["label_correct"].sum())
+        n, leaked = len(rows), int(rows["leaks"].sum())
         likeness = median_interval([float(v) for v in rows["likeness"]])
-        label = _rate(labels, n)
+        labelled = {}
+        if "label_correct" in rows:  # per attack; a table of images judged one by one has none
+            labels = int(rows["label_correct"].sum())
+            label = _rate(labels, n)
+            labelled = {"labels": labels, "label_rate": label["rate"],
+                        "label_low": label["low"], "label_high": label["high"]}
         found.append({**dict(zip(by, key)), "n": n, "leaked": leaked, **_rate(leaked, n),
-                      "labels": labels, "label_rate": label["rate"], "label_low": label["low"],
-                      "label_high": label["high"], "likeness": likeness.median,
+                      **labelled, "likeness": likeness.median,
                       "likeness_low": likeness.low, "likeness_high": likeness.high})
     return found
 

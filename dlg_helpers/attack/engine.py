@@ -182,7 +182,7 @@ class Attack:
             fixed = torch.as_tensor(known_labels, device=device).reshape(-1).long()
         elif config.label_mode == "idlg":
             fixed = torch.tensor(idlg_labels(model, shared, update.examples), device=device)
-        self.objective = _Objective(model, shared, fixed, config)
+        self.objective = _Objective(model, shared, fixed, config, update.local_steps)
         self.bounds = normalisation.input_bounds(torch.empty(update.input_shape, device=device))
         self.history: list[StepRecord] = []
         self.attempts: list[Attempt] = []

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..client.gradients import classification_loss
+from ..client.local_steps import LocalSteps, local_update
 
 if TYPE_CHECKING:  # the settings module validates against DISTANCES, defined here
     from .config import AttackConfig
@@ -47,8 +48,10 @@ class _Objective:
     """
 
     def __init__(self, model: nn.Module, shared: list[torch.Tensor],
-                 fixed_labels: torch.Tensor | None, config: AttackConfig) -> None:
+                 fixed_labels: torch.Tensor | None, config: AttackConfig,
+                 local_steps: LocalSteps | None = None) -> None:
         self.model = model
+        self.local_steps = local_steps
         self.parameters = [p for p in model.parameters() if p.requires_grad]
         self.shared = shared
         self.fixed_labels = fixed_labels
@@ -83,8 +86,12 @@ class _Objective:
                  create_graph: bool) -> tuple[torch.Tensor, float]:
         """The objective to minimise (matching loss plus prior) and the gradient distance."""
         self.evaluations += 1
-        loss = classification_loss(self.model(dummy), self.soft_labels(label_logits))
-        grads = torch.autograd.grad(loss, self.parameters, create_graph=create_graph)
+        labels = self.soft_labels(label_logits)
+        if self.local_steps is None:
+            loss = classification_loss(self.model(dummy), labels)
+            grads = torch.autograd.grad(loss, self.parameters, create_graph=create_graph)
+        else:  # the client took several steps: take them on the guess too, and match their sum
+            grads = local_update(self.model, dummy, labels, self.local_steps, create_graph)
         matching = self.matching(list(grads), self.shared)
         distance = float(matching.detach())
         if distance < self.best_distance:  # False for NaN, so a diverged point is never kept

@@ -80,11 +80,12 @@ def plot_rates(groups: Mapping[str, Sequence[Mapping[str, Any]]], what: str = "r
 
 
 def plot_table_reconstructions(rows: Sequence[Mapping[str, Any]], columns: int = 5,
-                               size: int = 32) -> Figure:
+                               size: int = 32, image: str = "images",
+                               thumbnail: str = "reconstruction_png") -> Figure:
     """Private images (top of each pair) above their reconstructions as a sweep's table
     stored them, with each reconstruction's likeness, for ``rows`` of the table that carry a
-    thumbnail."""
-    rows = [row for row in rows if row.get("reconstruction_png") is not None]
+    thumbnail (the columns ``image``, names joined by ``+``, and ``thumbnail``, PNG bytes)."""
+    rows = [row for row in rows if row.get(thumbnail) is not None]
     if not rows:
         raise ValueError("none of these rows carries a stored reconstruction (the table keeps "
                          "thumbnails for the first seed only): choose rows of that seed")
@@ -97,11 +98,11 @@ def plot_table_reconstructions(rows: Sequence[Mapping[str, Any]], columns: int =
         for index, row in enumerate(rows):
             top = axes[2 * (index // columns), index % columns]
             bottom = axes[2 * (index // columns) + 1, index % columns]
-            name = row["images"].split("+")[0]
+            name = row[image].split("+")[0]
             show_image(top, load_image(name, size).pixels,
                        name if len(name) <= 16 else name[:15] + "…")
             verdict = "leaks" if row["leaks"] else "does not leak"
-            show_image(bottom, decode_png(row["reconstruction_png"]),
+            show_image(bottom, decode_png(row[thumbnail]),
                        f"{row['likeness']:.2f}, {verdict}")
         figure.tight_layout()
     return figure

@@ -128,7 +128,7 @@ def pool() -> tuple[PoolImage, ...]:
 def pool_sample(count: int, seed: int = 0) -> list[PoolImage]:
     """``count`` distinct images of the pool drawn at random with ``seed``, each source in
     proportion to its share of the pool (so a rate over them is a rate over the pool), in a
-    random order.
+    random order. With one seed, a smaller sample's images are all in a larger one.
 
     Raises:
         ValueError: for a count larger than the pool.
@@ -145,9 +145,13 @@ def pool_sample(count: int, seed: int = 0) -> list[PoolImage]:
     shares[max(shares, key=shares.get)] += count - sum(shares.values())
     chosen = []
     for source, images in by_source.items():
-        picks = generator.choice(len(images), size=shares[source], replace=False)
-        chosen += [images[i] for i in sorted(picks)]
-    return [chosen[i] for i in generator.permutation(len(chosen))]  # sources mixed, in batches too
+        # Each source's order depends on the seed alone, and a sample takes its first images:
+        # a smaller sample is part of a larger one, so a small sweep's attacks are cases of a
+        # large sweep with the same seed.
+        order = generator.permutation(len(images))
+        chosen += [images[i] for i in order[:shares[source]]]
+    mixing = np.random.default_rng([seed, count])
+    return [chosen[i] for i in mixing.permutation(len(chosen))]  # sources mixed, in batches too
 
 
 def distinct_label_batches(images: list[PoolImage], size: int) -> list[list[str]]:

@@ -14,6 +14,7 @@ from ..analysis.observer import GroundTruth
 from .defences import Defence
 from .gradients import shared_gradient
 from .images import load_image
+from .local_steps import LocalSteps
 from .models import Normalisation, build_model, get_spec
 from .training import trained_weights
 
@@ -31,12 +32,17 @@ class SharedUpdate:
         input_shape: the shape of the batch of model inputs, ``(examples, 3, H, W)``: the
             example count and the model's input size, both public.
         defence: the defence the protocol applies (``Defence.text()``; None: none).
+        local_steps: the local SGD the server asked for when the client took several steps
+            (federated averaging): ``gradient`` is then the weights' change divided by the
+            learning rate (:func:`~dlg_helpers.client.local_steps.local_update`), and an attack
+            simulates the steps. None: one step, ``gradient`` is the batch's gradient.
     """
 
     gradient: list[torch.Tensor]
     examples: int
     input_shape: tuple[int, ...]
     defence: str | None = None
+    local_steps: LocalSteps | None = None
 
 
 class Victim:

@@ -33,8 +33,8 @@ def weight_change(model: nn.Module, sent: Mapping[str, torch.Tensor],
 
 def gradient_from_step(model: nn.Module, sent: Mapping[str, torch.Tensor],
                        received: Mapping[str, torch.Tensor], lr: float) -> list[torch.Tensor]:
-    """The gradient a client's single SGD step with learning rate ``lr`` followed:
-    ``(sent - received) / lr``."""
+    """``(sent - received) / lr``: the gradient a client's single SGD step with learning rate
+    ``lr`` followed, or the sum of its steps' gradients when it took several."""
     if not lr > 0:
         raise ValueError(f"the learning rate must be positive, got {lr}")
     return [change / lr for change in weight_change(model, sent, received)]

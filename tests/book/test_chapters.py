@@ -37,6 +37,8 @@ QUICK_PARAMETERS: dict[str, dict[str, object]] = {
                     "DLG_STEPS": 2, "IG_STEPS": 4, "PUBLISHED_STEPS": 4, "TRAINING_EPOCHS": 1, "TRAINING_SEEDS": 2,
                     "DP_TARGETS": [8.0], "DP_LEARNING_RATES": [0.5], "DP_CLIPS": [1.0],
                     "DP_SEEDS": 1, "DIGITS": ["digit-0"], "RESULTS_DIR": TMP},
+    # the CI's federation: two clients, one round (the stored measurements are loaded)
+    "10_federation": {"CLIENTS": [["face-2"], ["digit-5"]], "STEPS": 3},
     "instructor": {"GPU_FLOPS": 1e12},
 }
 

@@ -41,6 +41,7 @@ def test_a_sample_keeps_the_pools_proportions_and_batches_have_distinct_labels()
     sample = pool_sample(200, seed=0)
     assert Counter(i.source for i in sample) == {"photo": 120, "face": 40, "digit": 40}
     assert pool_sample(200, seed=0) == sample and pool_sample(200, seed=1) != sample
+    assert set(pool_sample(50, seed=0)) <= set(sample)  # a small sweep's images are the large one's
     labels = {i.name: i.label for i in pool()}
     batches = distinct_label_batches(sample, 8)
     assert len(batches) >= 20

@@ -10,10 +10,10 @@ import torch
 import dlg_helpers as dlg
 from dlg_helpers.federation.recover import gradient_from_step, weight_change
 from dlg_helpers.analysis.rows import result_row
+from dlg_helpers.client.local_steps import LocalSteps
 from dlg_helpers.client.victim import victim
 from dlg_helpers.federation.simulation import (FederationConfig, client_truth, local_training,
                                                run_federation, shared_update)
-
 
 
 def test_one_sgd_step_is_read_back_as_its_gradient_exactly():
@@ -62,8 +62,9 @@ def test_an_update_that_travelled_through_flower_leaks_as_the_gradient_does(tmp_
         rows = [result_row(r) for r in (through_flower, direct)]
         assert [row["leaks"] for row in rows] == [True, True], rows
         assert through_flower.label_pred == direct.label_pred == direct.label_true
-    with pytest.raises(ValueError, match="local steps"):
-        shared_update(FederationConfig(config.partitions, local_epochs=2), kept, 0)
+    # with two local steps the update says so, and an attack simulates them
+    two_steps = FederationConfig(config.partitions, lr=0.1, local_epochs=2, size=16)
+    assert shared_update(two_steps, kept, 0).local_steps == LocalSteps(0.1, 2, None)
     # 3. Ray's files stayed in the run's folder, and none of its processes outlived the run
     assert (tmp_path / "run" / "ray").is_dir()
     import ray
