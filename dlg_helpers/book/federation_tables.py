@@ -63,7 +63,8 @@ def secure_table(frame: Any) -> Markdown:
                      "leaked": _leaked(group), "likeness": likeness_cell(group),
                      "labels": share_cell(int(members.groupby("draw")["labels_right"].first()
                                               .sum()), len(members)),
-                     "error": fmt_sci(float(members["aggregate_error"].median()))})
+                     "error": "none" if group["clients"] == 1
+                     else fmt_sci(float(members["aggregate_error"].median()))})
     return markdown_table(rows, {
         "clients": ("clients N", str), "seen": ("the server sees", str),
         "leaked": ("images leaked", str), "likeness": ("median likeness", str),
@@ -98,32 +99,37 @@ def quantisation_table(frame: Any, rounding_step: Any) -> Markdown:
 
 def privacy_table(frame: Any) -> Markdown:
     """One row per Flower differential-privacy setting: its ε (at δ), how far the replies the
-    server kept are from the clean updates, and the images that leaked."""
+    server kept are from the clean updates, and for each attack the images that leaked and
+    their median likeness."""
+    found = {(g["setting"], g["attack"]): g for g in rates(frame, by=("setting", "attack"))}
+    attacks = list(dict.fromkeys(frame["attack"]))
     rows = []
-    for group in rates(frame, by=("setting",)):
-        members = frame[frame["setting"] == group["setting"]]
+    for setting, members in frame.groupby("setting", sort=False):
         epsilon = members["epsilon"].iloc[0]
-        rows.append({"setting": group["setting"],
-                     "epsilon": "none" if epsilon is None or epsilon != epsilon
-                     else f"{epsilon:,.3g}",
-                     "change": fmt_sci(float(members["change"].median())),
-                     "leaked": _leaked(group), "likeness": likeness_cell(group)})
-    return markdown_table(rows, {
-        "setting": ("Flower's setting", str), "epsilon": ("ε per round (δ = 1e-5)", str),
-        "change": ("reply's change", str), "leaked": ("images leaked", str),
-        "likeness": ("median likeness", str)})
+        row = {"setting": setting,
+               "epsilon": "none" if epsilon is None or epsilon != epsilon else f"{epsilon:,.3g}",
+               "change": fmt_sci(float(members["change"].median()))}
+        for index, attack in enumerate(attacks):
+            row[f"leaked{index}"] = _leaked(found[setting, attack])
+            row[f"likeness{index}"] = f"{found[setting, attack]['likeness']:.2f}"
+        rows.append(row)
+    columns = {"setting": ("Flower's setting", str), "epsilon": ("ε per round (δ = 1e-5)", str),
+               "change": ("reply's change", str)}
+    for index, attack in enumerate(attacks):
+        columns[f"leaked{index}"] = (f"leaked, {attack}", str)
+        columns[f"likeness{index}"] = ("median likeness", str)
+    return markdown_table(rows, columns)
 
 
 def imprint_table(frame: Any) -> Markdown:
-    """Robbing the Fed under SecAgg+: by clients and batch, the images in the round, the
-    images the server read off the aggregate, how many came back exactly and how many leak."""
+    """Robbing the Fed under SecAgg+: by clients and batch, the images in the round, how many
+    came back exactly and how many leak."""
     rows = []
     for (clients, batch), members in sorted(frame.groupby(["clients", "batch"])):
         rows.append({"clients": clients, "batch": batch, "images": len(members),
-                     "recovered": int(members["recovered"].iloc[0]),
                      "exact": share_cell(int(members["exact"].sum()), len(members)),
                      "leaked": share_cell(int(members["leaks"].sum()), len(members))})
     return markdown_table(rows, {
         "clients": ("clients", str), "batch": ("batch per client", str),
-        "images": ("images in the round", str), "recovered": ("images read off", str),
+        "images": ("images in the round", str),
         "exact": ("exact (MSE < 1e-3)", str), "leaked": ("leaked", str)})

@@ -297,7 +297,7 @@ def secure(folder: Path = FOLDER, log: Callable[[str], None] = print,
                 if not store.has(**key):
                     store.add(_attack_rows(model, shared_update(config, plain, partition),
                                            client_truth(config, partition), attack, [name], key,
-                                           aggregate_error=0.0))
+                                           aggregate_error=float("nan")))  # no aggregate
     for max_weight in MAX_WEIGHTS[1:]:
         for draw, names in enumerate(groups[2][:2]):
             config = FederationConfig(tuple((n,) for n in names), size=SECURE_SIZE)
@@ -361,11 +361,21 @@ def central_epsilon(noise_multiplier: float, clients: int, rounds: int = 1,
     return float(accountant.get_epsilon(delta))
 
 
+PRIVACY_ATTACKS = {
+    "DLG": SECURE_ATTACK,
+    "inverting gradients": AttackConfig.inverting_gradients(steps=2000, trials=1,
+                                                            snapshot_every=0, progress=False)}
+"""The attacks on each reply: iDLG (squared distance, so it matches the update's length too)
+and inverting gradients (cosine distance: blind to the length that clipping changes), the
+latter at 2,000 Adam steps, a third of its equal-budget preset."""
+
+
 def privacy(folder: Path = FOLDER, log: Callable[[str], None] = print,
-            attack: AttackConfig = SECURE_ATTACK) -> Path:
+            attacks: dict[str, AttackConfig] | None = None) -> Path:
     """Flower's differential-privacy mods and wrappers (:func:`privacy_settings`) on a
-    federation of one-image clients: each reply the curious strategy is given, attacked; each
-    row with the setting's ε and the reply's distance from the clean update (relative)."""
+    federation of one-image clients: each reply the curious strategy is given, attacked by
+    each of :data:`PRIVACY_ATTACKS`; each row with the setting's ε and the reply's distance from
+    the clean update (relative)."""
     table = Path(folder) / "privacy.parquet"
     store, rounds, start = _Rows(table), table.with_suffix(".rounds"), time.perf_counter()
     names = secure_draws()[3][:PRIVACY_CLIENTS]
@@ -373,18 +383,22 @@ def privacy(folder: Path = FOLDER, log: Callable[[str], None] = print,
     model = config.build()
     clean = _kept_round(config, rounds / "none.pt")
     for number, (setting, parts) in enumerate(privacy_settings().items()):
-        if store.has(setting=setting):
+        if all(store.has(setting=setting, attack=name) for name in attacks or PRIVACY_ATTACKS):
             continue
         kept = clean if setting == "none" else _kept_round(
             config, rounds / f"setting-{number}.pt", client_mods=parts["mods"], wrap=parts["wrap"])
-        for partition, (name,) in enumerate(config.partitions):
-            update = shared_update(config, kept, partition)
-            exact = shared_update(config, clean, partition).gradient
-            store.add(_attack_rows(model, update, client_truth(config, partition), attack,
-                                   [name], dict(setting=setting, client=partition),
-                                   epsilon=parts["epsilon"], delta=PRIVACY_DELTA,
-                                   change=_relative_error(update.gradient, exact) ** 0.5))
-        log(f"privacy {setting}: {_leaked(store, PRIVACY_CLIENTS)} ({_clock(start)})")
+        for name, attack in (attacks or PRIVACY_ATTACKS).items():
+            if store.has(setting=setting, attack=name):
+                continue
+            for partition, (image,) in enumerate(config.partitions):
+                update = shared_update(config, kept, partition)
+                exact = shared_update(config, clean, partition).gradient
+                store.add(_attack_rows(model, update, client_truth(config, partition), attack,
+                                       [image], dict(setting=setting, attack=name,
+                                                     client=partition),
+                                       epsilon=parts["epsilon"], delta=PRIVACY_DELTA,
+                                       change=_relative_error(update.gradient, exact) ** 0.5))
+            log(f"privacy {setting}, {name}: {_leaked(store, PRIVACY_CLIENTS)} ({_clock(start)})")
     return store.finish()
 
 
@@ -430,8 +444,7 @@ def imprint(folder: Path = FOLDER, log: Callable[[str], None] = print) -> Path:
             distances = ((found[None] - pixels[:, None]) ** 2).flatten(2).mean(2)
             best = found[distances.argmin(1)].clamp(0, 1)
             rows = image_rows(best, pixels)
-            store.add({**key, "image": name, "recovered": len(found),
-                       "exact": reconstructed(row["mse"]), "mse": row["mse"],
+            store.add({**key, "image": name, "exact": reconstructed(row["mse"]), "mse": row["mse"],
                        "likeness": row["likeness"], "rank": row["rank"],
                        "leaks": bool(row["leaks"]),
                        "thumbnail": _png_text(best[i:i + 1]) if i < 8 else None}
