@@ -107,7 +107,8 @@ def privacy_table(frame: Any) -> Markdown:
     for setting, members in frame.groupby("setting", sort=False):
         epsilon = members["epsilon"].iloc[0]
         row = {"setting": setting,
-               "epsilon": "none" if epsilon is None or epsilon != epsilon else f"{epsilon:,.3g}",
+               "epsilon": "none" if epsilon is None or epsilon != epsilon
+               else f"{epsilon:,.0f}" if epsilon >= 10 else f"{epsilon:.2f}",
                "change": fmt_sci(float(members["change"].median()))}
         for index, attack in enumerate(attacks):
             row[f"leaked{index}"] = _leaked(found[setting, attack])
