@@ -92,7 +92,12 @@ class _Rows:
         self.partial = table.with_name(table.stem + ".partial.jsonl")
         self.rows: list[dict[str, Any]] = []
         if self.partial.is_file():
-            self.rows = [json.loads(line) for line in self.partial.read_text().splitlines()]
+            lines = self.partial.read_text().splitlines()
+            try:
+                self.rows = [json.loads(line) for line in lines]
+            except json.JSONDecodeError:  # a run killed mid-line: that unit is done again
+                self.rows = [json.loads(line) for line in lines[:-1]]
+                self.partial.write_text("".join(line + "\n" for line in lines[:-1]))
 
     def has(self, **key: Any) -> bool:
         return any(all(row.get(k) == v for k, v in key.items()) for row in self.rows)

@@ -26,6 +26,11 @@ def test_rows_are_kept_as_they_come_and_gathered_into_one_table(tmp_path):
     frame = pd.read_parquet(again.finish())
     assert list(frame["cell"]) == [1, 2] and isinstance(frame["thumbnail"][0], bytes)
     assert not again.partial.exists()
+    killed = _Rows(tmp_path / "k.parquet")
+    killed.add([{"cell": 1}])
+    with killed.partial.open("a") as file:
+        file.write('{"cell": 2, "lea')  # a run killed while writing its last row
+    assert _Rows(tmp_path / "k.parquet").rows == [{"cell": 1}]
     with pytest.raises(FileNotFoundError, match="experiments nothing"):
         load_measurement("nothing", tmp_path)
 
