@@ -31,7 +31,7 @@ from .runs.run import run_attack
 from .runs.spec import in_report_setting, run_specs
 from .runs.store import load_or_run, run_many
 from .runs.atlas import ATLAS, ATLAS_FOLDER, atlas_sweep
-from .runs.sweep import Sweep, SweepCase, run_sweep
+from .runs.sweep import Sweep, SweepCase, run_sweep, shards_folder
 
 __all__ = ["main", "CHECKPOINT_FILE", "attack_config"]
 
@@ -283,7 +283,7 @@ def _atlas(args: argparse.Namespace) -> int:
     if args.list:
         for sweep in chosen:
             table = sweep.table(args.dir)
-            shards = table.with_name(table.name + ".shards")
+            shards = shards_folder(table)
             state = ("stored" if table.is_file() else
                      f"{len(list(shards.glob('*.parquet')))} shards stored" if shards.is_dir()
                      else "not started")

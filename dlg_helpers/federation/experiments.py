@@ -40,6 +40,7 @@ from ..analysis.metrics import match_batch
 from ..analysis.rows import image_rows
 from ..attack.config import AttackConfig
 from ..attack.engine import Attack
+from ..attack.objective import gradient_distance
 from ..client.models import get_spec
 from ..analysis.criteria import reconstructed
 from ..analysis.observer import GroundTruth
@@ -254,8 +255,8 @@ def _union(config: FederationConfig) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _relative_error(found: Sequence[torch.Tensor], exact: Sequence[torch.Tensor]) -> float:
-    return float(sum(((a - b) ** 2).sum() for a, b in zip(found, exact))
-                 / sum((b ** 2).sum() for b in exact))
+    """DLG's gradient distance between ``found`` and ``exact``, relative to ``exact``'s square."""
+    return float(gradient_distance(list(found), list(exact)) / sum((b ** 2).sum() for b in exact))
 
 
 def _aggregate_rows(config: FederationConfig, kept: FederationRound, key: dict[str, Any],

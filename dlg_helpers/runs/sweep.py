@@ -38,7 +38,8 @@ from ..client.victim import model_cache, victim
 from ..ray_state import ray_folder
 from .record import save_png
 
-__all__ = ["SweepCase", "Sweep", "run_shard", "run_sweep", "load_table", "TABLE_COLUMNS"]
+__all__ = ["SweepCase", "Sweep", "run_shard", "shards_folder", "run_sweep", "load_table",
+           "TABLE_COLUMNS"]
 
 SHARD_SIZE = 32
 """Attacks per shard: one batched computation, and what an interruption can lose."""
@@ -188,6 +189,12 @@ def _ray_runner(sweep: Sweep, folder: Path, address: str | None, workers: int
     return run
 
 
+def shards_folder(table: str | Path) -> Path:
+    """Where the finished shards of the sweep into ``table`` wait until it is gathered."""
+    table = Path(table)
+    return table.with_name(table.name + ".shards")
+
+
 def run_sweep(sweep: Sweep, table: str | Path, *, ray: bool = False, address: str | None = None,
               workers: int = 2, shard_size: int = SHARD_SIZE,
               log: Callable[[str], None] = print) -> Path:
@@ -207,7 +214,7 @@ def run_sweep(sweep: Sweep, table: str | Path, *, ray: bool = False, address: st
             cases): finish that sweep, or delete its ``.shards`` folder.
     """
     table = Path(table)
-    folder = table.with_name(table.name + ".shards")
+    folder = shards_folder(table)
     folder.mkdir(parents=True, exist_ok=True)
     identity_file = folder / "sweep.json"
     identity = sweep.identity()
