@@ -23,7 +23,7 @@ from .book.tables import fmt_int, fmt_sci, markdown_table
 from .client.defences import Defence, parse_defence
 from .client.images import image_names
 from .client.models import model_names
-from .client.pool import distinct_label_batches, pool_sample
+from .client.pool import pool_batches
 from .devices import pick_device
 from .runs.options import CONFIG_OPTIONS, flag
 from .runs.record import list_records, save_record
@@ -125,7 +125,8 @@ def _parser() -> argparse.ArgumentParser:
     chosen.add_argument("--pool", type=int, metavar="N",
                         help="N images drawn from the offline pool of 1,000 (crops of "
                              "photographs, faces, digits; dlg_helpers.client.pool), in "
-                             "proportion to its sources (needs --table)")
+                             "proportion to its sources, and with --batch B a few more so "
+                             "that at least N fill whole batches (needs --table)")
     sweep.add_argument("--seeds", type=int, nargs="+", default=[0],
                        help="seeds of the weights and the random start, one run each")
     sweep.add_argument("--defences", nargs="+", default=["none"],
@@ -236,8 +237,8 @@ def _attack(args: argparse.Namespace, argv: Sequence[str]) -> int:
 def _table_sweep(args: argparse.Namespace, config: AttackConfig) -> int:
     defences = [None if text == "none" else parse_defence(text).text() for text in args.defences]
     if args.pool is not None:
-        images = pool_sample(args.pool)
-        batches = [tuple(b) for b in distinct_label_batches(images, args.batch)]
+        grouped, images = pool_batches(args.pool, args.batch)
+        batches = [tuple(b) for b in grouped]
         sources = tuple((image.name, image.source) for image in images)
     else:
         if args.batch != 1:

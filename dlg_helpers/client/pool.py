@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 __all__ = ["PHOTOS", "POOL_GRIDS", "PoolImage", "crops", "crop_name", "pool", "pool_sample",
-           "distinct_label_batches", "load_crop"]
+           "distinct_label_batches", "pool_batches", "load_crop"]
 
 PHOTOS = ("astronaut", "camera", "chelsea", "coffee", "coins", "colorwheel", "hubble_deep_field",
           "immunohistochemistry", "retina", "rocket", "brick", "grass", "gravel", "moon", "clock",
@@ -178,3 +178,24 @@ def distinct_label_batches(images: list[PoolImage], size: int) -> list[list[str]
             open_batches.remove(batch)
             full.append([member.name for member in batch])
     return full
+
+
+def pool_batches(count: int, size: int, seed: int = 0) -> tuple[list[list[str]], list[PoolImage]]:
+    """At least ``count`` pool images in full batches of ``size`` distinct labels: the
+    batches of the smallest :func:`pool_sample` that fills enough of them, and that sample.
+
+    A rate by batch size then rests on the same number of private images at every size (a
+    batch of 8 leaves some drawn images out; drawing a few more makes up for them), and, the
+    samples being nested, a batch level's images are base-case images too.
+
+    Raises:
+        ValueError: when the pool cannot fill that many.
+    """
+    everything = len(pool())
+    for drawn in range(count, everything + 1):
+        images = pool_sample(drawn, seed)
+        batches = distinct_label_batches(images, size)
+        if len(batches) * size >= count:
+            return batches, images
+    raise ValueError(f"the pool of {everything} images cannot fill {count} images in batches "
+                     f"of {size} distinct labels; ask for fewer")

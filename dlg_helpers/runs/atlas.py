@@ -32,8 +32,10 @@ BASE_IMAGES, BASE_SEEDS = 200, (0, 1, 2, 3, 4)
 FACTOR_IMAGES, FACTOR_SEEDS = 50, (0, 1)
 
 BATCH_SIZES = (2, 4, 8)
-"""Batch sizes beside the base's 1; each level holds ``FACTOR_IMAGES`` batches (so
-``FACTOR_IMAGES * B`` images), so that every level's rate rests on the same number of attacks."""
+"""Batch sizes beside the base's 1. Each level holds at least ``FACTOR_IMAGES`` private images
+in whole batches (:func:`~dlg_helpers.client.pool.pool_batches`: 25 batches of 2, 13 of 4, 7 of
+8), so every level's per-image rate rests on about as many images; a level's rate by batch rests
+on fewer attacks, and its interval says so."""
 
 TRAINED_STEPS = 400
 """SGD steps on the digits before the update is shared: the middle of chapter 4's range."""
@@ -85,8 +87,7 @@ def _plan() -> tuple[AtlasSweep, ...]:
     sweeps = [AtlasSweep(a, "base", "", ("--pool", str(BASE_IMAGES), *_seeds(BASE_SEEDS)))
               for a in ATLAS_ATTACKS]
     for attack in ATLAS_ATTACKS:
-        sweeps += [AtlasSweep(attack, "batch", str(b), ("--pool", str(FACTOR_IMAGES * b),
-                                                         "--batch", str(b), *_seeds(FACTOR_SEEDS)))
+        sweeps += [AtlasSweep(attack, "batch", str(b), (*factor, "--batch", str(b)))
                    for b in BATCH_SIZES]
         sweeps.append(AtlasSweep(attack, "training", str(TRAINED_STEPS),
                                  (*factor, "--trained-steps", str(TRAINED_STEPS))))

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from dlg_helpers.cli import main
-from dlg_helpers.client.pool import distinct_label_batches, pool_sample
+from dlg_helpers.client.pool import pool_batches, pool_sample
 from dlg_helpers.runs.atlas import (ATLAS, ATLAS_ATTACKS, BATCH_SIZES, FACTOR_IMAGES,
                                     atlas_sweep, baseline_rows)
 
@@ -21,10 +21,20 @@ def test_every_sweep_is_named_once_and_the_base_sweeps_come_first():
         atlas_sweep("dlg-nothing")
 
 
-def test_each_batch_level_holds_enough_batches_of_distinct_labels():
+def test_each_batch_level_holds_the_factor_images_in_whole_batches_of_distinct_labels():
+    labels = {image.name: image.label for image in pool_sample(200)}
     for size in BATCH_SIZES:
-        batches = distinct_label_batches(pool_sample(FACTOR_IMAGES * size), size)
-        assert len(batches) >= 0.9 * FACTOR_IMAGES, (size, len(batches))
+        batches, drawn = pool_batches(FACTOR_IMAGES, size)
+        assert FACTOR_IMAGES <= size * len(batches) < FACTOR_IMAGES + size, size
+        assert all(len(batch) == size and len({labels[n] for n in batch}) == size
+                   for batch in batches)
+        # nested in the base sample, so the level's images have their base-case attacks
+        assert {image.name for image in drawn} <= set(labels)
+
+
+def test_a_pool_too_small_for_the_batches_is_refused():
+    with pytest.raises(ValueError, match="ask for fewer"):
+        pool_batches(1001, 2)
 
 
 def test_a_factors_baseline_comes_from_the_base_table():
