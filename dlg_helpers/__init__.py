@@ -48,7 +48,7 @@ from .attack.labels import idlg_label
 from .attack.objective import gradient_distance
 from .attack.trace import AttackResult
 from .client.gradients import shared_gradient
-from .client.images import ImageSample, image_names, load_cifar100, load_image
+from .client.images import ImageSample, image_names, load_cifar10, load_cifar100, load_image
 from .client.models import (
     ModelSpec,
     Normalisation,
@@ -85,7 +85,7 @@ def __getattr__(name: str) -> ModuleType:
 __all__ = ["Attack", "AttackConfig", "AttackResult", "reconstruct", "reconstruct_many",
            "pick_device", "run_attack",
            "gradient_distance", "idlg_label", "shared_gradient", "ImageSample", "image_names",
-           "load_cifar100", "load_image", "image_metrics", "mse", "psnr", "ssim", "ModelSpec",
+           "load_cifar10", "load_cifar100", "load_image", "image_metrics", "mse", "psnr", "ssim", "ModelSpec",
            "Normalisation", "build_model", "count_parameters", "get_spec", "model_names",
            "register_model", *_MODULES]
 __version__ = "0.1.0"

@@ -23,7 +23,6 @@ from .book.tables import fmt_int, fmt_sci, markdown_table
 from .client.defences import Defence, parse_defence
 from .client.images import image_names
 from .client.models import model_names
-from .client.pool import pool_batches
 from .devices import pick_device
 from .runs.options import CONFIG_OPTIONS, flag
 from .runs.record import list_records, save_record
@@ -31,7 +30,7 @@ from .runs.run import run_attack
 from .runs.spec import in_report_setting, run_specs
 from .runs.store import load_or_run, run_many
 from .runs.atlas import ATLAS, ATLAS_FOLDER, atlas_sweep
-from .runs.sweep import Sweep, SweepCase, run_sweep, shards_folder
+from .runs.sweep import Sweep, SweepCase, pool_sweep, run_sweep, shards_folder
 
 __all__ = ["main", "CHECKPOINT_FILE", "attack_config"]
 
@@ -237,21 +236,20 @@ def _attack(args: argparse.Namespace, argv: Sequence[str]) -> int:
 def _table_sweep(args: argparse.Namespace, config: AttackConfig) -> int:
     defences = [None if text == "none" else parse_defence(text).text() for text in args.defences]
     if args.pool is not None:
-        grouped, images = pool_batches(args.pool, args.batch)
-        batches = [tuple(b) for b in grouped]
-        sources = tuple((image.name, image.source) for image in images)
+        sweep = pool_sweep(config, args.pool, args.seeds, batch=args.batch,
+                           trained_steps=args.trained_steps, defences=defences,
+                           model=args.model, size=args.size)
     else:
         if args.batch != 1:
             raise ValueError("--batch groups --pool images; with --images join names with +")
-        batches = [tuple(entry.split("+")) for entry in args.images]
-        sources = ()
-    cases = tuple(SweepCase(images, seed, steps, defence) for seed in args.seeds
-                  for steps in args.trained_steps for defence in defences for images in batches)
-    sweep = Sweep(cases, replace(config, snapshot_every=0), args.model, args.size, sources)
+        cases = tuple(SweepCase(tuple(entry.split("+")), seed, steps, defence)
+                      for seed in args.seeds for steps in args.trained_steps
+                      for defence in defences for entry in args.images)
+        sweep = Sweep(cases, replace(config, snapshot_every=0), args.model, args.size)
     path = run_sweep(sweep, args.table, ray=args.ray, address=args.address,
                      workers=args.workers, shard_size=args.shard_size,
                      log=lambda line: print(line, file=sys.stderr))
-    print(f"{len(cases)} attacks -> {path}")
+    print(f"{len(sweep.cases)} attacks -> {path}")
     return 0
 
 

@@ -18,10 +18,11 @@ import torch
 
 from ..attack.objective import total_variation
 from ..client.images import load_image
+from ..client.models import build_model, get_spec
 from .intervals import median_interval, wilson
 
-__all__ = ["rates", "image_bootstrap", "resistance", "image_features", "RESISTANCE_GROUPS",
-           "resistance_profile"]
+__all__ = ["rates", "image_bootstrap", "image_rate", "level_rates", "resistance",
+           "image_features", "RESISTANCE_GROUPS", "resistance_profile", "gradient_budget"]
 
 
 def _rate(successes: int, trials: int) -> dict[str, float]:
@@ -66,6 +67,48 @@ def image_bootstrap(frame: Any, resamples: int = 2000, seed: int = 0) -> tuple[f
     shares = per_image[draws, 0].sum(1) / per_image[draws, 1].sum(1)
     low, high = np.quantile(shares, [0.025, 0.975])
     return float(low), float(high)
+
+
+def image_rate(frame: Any, resamples: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """The share of private images that leak over ``frame``'s attacks, whatever their batch.
+
+    An attack on a batch of B images identifies some of them (the table's ``identified``); the
+    share is identified images over all images. When every attack holds one image the interval
+    is Wilson's over images, as :func:`rates` gives; images of one batch share an attack and
+    are not independent, so for batches it comes from a bootstrap over attacks (each with its
+    images). The share of labels recovered is counted the same way.
+
+    Returns:
+        ``attacks``, ``images`` (the n of the rate), ``identified``, ``rate``, ``low``, ``high``,
+        ``label_rate`` and the median ``likeness`` of each attack's best-recovered image, with
+        ``likeness_low`` and ``likeness_high``.
+    """
+    images = frame["batch"].to_numpy(float)
+    identified = frame["identified"].to_numpy(float)
+    labels = frame["labels_recovered"].to_numpy(float)
+    total, found = int(images.sum()), int(identified.sum())
+    if (images == 1).all():
+        low, high = wilson(found, total)
+    else:
+        draws = np.random.default_rng(seed).integers(0, len(images), size=(resamples, len(images)))
+        shares = identified[draws].sum(1) / images[draws].sum(1)
+        low, high = (float(q) for q in np.quantile(shares, [0.025, 0.975]))
+    likeness = median_interval([float(v) for v in frame["likeness"]])
+    return {"attacks": len(frame), "images": total, "identified": found, "rate": found / total,
+            "low": low, "high": high, "label_rate": float(labels.sum() / total),
+            "likeness": likeness.median, "likeness_low": likeness.low,
+            "likeness_high": likeness.high}
+
+
+def level_rates(levels: Sequence[tuple[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`image_rate` for each ``(label, frame)`` of a factor's levels, each row with its
+    ``label`` and ``n`` (its images), in the order given: what the factor tables and figures
+    show."""
+    found = []
+    for label, frame in levels:
+        rate = image_rate(frame)
+        found.append({"label": label, "n": rate["images"], **rate})
+    return found
 
 
 def resistance(frame: Any) -> Any:
@@ -114,3 +157,28 @@ def resistance_profile(frame: Any, size: int = 32) -> list[dict[str, Any]]:
             **{key: float(np.median([m[key] for m in measured]))
                for key in ("contrast", "edges", "colour")}})
     return profile
+
+
+def gradient_budget(model: str, size: int, batch: int = 1) -> dict[str, Any]:
+    """What one shared gradient can tell about a batch, counted: the numbers it carries about
+    the images against the numbers the attack must find.
+
+    The layers before the classifier share one gradient whatever the batch (``features``
+    entries in all: counted once); the classifier's gradient is a sum of one outer product per
+    image, which gives away at most each image's input to it (``batch`` times its width,
+    ``classifier``). Against them stand the ``unknowns``: every pixel of every image. A
+    ``ratio`` below 1 means fewer equations than unknowns: many batches fit the gradient
+    equally well, and no optimiser can tell which was the private one. The count is an upper
+    bound (the equations are not all independent), in the spirit of Zhu and Blaschko's rank
+    analysis (R-GAP).
+    """
+    network = build_model(model, size=size)
+    classifier = [m for m in network.modules() if isinstance(m, torch.nn.Linear)][-1]
+    head = sum(p.numel() for p in classifier.parameters())
+    features = sum(p.numel() for p in network.parameters()) - head
+    channels = next(m for m in network.modules() if isinstance(m, torch.nn.Conv2d)).in_channels
+    unknowns = batch * channels * size * size
+    carried = features + batch * classifier.in_features
+    return {"model": get_spec(model).display, "size": size, "batch": batch,
+            "features": features, "classifier": batch * classifier.in_features,
+            "unknowns": unknowns, "ratio": carried / unknowns}

@@ -13,7 +13,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["CONFIDENCE", "wilson", "MedianInterval", "median_interval", "rate_text",
+__all__ = ["CONFIDENCE", "wilson", "MedianInterval", "median_interval", "rate_text", "share_text",
            "median_text", "INDICATIVE_BELOW"]
 
 CONFIDENCE = 0.95
@@ -79,17 +79,25 @@ def median_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> 
                           n)
 
 
-def _percent(share: float, sign: bool = True) -> str:
-    return f"{100 * share:.0f}" + (" %" if sign else "")
+def _percent(share: float, sign: bool = True, digits: int = 0) -> str:
+    return f"{100 * share:.{digits}f}" + (" %" if sign else "")
 
 
 def rate_text(successes: int, trials: int, what: str = "runs") -> str:
-    """``"4 of 5 runs (80 %, 95 % CI 38–96 %)"``; ``"none of 0 runs"`` has no rate."""
+    """``"4 of 5 runs (80 %, 95 % CI 38–96 %)"``, with a decimal where the interval is too
+    narrow for whole per cents (``"1,000 of 1,000 labels (100 %, 95 % CI 99.6–100.0 %)"``);
+    ``"no runs"`` has no rate."""
     if trials == 0:
         return f"no {what}"
-    low, high = wilson(successes, trials)
-    return (f"{successes} of {trials} {what} ({_percent(successes / trials)}, 95 % CI "
-            f"{_percent(low, False)}–{_percent(high)})")
+    return share_text(successes, trials, *wilson(successes, trials), what)
+
+
+def share_text(count: int, total: int, low: float, high: float, what: str = "runs") -> str:
+    """A share with a 95 % interval found some other way (a bootstrap), written as
+    :func:`rate_text` writes Wilson's: ``"52 of 56 images (93 %, 95 % CI 84–98 %)"``."""
+    digits = 1 if high - low < 0.02 else 0
+    return (f"{count:,} of {total:,} {what} ({_percent(count / total, digits=digits)}, "
+            f"95 % CI {_percent(low, False, digits)}–{_percent(high, digits=digits)})")
 
 
 def median_text(values: Sequence[float], fmt: Callable[[float], str] = "{:.2f}".format) -> str:

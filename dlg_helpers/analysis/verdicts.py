@@ -23,7 +23,7 @@ from ..attack.trace import AttackResult
 from ..book.tables import markdown_table
 from .comparison import attempt_counts, leak_counts, paired_orders
 from .criteria import FALLING_WINDOW, diverged, fall, still_falling
-from .intervals import INDICATIVE_BELOW, rate_text, wilson
+from .intervals import INDICATIVE_BELOW, rate_text, share_text, wilson
 from .rows import result_row
 
 __all__ = ["within_an_order", "converges_by", "restarts_rescue", "batch_makes_worse",
@@ -31,7 +31,7 @@ __all__ = ["within_an_order", "converges_by", "restarts_rescue", "batch_makes_wo
            "NOT_MEASURED", "Claim", "verdict_table", "under", "share_verdict", "indicative",
            "an_order_lower", "converges_in_about", "needs_more_steps", "optimiser_rests_by",
            "shows_nothing", "larger_models_leak_less", "architecture_as_defence",
-           "parameter_count", "activation_needed", "labels_inefficient"]
+           "parameter_count", "activation_needed", "labels_inefficient", "factor_prevents"]
 
 
 HOLDS = "holds"
@@ -390,3 +390,28 @@ def how_it_ended(result: AttackResult, steps: int, window: int = FALLING_WINDOW,
     name = "aligned MSE" if metric == "aligned_mse" else metric.replace("_", " ")
     return (f"the run took all {steps} steps, and its {name} was {trend} "
             f"over the last {window} ({before:.2e} to {after:.2e})")
+
+
+def factor_prevents(quote: str, cause: str, before: Mapping[str, Any],
+                    after: Mapping[str, Any]) -> Claim:
+    """Whether ``cause`` prevents leakage, from the share of private images that leaked without
+    it (``before``) and with it (``after``), each an
+    :func:`~dlg_helpers.analysis.atlas.image_rate` row (``identified``, ``images``, ``rate``
+    and its 95 % interval ``low``–``high``).
+
+    It holds when the share fell measurably (the intervals do not overlap) to less than half;
+    a measurable fall to half or more lowers the rate without preventing leakage; otherwise it
+    does not hold.
+    """
+    def share(row: Mapping[str, Any]) -> str:
+        return share_text(row["identified"], row["images"], row["low"], row["high"], "images")
+
+    measured = f"leaked without {cause}: {share(before)}; with it: {share(after)}"
+    if after["high"] < before["low"]:
+        verdict = (HOLDS if after["rate"] < before["rate"] / 2 else
+                   f"{DOES_NOT_HOLD} as stated: {cause} lowers the rate without preventing "
+                   "leakage")
+    else:
+        verdict = (f"{DOES_NOT_HOLD}: {cause} did not lower the rate measurably (the 95 % "
+                   "intervals overlap)")
+    return Claim(quote, measured, indicative(verdict, min(before["images"], after["images"])))

@@ -3,16 +3,18 @@ source, and the label accuracy beside the iDLG paper's."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from IPython.display import Markdown
 
 from ..analysis.atlas import image_bootstrap, rates
+from ..attack.registry import attack_entry
+from ..runs.atlas import ATLAS, level_label
 from .tables import markdown_table
 
 __all__ = ["IDLG_PAPER_LABEL_ACCURACY", "SOURCE_NAMES", "percent_interval", "base_table",
-           "source_table", "label_table", "profile_table"]
+           "source_table", "label_table", "profile_table", "factor_table", "budget_table", "plan_table"]
 
 IDLG_PAPER_LABEL_ACCURACY = {"DLG": {"MNIST": 0.899, "CIFAR-100": 0.833, "LFW": 0.791},
                              "iDLG": {"MNIST": 1.0, "CIFAR-100": 1.0, "LFW": 1.0}}
@@ -42,8 +44,8 @@ def base_table(tables: Mapping[str, Any]) -> Markdown:
             "images": f"{100 * low:.1f}–{100 * high:.1f} %",
             "labels": percent_interval(overall["label_rate"], overall["label_low"],
                                        overall["label_high"]),
-            "likeness": f"{overall['likeness']:.2f} ({overall['likeness_low']:.2f}–"
-                        f"{overall['likeness_high']:.2f})"})
+            "likeness": f"{overall['likeness']:.3f} ({overall['likeness_low']:.3f}–"
+                        f"{overall['likeness_high']:.3f})"})
     return markdown_table(rows, {
         "attack": ("attack", str), "n": ("attacks", str),
         "leaked": ("leaked (95 % CI)", str), "images": ("95 % CI over images", str),
@@ -93,3 +95,52 @@ def profile_table(profile: list[dict[str, Any]]) -> Markdown:
         "group": ("over its seeds, the image", str), "images": ("images", str),
         "sources": ("of which", str), "contrast": ("contrast", "{:.3f}".format),
         "edges": ("edges", "{:.3f}".format), "colour": ("colour", "{:.3f}".format)})
+
+
+def factor_table(by_attack: Mapping[str, Sequence[Mapping[str, Any]]]) -> Markdown:
+    """One factor's levels for each attack (:func:`~dlg_helpers.analysis.atlas.level_rates`
+    rows by attack name): the attacks and private images of each level, the share of images
+    that leaked with its interval, the share of labels right and the median likeness."""
+    rows = [{"attack": attack, **row,
+             "n": f"{row['images']}" + (f" ({row['attacks']} batches)"
+                                        if row["attacks"] != row["images"] else ""),
+             "leaked": percent_interval(row["rate"], row["low"], row["high"])}
+            for attack, levels in by_attack.items() for row in levels]
+    return markdown_table(rows, {
+        "attack": ("attack", str), "label": ("level", str), "n": ("images", str),
+        "leaked": ("images leaked (95 % CI)", str),
+        "label_rate": ("labels right", lambda share: f"{100 * share:.0f} %"),
+        "likeness": ("median likeness", "{:.2f}".format)})
+
+
+def budget_table(rows: Sequence[Mapping[str, Any]]) -> Markdown:
+    """:func:`~dlg_helpers.analysis.atlas_findings.budget_rows`: each setting's numbers the
+    gradient carries about the images, the unknowns, their ratio, and the share that leaked."""
+    return markdown_table([{**row, "carried": row["features"] + row["classifier"],
+                            "leaked": percent_interval(row["rate"], row["low"], row["high"])}
+                           for row in rows], {
+        "label": ("setting", str), "carried": ("numbers about the images", "{:,}".format),
+        "unknowns": ("unknowns (pixels)", "{:,}".format), "ratio": ("ratio", "{:.2f}".format),
+        "leaked": ("images leaked (95 % CI)", str)})
+
+
+def plan_table(tables: Mapping[str, Any]) -> Markdown:
+    """The atlas's stored sweeps (:data:`~dlg_helpers.runs.atlas.ATLAS`, by name in
+    ``tables``): the attack, what the sweep changes from the base case, and its attacks, images
+    and seeds."""
+    rows = []
+    for sweep in ATLAS:
+        table = tables.get(sweep.name)
+        if table is None:
+            continue
+        changes = ("nothing (the base case)" if sweep.factor == "base" else
+                   ", ".join(sorted(set(table["defence"]))) if sweep.factor == "defences" else
+                   level_label(sweep.factor, sweep.level))
+        images = {name for entry in table["images"] for name in entry.split("+")}
+        rows.append({"name": sweep.name, "attack": attack_entry(sweep.attack).display,
+                     "changes": changes, "attacks": len(table), "images": len(images),
+                     "seeds": table["seed"].nunique()})
+    return markdown_table(rows, {
+        "name": ("table", str), "attack": ("attack", str), "changes": ("changed", str),
+        "attacks": ("attacks", "{:,}".format), "images": ("images", str),
+        "seeds": ("seeds", str)})

@@ -1,4 +1,4 @@
-"""Private images for the victim: real photographs that load offline, CIFAR-100 when online.
+"""Private images for the victim: real photographs that load offline, CIFAR-10 and CIFAR-100 when online.
 
 The offline images ship inside scikit-image, so every chapter runs on a machine with no network.
 Each has a fixed class index in 0-99 (the models have CIFAR-100's 100 outputs); with randomly
@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["ImageSample", "image_names", "to_tensor", "resize_and_crop", "load_image",
-           "load_cifar100"]
+           "load_cifar100", "load_cifar10"]
 
 
 LFW_FACES = 200  # faces in scikit-image's lfw_subset
@@ -179,15 +179,33 @@ def load_cifar100(index: int, size: int = 32, root: str | Path = "data",
     Raises:
         RuntimeError: when the data set is neither on disk nor downloadable, saying what to do.
     """
-    from torchvision.datasets import CIFAR100
+    return _load_cifar(100, index, size, root, download)
+
+
+def load_cifar10(index: int, size: int = 32, root: str | Path = "data",
+                 download: bool = True) -> ImageSample:
+    """Image ``index`` of the CIFAR-10 training set (its 10 classes are the models' first 10
+    outputs). Needs torchvision and, the first time, an internet connection (about 160 MB).
+
+    Raises:
+        RuntimeError: when the data set is neither on disk nor downloadable, saying what to do.
+    """
+    return _load_cifar(10, index, size, root, download)
+
+
+def _load_cifar(classes: int, index: int, size: int, root: str | Path,
+                download: bool) -> ImageSample:
+    from torchvision import datasets
 
     try:
-        dataset = CIFAR100(root=str(root), train=True, download=download)
+        dataset = getattr(datasets, f"CIFAR{classes}")(root=str(root), train=True,
+                                                        download=download)
     except Exception as error:  # torchvision raises URLError, RuntimeError or OSError here
         raise RuntimeError(
-            f"could not load CIFAR-100 from {root!r} ({error}). It downloads only with an "
-            "internet connection; offline, use a shipped image such as load_image('cat', 32)"
+            f"could not load CIFAR-{classes} from {root!r} ({error}). It downloads only with an "
+            "internet connection; offline, use a shipped image such as load_image('cat', 32) or "
+            "the offline pool (dlg_helpers.client.pool)"
         ) from error
     image, label = dataset[index]
     pixels = resize_and_crop(to_tensor(np.asarray(image)), size)
-    return ImageSample(name=f"cifar100-{index}", pixels=pixels, label=int(label))
+    return ImageSample(name=f"cifar{classes}-{index}", pixels=pixels, label=int(label))

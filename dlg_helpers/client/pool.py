@@ -11,8 +11,8 @@ course that many without a download:
 
 Each loads by name through :func:`~dlg_helpers.client.images.load_image` at any side (crops are
 named ``crop-<photo>-<grid>-<row>-<column>``, e.g. ``crop-astronaut-2-0-1``). CIFAR-10 and
-CIFAR-100 (:func:`~dlg_helpers.client.images.load_cifar100`) are the readers' alternative when
-online.
+CIFAR-100 (:func:`~dlg_helpers.client.images.load_cifar10`,
+:func:`~dlg_helpers.client.images.load_cifar100`) are the readers' alternative when online.
 """
 
 from __future__ import annotations

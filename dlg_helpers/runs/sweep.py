@@ -38,8 +38,8 @@ from ..client.victim import model_cache, victim
 from ..ray_state import ray_folder
 from .record import save_png
 
-__all__ = ["SweepCase", "Sweep", "run_shard", "shards_folder", "run_sweep", "load_table",
-           "TABLE_COLUMNS"]
+__all__ = ["SweepCase", "Sweep", "pool_sweep", "run_shard", "shards_folder", "run_sweep",
+           "load_table", "TABLE_COLUMNS"]
 
 SHARD_SIZE = 32
 """Attacks per shard: one batched computation, and what an interruption can lose."""
@@ -109,6 +109,27 @@ class Sweep:
         text = json.dumps({"config": settings, "model": self.model, "size": self.size,
                            "cases": [asdict(c) for c in self.cases]}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def pool_sweep(config: AttackConfig, images: int, seeds: Sequence[int] = (0,), *,
+               batch: int = 1, trained_steps: Sequence[int] = (0,),
+               defences: Sequence[str | None] = (None,), model: str = "lenet",
+               size: int | None = None) -> Sweep:
+    """A sweep over the offline pool: at least ``images`` pool images in batches of ``batch``
+    (:func:`~dlg_helpers.client.pool.pool_batches`), every one attacked under each seed,
+    training stage and defence (``name:strength`` text, None for none), with ``config``'s
+    settings (snapshots off: a table keeps no history).
+
+    Example:
+        ``run_sweep(pool_sweep(attack_entry("dlg").config(), 8), "dlg-8.parquet")``
+    """
+    from ..client.pool import pool_batches
+
+    grouped, drawn = pool_batches(images, batch)
+    cases = tuple(SweepCase(tuple(names), seed, steps, defence) for seed in seeds
+                  for steps in trained_steps for defence in defences for names in grouped)
+    return Sweep(cases, replace(config, snapshot_every=0), model, size,
+                 tuple((image.name, image.source) for image in drawn))
 
 
 def _png(image: torch.Tensor) -> bytes:

@@ -69,3 +69,57 @@ def test_the_chapter_tables_print_rates_with_their_intervals_and_n():
     assert "digits (n = 4)" in source_table({"DLG": frame}).data
     labels = label_table({"DLG": frame}).data
     assert "89.9 % (MNIST)" in labels and "0.0 % (0.0–49.0)" in labels
+
+
+def _batches(batch: int, identified: list[int]) -> pd.DataFrame:
+    return pd.DataFrame({"batch": batch, "identified": identified,
+                         "labels_recovered": batch, "leaks": [i > 0 for i in identified],
+                         "likeness": [0.9 if i else 0.2 for i in identified]})
+
+
+def test_an_image_rate_counts_images_with_wilson_for_single_images():
+    from dlg_helpers.analysis.atlas import image_rate
+
+    rate = image_rate(_batches(1, [1] * 18 + [0] * 2))
+    assert (rate["images"], rate["identified"], rate["attacks"]) == (20, 18, 20)
+    assert (rate["low"], rate["high"]) == pytest.approx(wilson(18, 20))
+    assert rate["label_rate"] == 1
+
+
+def test_an_image_rate_over_batches_bootstraps_attacks_and_is_wider_than_wilson_over_images():
+    from dlg_helpers.analysis.atlas import image_rate
+
+    # ten batches of four: each gives up all its images or none, so 40 images are 10 draws
+    rate = image_rate(_batches(4, [4] * 5 + [0] * 5), resamples=1000)
+    assert (rate["images"], rate["identified"], rate["rate"]) == (40, 20, 0.5)
+    low, high = wilson(20, 40)
+    assert rate["low"] < low and rate["high"] > high
+
+
+def test_level_rates_keep_the_levels_order_and_their_images_as_n():
+    from dlg_helpers.analysis.atlas import level_rates
+
+    rows = level_rates([("one image", _batches(1, [1, 1, 0])), ("batch of 2", _batches(2, [1]))])
+    assert [(r["label"], r["n"]) for r in rows] == [("one image", 3), ("batch of 2", 2)]
+
+
+def test_the_gradient_budget_counts_the_convolutions_once_and_each_images_features():
+    from dlg_helpers.analysis.atlas import gradient_budget
+
+    one, four, large = (gradient_budget("lenet", 32), gradient_budget("lenet", 32, 4),
+                        gradient_budget("lenet", 64))
+    assert one["features"] == four["features"] == large["features"]  # the convolutions
+    assert four["classifier"] == 4 * one["classifier"] and four["unknowns"] == 4 * one["unknowns"]
+    assert one["ratio"] > 1 > large["ratio"] and four["ratio"] < one["ratio"]
+
+
+def test_the_factor_and_budget_tables_give_each_level_its_images_and_interval():
+    from dlg_helpers.analysis.atlas import level_rates
+    from dlg_helpers.book.atlas_tables import budget_table, factor_table
+
+    rows = level_rates([("one image", _batches(1, [1, 0])), ("batch of 4", _batches(4, [4, 0]))])
+    table = factor_table({"DLG": rows}).data
+    assert "| DLG | batch of 4 | 8 (2 batches) | 50.0 % (" in table
+    budget = budget_table([{**rows[0], "features": 8136, "classifier": 768, "unknowns": 3072,
+                            "ratio": 2.9}]).data
+    assert "8,904" in budget and "2.90" in budget

@@ -206,3 +206,18 @@ def test_the_small_verdicts_the_chapters_quote():
     assert v.share_verdict(1, 2) == ("holds on 1 of 2 images only (indicative: 2 runs, too few "
                                      "to tell the model from the luck of one random start)")
     assert v.indicative("holds", 3) == "holds"
+
+
+def test_a_factor_prevents_leakage_only_when_the_rate_falls_measurably_below_half():
+    def row(identified, images):
+        low, high = v.wilson(identified, images)
+        return {"identified": identified, "images": images, "rate": identified / images,
+                "low": low, "high": high}
+
+    base = row(98, 100)
+    assert v.factor_prevents("q", "a larger batch", base, row(10, 100)).verdict == v.HOLDS
+    lowered = v.factor_prevents("q", "a larger batch", base, row(70, 100)).verdict
+    assert lowered.startswith("does not hold as stated") and "lowers the rate" in lowered
+    same = v.factor_prevents("q", "a larger batch", base, row(96, 100))
+    assert same.verdict.startswith("does not hold") and "overlap" in same.verdict
+    assert "96 of 100 images" in same.measured

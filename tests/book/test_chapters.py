@@ -39,6 +39,8 @@ QUICK_PARAMETERS: dict[str, dict[str, object]] = {
                     "DP_SEEDS": 1, "DIGITS": ["digit-0"], "RESULTS_DIR": TMP},
     # the CI's federation: two clients, one round (the stored measurements are loaded)
     "10_federation": {"CLIENTS": [["face-2"], ["digit-5"]], "STEPS": 3},
+    # the stored atlas is read as it is; the live sweep attacks one image for three steps
+    "11_success_rates": {"LIVE_IMAGES": 1, "LIVE_STEPS": 3},
     "instructor": {"GPU_FLOPS": 1e12},
 }
 

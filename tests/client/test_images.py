@@ -76,6 +76,8 @@ def test_resize_and_crop_keeps_the_centre():
         resize_and_crop(pixels, 0)
 
 
-def test_cifar_without_data_or_network_says_what_to_do(tmp_path):
-    with pytest.raises(RuntimeError, match="could not load CIFAR-100.*internet.*load_image"):
-        dlg.load_cifar100(0, root=tmp_path, download=False)
+@pytest.mark.parametrize("classes", [10, 100])
+def test_cifar_without_data_or_network_says_what_to_do(tmp_path, classes):
+    load = {10: dlg.load_cifar10, 100: dlg.load_cifar100}[classes]
+    with pytest.raises(RuntimeError, match=f"could not load CIFAR-{classes}.*internet.*pool"):
+        load(0, root=tmp_path, download=False)

@@ -10,7 +10,7 @@ import pytest
 
 from dlg_helpers.attack.config import AttackConfig
 from dlg_helpers.cli import main
-from dlg_helpers.runs.sweep import Sweep, SweepCase, load_table, run_sweep
+from dlg_helpers.runs.sweep import Sweep, SweepCase, load_table, pool_sweep, run_sweep
 
 TINY = AttackConfig(steps=4, snapshot_every=0, progress=False)
 OUTCOMES = ["case", "images", "seed", "likeness", "rank", "leaks", "r2", "label_correct",
@@ -149,3 +149,13 @@ def test_the_folder_sweep_can_run_its_attacks_batched(tmp_path):
              "--steps", "2", "--no-progress", "--results", str(tmp_path), "--batched"]
     assert main(words) == 0
     assert len(list((tmp_path / "lenet").glob("*/record.json"))) == 4
+
+
+def test_a_pool_sweep_attacks_every_batch_under_every_seed_and_defence():
+    sweep = pool_sweep(TINY, 8, seeds=(0, 3), batch=2, defences=(None, "gaussian:0.01"))
+    assert len(sweep.cases) == 2 * 2 * 4  # seeds x defences x batches
+    assert {case.seed for case in sweep.cases} == {0, 3}
+    assert all(len(case.images) == 2 for case in sweep.cases)
+    assert sweep.config.snapshot_every == 0  # a table keeps no history
+    sources = dict(sweep.sources)
+    assert all(name in sources for case in sweep.cases for name in case.images)

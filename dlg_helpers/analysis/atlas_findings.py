@@ -1,0 +1,206 @@
+"""What the success-rate atlas says, as the sentences and claims its chapter glues in.
+
+Every number comes with its count and 95 % interval, and every verdict is decided here from the
+stored tables (:func:`~dlg_helpers.runs.atlas.load_atlas`), so the prose changes when the tables
+do. A table not stored yet simply has no sentence: the chapter shows what is measured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..attack.registry import attack_entry
+from ..client.models import get_spec
+from ..runs.atlas import ATLAS_ATTACKS, FACTORS, factor_levels, labelled_levels, level_label
+from .atlas import (RESISTANCE_GROUPS, gradient_budget, image_bootstrap, level_rates, rates,
+                    resistance_profile)
+from .intervals import median_text, rate_text, share_text, wilson
+from .verdicts import Claim, factor_prevents, labels_inefficient
+
+__all__ = ["TAGS", "REPORT_LABELS", "REPORT_FUTURE_BATCH", "REPORT_FUTURE_RESOLUTION",
+           "base_findings", "restart_findings", "resistance_findings", "level_text",
+           "factor_findings", "budget_rows", "budget_findings", "atlas_claims"]
+
+TAGS = {"dlg": "dlg", "idlg": "idlg", "inverting-gradients": "ig"}
+"""Each attack's short name in glue keys (``dlg_base``, ``ig_labels``, ...)."""
+
+REPORT_LABELS = ("Deep Learning from Gradients has convergence related problems and is "
+                 "inefficient in finding discovering ground-truth labels repeatedly")
+REPORT_FUTURE_BATCH = ("Future researchers may undertake studies on preventing leakages by "
+                       "increasing the batch size")
+REPORT_FUTURE_RESOLUTION = "... and resolution of the input images"
+
+_PAPER_DLG_LABELS = (0.791, 0.899)  # Zhao et al. (2020), Table 1: DLG on LFW and on MNIST
+
+
+def base_findings(tables: Mapping[str, Any]) -> dict[str, str]:
+    """Each attack's base case in words: ``<tag>_base`` (attacks that leaked, Wilson interval),
+    ``<tag>_images`` (the interval from the bootstrap over images), ``<tag>_labels`` and
+    ``<tag>_likeness``; and ``label_paper``, how DLG's labels compare with the iDLG paper's."""
+    found = {}
+    for attack in ATLAS_ATTACKS:
+        table = tables.get(f"{attack}-base")
+        if table is None:
+            continue
+        tag = TAGS[attack]
+        (overall,) = rates(table)
+        low, high = image_bootstrap(table)
+        found[f"{tag}_base"] = rate_text(overall["leaked"], overall["n"], "attacks")
+        found[f"{tag}_images"] = (f"{100 * low:.0f}–{100 * high:.0f} % over "
+                                  f"{table['images'].nunique()} images")
+        found[f"{tag}_labels"] = rate_text(overall["labels"], overall["n"], "labels")
+        found[f"{tag}_likeness"] = median_text(list(table["likeness"]), "{:.3f}".format)
+        if attack == "dlg":
+            share = overall["label_rate"]
+            paper = f"{100 * _PAPER_DLG_LABELS[0]:.0f}–{100 * _PAPER_DLG_LABELS[1]:.0f} %"
+            found["label_paper"] = (
+                f"above the {paper} the iDLG paper reports for DLG"
+                if overall["label_low"] > _PAPER_DLG_LABELS[1] else
+                f"within the {paper} the iDLG paper reports for DLG"
+                if share >= _PAPER_DLG_LABELS[0] else
+                f"below the {paper} the iDLG paper reports for DLG")
+    return found
+
+
+def restart_findings(tables: Mapping[str, Any]) -> dict[str, str]:
+    """DLG with one random start against its preset's restarts, on the same images and seeds:
+    ``restarts_one_labels``, ``restarts_one_leaks``, ``restarts_preset_labels``,
+    ``restarts_preset_leaks`` and ``restarts_verdict``, whether the restarts explain DLG's
+    labels (the label shares' intervals apart). Empty until the ablation is stored."""
+    levels = dict(factor_levels(dict(tables), "dlg", "restarts"))
+    preset, one = levels.get(FACTORS["restarts"]), levels.get("0")
+    if preset is None or one is None:
+        return {}
+    found = {}
+    counts = {}
+    for name, rows in (("one", one), ("preset", preset)):
+        labels, leaked, n = int(rows["label_correct"].sum()), int(rows["leaks"].sum()), len(rows)
+        counts[name] = (labels, n)
+        found[f"restarts_{name}_labels"] = rate_text(labels, n, "labels")
+        found[f"restarts_{name}_leaks"] = rate_text(leaked, n, "attacks")
+    one_high = wilson(*counts["one"])[1]
+    preset_low = wilson(*counts["preset"])[0]
+    found["restarts_verdict"] = (
+        "The restarts explain it: a single start finds the label measurably less often, and "
+        "an attacker who restarts whenever the gradient distance stalls keeps the start that "
+        "found it" if one_high < preset_low else
+        "The restarts do not explain it: a single start found the label about as often")
+    return found
+
+
+def resistance_findings(tables: Mapping[str, Any], size: int = 32) -> dict[str, str]:
+    """Which images resist each attack over all their seeds: ``<tag>_resisting`` (how many,
+    of which sources, and their names) and ``<tag>_resisting_contrast`` (their median contrast
+    against that of the images that leak every time)."""
+    found = {}
+    for attack in ATLAS_ATTACKS:
+        table = tables.get(f"{attack}-base")
+        if table is None:
+            continue
+        tag = TAGS[attack]
+        profile = {row["group"]: row for row in resistance_profile(table, size)}
+        never = profile.get(RESISTANCE_GROUPS[0])
+        always = profile.get(RESISTANCE_GROUPS[2])
+        images = table["images"].nunique()
+        seeds = table["seed"].nunique()
+        if never is None:
+            found[f"{tag}_resisting"] = f"none of the {images} images resisted all {seeds} seeds"
+            continue
+        names = sorted(set(table.groupby("images")["leaks"].sum().loc[lambda s: s == 0].index))
+        found[f"{tag}_resisting"] = (f"{never['images']} of the {images} images resisted all "
+                                     f"{seeds} seeds ({', '.join(names)})")
+        if always is not None:
+            found[f"{tag}_resisting_contrast"] = (
+                f"a median contrast of {never['contrast']:.3f} against {always['contrast']:.3f} "
+                "for the images that leaked under every seed")
+    return found
+
+
+def level_text(rows: list[dict[str, Any]]) -> str:
+    """Levels of a factor in prose: ``"one image: 98 of 100 images (98 %, 95 % CI 93–99 %);
+    batch of 2: ..."``."""
+    return "; ".join(f"{row['label']}: " + share_text(row["identified"], row["images"],
+                                                      row["low"], row["high"], "images")
+                     for row in rows)
+
+
+def factor_findings(tables: Mapping[str, Any]) -> dict[str, str]:
+    """Every stored factor of every attack in words, ``<tag>_<factor>``, each level's share of
+    private images that leaked with its interval and n."""
+    found = {}
+    for attack in ATLAS_ATTACKS:
+        for factor in FACTORS:
+            levels = labelled_levels(dict(tables), attack, factor)
+            if levels:
+                found[f"{TAGS[attack]}_{factor}"] = level_text(level_rates(levels))
+    return found
+
+
+def budget_rows(tables: Mapping[str, Any], attack: str = "dlg",
+                model: str = "lenet") -> list[dict[str, Any]]:
+    """Each stored batch size and image side of ``attack``, with its
+    :func:`~dlg_helpers.analysis.atlas.gradient_budget` and its share of images leaked, the
+    ratio falling."""
+    base_side = get_spec(model).image_size
+    rows = []
+    for factor in ("resolution", "batch"):
+        levels = factor_levels(dict(tables), attack, factor)
+        labelled = [(level_label(factor, level), frame) for level, frame in levels]
+        for (level, _), rate in zip(levels, level_rates(labelled)):
+            side, batch = (int(level), 1) if factor == "resolution" else (base_side, int(level))
+            if factor == "batch" and batch == 1:
+                continue  # the resolution factor's base-side level is the same case
+            rows.append({**gradient_budget(model, side, batch), "label": rate["label"], **{
+                key: rate[key] for key in ("identified", "images", "rate", "low", "high")}})
+    return sorted(rows, key=lambda row: -row["ratio"])
+
+
+def budget_findings(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Whether the count of equations against unknowns orders the rates: ``budget_verdict``
+    says where the share leaked falls below half, in terms of the ratio."""
+    if len(rows) < 2:
+        return {}
+    leaking = [row["ratio"] for row in rows if row["rate"] >= 0.5]
+    resisting = [row["ratio"] for row in rows if row["rate"] < 0.5]
+    if not resisting:
+        verdict = (f"more than half the images leaked at every setting measured, down to a "
+                   f"ratio of {min(leaking):.2f}")
+    elif not leaking:
+        verdict = "fewer than half the images leaked at every setting measured"
+    elif min(leaking) > max(resisting):
+        verdict = (f"the ratio orders the outcomes: more than half the images leaked wherever "
+                   f"it was {min(leaking):.2f} or more, fewer than half wherever it was "
+                   f"{max(resisting):.2f} or less")
+    else:
+        verdict = (f"the ratio alone does not order the outcomes: fewer than half leaked at a "
+                   f"ratio of {max(resisting):.2f}, more than half at {min(leaking):.2f}")
+    return {"budget_verdict": verdict}
+
+
+def atlas_claims(tables: Mapping[str, Any]) -> list[Claim]:
+    """The report's claims the atlas tests: DLG's labels (against iDLG's, over the base case),
+    and its future work's hope that a larger batch and a higher resolution prevent leakage
+    (the base case against the largest level stored, for each attack)."""
+    claims = []
+    dlg, idlg = tables.get("dlg-base"), tables.get("idlg-base")
+    if dlg is not None and idlg is not None:
+        claims.append(labels_inefficient(
+            REPORT_LABELS, (int(dlg["label_correct"].sum()), len(dlg)),
+            (int(idlg["label_correct"].sum()), len(idlg))))
+    for factor, quote, cause in (("batch", REPORT_FUTURE_BATCH, "a larger batch"),
+                                 ("resolution", REPORT_FUTURE_RESOLUTION, "a higher resolution")):
+        for attack in ATLAS_ATTACKS:
+            levels = labelled_levels(dict(tables), attack, factor)
+            if len(levels) < 2:
+                continue
+            rows = level_rates(levels)
+            baseline = next(row for row in rows
+                            if row["label"] == level_label(factor, FACTORS[factor]))
+            largest = rows[-1]
+            if largest is baseline:
+                continue
+            claim = factor_prevents(quote, f"{cause} ({largest['label']})", baseline, largest)
+            claims.append(Claim(claim.claim, f"{attack_entry(attack).display}: {claim.measured}",
+                                claim.verdict))
+    return claims

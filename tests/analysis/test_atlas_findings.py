@@ -1,0 +1,68 @@
+"""What the atlas's tables say: each sentence and verdict turns with the data."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from dlg_helpers.analysis import atlas_findings as findings
+from dlg_helpers.client.pool import pool_sample
+
+NAMES = [p.name for p in pool_sample(50)]
+SOURCES = {p.name: p.source for p in pool_sample(50)}
+
+
+def _table(leaks, labels=None, seeds=(0, 1), batch=1, **columns) -> pd.DataFrame:
+    """One row per image and seed; ``leaks`` and ``labels`` are the shares that succeed."""
+    rows = []
+    for seed in seeds:
+        for index, name in enumerate(NAMES):
+            leaked = index < leaks * len(NAMES)
+            right = index < (leaks if labels is None else labels) * len(NAMES)
+            rows.append({"images": name, "sources": SOURCES[name], "seed": seed,
+                         "leaks": leaked, "identified": int(leaked) * batch, "batch": batch,
+                         "label_correct": right, "labels_recovered": int(right) * batch,
+                         "likeness": 0.95 if leaked else 0.3, "rank": 1 if leaked else 9,
+                         **columns})
+    return pd.DataFrame(rows)
+
+
+def test_the_restarts_verdict_turns_with_the_single_starts_labels():
+    base = _table(1.0)
+    explained = findings.restart_findings({"dlg-base": base, "dlg-restarts-0": _table(0.6, 0.6)})
+    assert explained["restarts_verdict"].startswith("The restarts explain it")
+    assert explained["restarts_one_labels"].startswith("60 of 100 labels")
+    same = findings.restart_findings({"dlg-base": base, "dlg-restarts-0": _table(1.0)})
+    assert same["restarts_verdict"].startswith("The restarts do not explain it")
+    assert findings.restart_findings({"dlg-base": base}) == {}
+
+
+def test_dlgs_labels_are_set_against_the_papers_figures():
+    above = findings.base_findings({"dlg-base": _table(1.0)})
+    assert above["label_paper"].startswith("above")
+    below = findings.base_findings({"dlg-base": _table(1.0, labels=0.5)})
+    assert below["label_paper"].startswith("below")
+    assert "ig_base" not in above  # a table not stored has no sentence
+
+
+def test_the_budget_verdict_says_whether_the_ratio_orders_the_outcomes():
+    def rows(*pairs):
+        return [{"ratio": ratio, "rate": rate} for ratio, rate in pairs]
+
+    ordered = findings.budget_findings(rows((3.0, 0.9), (1.5, 0.7), (0.9, 0.1)))
+    assert "orders the outcomes" in ordered["budget_verdict"]
+    assert "1.50 or more" in ordered["budget_verdict"]
+    mixed = findings.budget_findings(rows((3.0, 0.2), (1.5, 0.7)))
+    assert "does not order" in mixed["budget_verdict"]
+    assert findings.budget_findings(rows((3.0, 0.9))) == {}
+
+
+def test_the_claims_judge_the_largest_level_against_the_baseline():
+    tables = {"dlg-base": _table(1.0), "idlg-base": _table(1.0),
+              "dlg-resolution-64": _table(0.05), "dlg-resolution-16": _table(1.0)}
+    claims = findings.atlas_claims(tables)
+    assert claims[0].verdict.startswith("does not hold: DLG recovered every label")
+    (resolution,) = [c for c in claims if "resolution" in c.claim]
+    assert resolution.verdict == "holds" and "64 × 64" in resolution.measured
+    tables["dlg-resolution-64"] = _table(0.95)
+    (resolution,) = [c for c in findings.atlas_claims(tables) if "resolution" in c.claim]
+    assert resolution.verdict.startswith("does not hold")
