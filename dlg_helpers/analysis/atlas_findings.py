@@ -16,11 +16,12 @@ from ..runs.atlas import ATLAS_ATTACKS, FACTORS, factor_levels, labelled_levels,
 from .atlas import (RESISTANCE_GROUPS, gradient_budget, image_bootstrap, level_rates, rates,
                     resistance_profile)
 from .intervals import median_text, rate_text, share_text, wilson
-from .verdicts import Claim, factor_prevents, labels_inefficient
+from .verdicts import HOLDS, Claim, factor_prevents, labels_inefficient
 
 __all__ = ["TAGS", "REPORT_LABELS", "REPORT_FUTURE_BATCH", "REPORT_FUTURE_RESOLUTION",
            "base_findings", "restart_findings", "resistance_findings", "level_text",
-           "factor_findings", "budget_rows", "budget_findings", "atlas_claims"]
+           "factor_findings", "budget_rows", "budget_findings", "protection_findings",
+           "atlas_claims"]
 
 TAGS = {"dlg": "dlg", "idlg": "idlg", "inverting-gradients": "ig"}
 """Each attack's short name in glue keys (``dlg_base``, ``ig_labels``, ...)."""
@@ -37,29 +38,41 @@ _PAPER_DLG_LABELS = (0.791, 0.899)  # Zhao et al. (2020), Table 1: DLG on LFW an
 def base_findings(tables: Mapping[str, Any]) -> dict[str, str]:
     """Each attack's base case in words: ``<tag>_base`` (attacks that leaked, Wilson interval),
     ``<tag>_images`` (the interval from the bootstrap over images), ``<tag>_labels`` and
-    ``<tag>_likeness``; and ``label_paper``, how DLG's labels compare with the iDLG paper's."""
+    ``<tag>_likeness``; ``label_paper``, how DLG's labels compare with the iDLG paper's;
+    ``ig_versus_dlg``, whether inverting gradients leaked measurably less or more often than
+    DLG; and ``base_summary``, how often DLG leaked, in a phrase."""
     found = {}
+    overall = {}
     for attack in ATLAS_ATTACKS:
         table = tables.get(f"{attack}-base")
         if table is None:
             continue
         tag = TAGS[attack]
-        (overall,) = rates(table)
+        (overall[attack],) = rates(table)
         low, high = image_bootstrap(table)
-        found[f"{tag}_base"] = rate_text(overall["leaked"], overall["n"], "attacks")
+        found[f"{tag}_base"] = rate_text(overall[attack]["leaked"], overall[attack]["n"],
+                                         "attacks")
         found[f"{tag}_images"] = (f"{100 * low:.0f}–{100 * high:.0f} % over "
                                   f"{table['images'].nunique()} images")
-        found[f"{tag}_labels"] = rate_text(overall["labels"], overall["n"], "labels")
+        found[f"{tag}_labels"] = rate_text(overall[attack]["labels"], overall[attack]["n"],
+                                           "labels")
         found[f"{tag}_likeness"] = median_text(list(table["likeness"]), "{:.3f}".format)
-        if attack == "dlg":
-            share = overall["label_rate"]
-            paper = f"{100 * _PAPER_DLG_LABELS[0]:.0f}–{100 * _PAPER_DLG_LABELS[1]:.0f} %"
-            found["label_paper"] = (
-                f"above the {paper} the iDLG paper reports for DLG"
-                if overall["label_low"] > _PAPER_DLG_LABELS[1] else
-                f"within the {paper} the iDLG paper reports for DLG"
-                if share >= _PAPER_DLG_LABELS[0] else
-                f"below the {paper} the iDLG paper reports for DLG")
+    dlg, ig = overall.get("dlg"), overall.get("inverting-gradients")
+    if dlg is not None:
+        paper = f"{100 * _PAPER_DLG_LABELS[0]:.0f}–{100 * _PAPER_DLG_LABELS[1]:.0f} %"
+        found["label_paper"] = (
+            f"above the {paper} the iDLG paper reports for DLG"
+            if dlg["label_low"] > _PAPER_DLG_LABELS[1] else
+            f"within the {paper} the iDLG paper reports for DLG"
+            if dlg["label_rate"] >= _PAPER_DLG_LABELS[0] else
+            f"below the {paper} the iDLG paper reports for DLG")
+        found["base_summary"] = ("The base case leaks almost always" if dlg["rate"] >= 0.9 else
+                                 "The base case leaks more often than not"
+                                 if dlg["rate"] >= 0.5 else "The base case mostly resists")
+    if dlg is not None and ig is not None:
+        found["ig_versus_dlg"] = ("less often than DLG" if ig["high"] < dlg["low"] else
+                                  "more often than DLG" if ig["low"] > dlg["high"] else
+                                  "about as often as DLG (the intervals overlap)")
     return found
 
 
@@ -176,6 +189,24 @@ def budget_findings(rows: list[dict[str, Any]]) -> dict[str, str]:
         verdict = (f"the ratio alone does not order the outcomes: fewer than half leaked at a "
                    f"ratio of {max(resisting):.2f}, more than half at {min(leaking):.2f}")
     return {"budget_verdict": verdict}
+
+
+def protection_findings(tables: Mapping[str, Any], attack: str = "dlg") -> dict[str, str]:
+    """``protection_summary``: what a larger batch and a higher resolution did against
+    ``attack``, from :func:`atlas_claims`' verdicts, in one sentence."""
+    display = attack_entry(attack).display
+    said = []
+    for claim in atlas_claims(tables):
+        if not claim.measured.startswith(f"{display}:") or claim.claim == REPORT_LABELS:
+            continue
+        cause = "a larger batch" if claim.claim == REPORT_FUTURE_BATCH else "a higher resolution"
+        said.append(f"{cause} " + (
+            "protected the course's LeNet" if claim.verdict.startswith(HOLDS) else
+            "lowered the rate without preventing leakage" if "lowers the rate" in claim.verdict
+            else "did not protect it measurably"))
+    if not said:
+        return {}
+    return {"protection_summary": f"Against {display}, " + " and ".join(said)}
 
 
 def atlas_claims(tables: Mapping[str, Any]) -> list[Claim]:

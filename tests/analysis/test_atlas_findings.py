@@ -66,3 +66,20 @@ def test_the_claims_judge_the_largest_level_against_the_baseline():
     tables["dlg-resolution-64"] = _table(0.95)
     (resolution,) = [c for c in findings.atlas_claims(tables) if "resolution" in c.claim]
     assert resolution.verdict.startswith("does not hold")
+
+
+def test_inverting_gradients_is_set_against_dlg_only_where_the_intervals_part():
+    tables = {"dlg-base": _table(1.0), "inverting-gradients-base": _table(0.5)}
+    assert findings.base_findings(tables)["ig_versus_dlg"] == "less often than DLG"
+    tables["inverting-gradients-base"] = _table(0.98)
+    assert findings.base_findings(tables)["ig_versus_dlg"].startswith("about as often")
+    assert findings.base_findings({"dlg-base": _table(0.3)})["base_summary"].endswith("resists")
+
+
+def test_the_protection_summary_follows_the_claims():
+    tables = {"dlg-base": _table(1.0), "dlg-resolution-64": _table(0.05),
+              "dlg-batch-8": _table(0.96, batch=1)}
+    summary = findings.protection_findings(tables)["protection_summary"]
+    assert summary.startswith("Against DLG, a larger batch did not protect it measurably")
+    assert summary.endswith("a higher resolution protected the course's LeNet")
+    assert findings.protection_findings({"dlg-base": _table(1.0)}) == {}
