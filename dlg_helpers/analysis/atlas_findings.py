@@ -20,7 +20,8 @@ from .verdicts import HOLDS, Claim, factor_prevents, labels_inefficient
 
 __all__ = ["TAGS", "REPORT_LABELS", "REPORT_FUTURE_BATCH", "REPORT_FUTURE_RESOLUTION",
            "base_findings", "restart_findings", "resistance_findings", "level_text",
-           "factor_findings", "budget_rows", "budget_findings", "protection_findings",
+           "factor_findings", "budget_rows", "budget_findings", "endings_findings",
+           "protection_findings",
            "atlas_claims"]
 
 TAGS = {"dlg": "dlg", "idlg": "idlg", "inverting-gradients": "ig"}
@@ -189,6 +190,41 @@ def budget_findings(rows: list[dict[str, Any]]) -> dict[str, str]:
         verdict = (f"the ratio alone does not order the outcomes: fewer than half leaked at a "
                    f"ratio of {max(resisting):.2f}, more than half at {min(leaking):.2f}")
     return {"budget_verdict": verdict}
+
+
+def endings_findings(tables: Mapping[str, Any], attack: str = "dlg") -> dict[str, str]:
+    """How the attacks of ``attack`` ended that leaked nothing at a batch above one image or a
+    side above the base's: ``failed_endings`` counts each ending (the engine's statuses), and
+    ``endings_verdict`` says whether running out of steps, rather than the optimiser coming to
+    rest, is what stopped most of them."""
+    import pandas as pd
+
+    base_side = get_spec("lenet").image_size
+    frames = [rows for factor in ("batch", "resolution")
+              for level, rows in factor_levels(dict(tables), attack, factor)
+              if (factor == "batch" and int(level) > 1)
+              or (factor == "resolution" and int(level) > base_side)]
+    if not frames:
+        return {}
+    failed = pd.concat(frames)
+    failed = failed[~failed["leaks"]]
+    if failed.empty:
+        return {}
+    counts = failed["status"].value_counts()
+    config = attack_entry(attack).config()
+    n = len(failed)
+    found = {"failed_endings": (
+        f"of the {n} attacks on the larger batches and images that leaked no image, "
+        f"{counts.get('plateaued', 0)} came to rest with the gradient distance below "
+        f"{config.restart_ratio:g} times its start (a batch that fits the gradient but is not "
+        f"the private one), {counts.get('stalled', 0)} stalled further from a match "
+        f"on every one of their {config.restarts + 1} starts, {counts.get('budget', 0)} ran "
+        f"out of their {config.steps} steps and {counts.get('diverged', 0)} diverged")}
+    found["endings_verdict"] = (
+        "Most of them ran out of steps: a larger budget may well recover more"
+        if counts.get("budget", 0) > n / 2 else
+        "The budget is not what stopped them: most came to rest well inside it")
+    return found
 
 
 def protection_findings(tables: Mapping[str, Any], attack: str = "dlg") -> dict[str, str]:

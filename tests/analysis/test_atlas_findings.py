@@ -83,3 +83,14 @@ def test_the_protection_summary_follows_the_claims():
     assert summary.startswith("Against DLG, a larger batch did not protect it measurably")
     assert summary.endswith("a higher resolution protected the course's LeNet")
     assert findings.protection_findings({"dlg-base": _table(1.0)}) == {}
+
+
+def test_the_endings_say_whether_the_budget_stopped_the_failed_attacks():
+    tables = {"dlg-base": _table(1.0), "dlg-batch-2": _table(0.0, batch=2, status="plateaued")}
+    found = findings.endings_findings(tables)
+    assert found["failed_endings"].startswith("of the 100 attacks")
+    assert "100 came to rest" in found["failed_endings"]
+    assert found["endings_verdict"].startswith("The budget is not what stopped them")
+    tables["dlg-batch-2"] = _table(0.0, batch=2, status="budget")
+    assert findings.endings_findings(tables)["endings_verdict"].startswith("Most of them ran out")
+    assert findings.endings_findings({"dlg-base": _table(1.0)}) == {}
