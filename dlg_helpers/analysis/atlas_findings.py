@@ -165,7 +165,9 @@ def budget_rows(tables: Mapping[str, Any], attack: str = "dlg",
             side, batch = (int(level), 1) if factor == "resolution" else (base_side, int(level))
             if factor == "batch" and batch == 1:
                 continue  # the resolution factor's base-side level is the same case
-            rows.append({**gradient_budget(model, side, batch), "label": rate["label"], **{
+            setting = (f"one image, {level_label('resolution', str(side))}" if batch == 1 else
+                       f"{rate['label']}, {level_label('resolution', str(side))}")
+            rows.append({**gradient_budget(model, side, batch), "label": setting, **{
                 key: rate[key] for key in ("identified", "images", "rate", "low", "high")}})
     return sorted(rows, key=lambda row: -row["ratio"])
 
@@ -267,7 +269,7 @@ def atlas_claims(tables: Mapping[str, Any]) -> list[Claim]:
             largest = rows[-1]
             if largest is baseline:
                 continue
-            claim = factor_prevents(quote, f"{cause} ({largest['label']})", baseline, largest)
+            claim = factor_prevents(quote, cause, baseline, largest)
             claims.append(Claim(claim.claim, f"{attack_entry(attack).display}: {claim.measured}",
                                 claim.verdict))
     return claims

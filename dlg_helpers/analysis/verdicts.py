@@ -397,16 +397,18 @@ def factor_prevents(quote: str, cause: str, before: Mapping[str, Any],
     """Whether ``cause`` prevents leakage, from the share of private images that leaked without
     it (``before``) and with it (``after``), each an
     :func:`~dlg_helpers.analysis.atlas.image_rate` row (``identified``, ``images``, ``rate``
-    and its 95 % interval ``low``–``high``).
+    and its 95 % interval ``low``–``high``, and the level's ``label`` when it has one).
 
     It holds when the share fell measurably (the intervals do not overlap) to less than half;
     a measurable fall to half or more lowers the rate without preventing leakage; otherwise it
     does not hold.
     """
-    def share(row: Mapping[str, Any]) -> str:
-        return share_text(row["identified"], row["images"], row["low"], row["high"], "images")
+    def share(row: Mapping[str, Any], name: str) -> str:
+        return (f"{row.get('label', name)}: "
+                + share_text(row["identified"], row["images"], row["low"], row["high"], "images"))
 
-    measured = f"leaked without {cause}: {share(before)}; with it: {share(after)}"
+    measured = (f"images leaked, {share(before, f'without {cause}')}; "
+                f"{share(after, f'with {cause}')}")
     if after["high"] < before["low"]:
         verdict = (HOLDS if after["rate"] < before["rate"] / 2 else
                    f"{DOES_NOT_HOLD} as stated: {cause} lowers the rate without preventing "

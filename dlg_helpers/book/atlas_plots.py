@@ -47,10 +47,12 @@ def plot_pool(images: Sequence[PoolImage], per_source: int = 5, size: int = 32) 
 
 
 def plot_rates(groups: Mapping[str, Sequence[Mapping[str, Any]]], what: str = "rate",
-               title: str = "") -> Figure:
-    """Rates with their 95 % intervals as points and bars, one panel row per entry of
-    ``groups`` (each a list of :func:`~dlg_helpers.analysis.atlas.rates` rows with a
-    ``label``); ``what`` is ``"rate"`` (leaks) or ``"label_rate"`` (labels right)."""
+               title: str = "", counted: str = "attacks") -> Figure:
+    """Rates with their 95 % intervals as points and bars, one colour per entry of ``groups``
+    (each a list of :func:`~dlg_helpers.analysis.atlas.rates` or
+    :func:`~dlg_helpers.analysis.atlas.level_rates` rows with a ``label`` and an ``n``), named
+    in the legend; ``what`` is ``"rate"`` (leaks) or ``"label_rate"`` (labels right), a share
+    of what is ``counted`` (``"attacks"``, ``"images"``)."""
     low, high = ("low", "high") if what == "rate" else ("label_low", "label_high")
     labels = [f"{row['label']} (n = {row['n']})" for rows in groups.values() for row in rows]
     with _styled():
@@ -70,11 +72,10 @@ def plot_rates(groups: Mapping[str, Sequence[Mapping[str, Any]]], what: str = "r
             position -= 0.5
         ax.set_yticks(ticks, labels)
         ax.set_xlim(-2, 102)
-        ax.set_xlabel("share of attacks, % (95 % interval)")
+        ax.set_xlabel(f"share of {counted}, % (95 % interval)")
         if title:
             ax.set_title(title)
-        if len(groups) > 1:
-            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
         figure.tight_layout()
     return figure
 
