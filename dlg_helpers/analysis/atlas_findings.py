@@ -36,6 +36,12 @@ REPORT_FUTURE_RESOLUTION = "... and resolution of the input images"
 _PAPER_DLG_LABELS = (0.791, 0.899)  # Zhao et al. (2020), Table 1: DLG on LFW and on MNIST
 
 
+def _stored_bases(tables: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
+    """``(attack, tag, base table)`` for each attack whose base case is stored."""
+    return [(attack, TAGS[attack], tables[f"{attack}-base"]) for attack in ATLAS_ATTACKS
+            if f"{attack}-base" in tables]
+
+
 def base_findings(tables: Mapping[str, Any]) -> dict[str, str]:
     """Each attack's base case in words: ``<tag>_base`` (attacks that leaked, Wilson interval),
     ``<tag>_images`` (the interval from the bootstrap over images), ``<tag>_labels`` and
@@ -44,11 +50,7 @@ def base_findings(tables: Mapping[str, Any]) -> dict[str, str]:
     DLG; and ``base_summary``, how often DLG leaked, in a phrase."""
     found = {}
     overall = {}
-    for attack in ATLAS_ATTACKS:
-        table = tables.get(f"{attack}-base")
-        if table is None:
-            continue
-        tag = TAGS[attack]
+    for attack, tag, table in _stored_bases(tables):
         (overall[attack],) = rates(table)
         low, high = image_bootstrap(table)
         found[f"{tag}_base"] = rate_text(overall[attack]["leaked"], overall[attack]["n"],
@@ -108,11 +110,7 @@ def resistance_findings(tables: Mapping[str, Any], size: int = 32) -> dict[str, 
     of which sources, and their names) and ``<tag>_resisting_contrast`` (their median contrast
     against that of the images that leak every time)."""
     found = {}
-    for attack in ATLAS_ATTACKS:
-        table = tables.get(f"{attack}-base")
-        if table is None:
-            continue
-        tag = TAGS[attack]
+    for _, tag, table in _stored_bases(tables):
         profile = {row["group"]: row for row in resistance_profile(table, size)}
         never = profile.get(RESISTANCE_GROUPS[0])
         always = profile.get(RESISTANCE_GROUPS[2])
