@@ -12,17 +12,21 @@ from typing import Any
 
 from ..attack.registry import attack_entry
 from ..client.models import get_spec
-from ..runs.atlas import ATLAS_ATTACKS, FACTORS, factor_levels, labelled_levels, level_label
+from ..runs.atlas import (ATLAS_ATTACKS, BASE_IMAGES, BASE_SEEDS, FACTOR_IMAGES, FACTOR_SEEDS,
+                          FACTORS, TRAINED_STEPS, factor_levels, labelled_levels,
+                          level_label)
+from ..runs.sweep import SHARD_SIZE
 from .atlas import (RESISTANCE_GROUPS, gradient_budget, image_bootstrap, level_rates, rates,
                     resistance_profile)
+from .criteria import RECOGNISED_LIKENESS
+from .gallery import gallery_size
 from .intervals import median_text, rate_text, share_text, wilson
 from .verdicts import HOLDS, Claim, factor_prevents, labels_inefficient
 
-__all__ = ["TAGS", "REPORT_LABELS", "REPORT_FUTURE_BATCH", "REPORT_FUTURE_RESOLUTION",
-           "base_findings", "restart_findings", "resistance_findings", "level_text",
-           "factor_findings", "budget_rows", "budget_findings", "endings_findings",
-           "protection_findings",
-           "atlas_claims"]
+__all__ = ["TAGS", "IDLG_PAPER_LABEL_ACCURACY", "REPORT_LABELS", "REPORT_FUTURE_BATCH",
+           "REPORT_FUTURE_RESOLUTION", "settings_findings", "base_findings", "restart_findings",
+           "resistance_findings", "level_text", "factor_findings", "budget_rows",
+           "budget_findings", "endings_findings", "protection_findings", "atlas_claims"]
 
 TAGS = {"dlg": "dlg", "idlg": "idlg", "inverting-gradients": "ig"}
 """Each attack's short name in glue keys (``dlg_base``, ``ig_labels``, ...)."""
@@ -33,7 +37,34 @@ REPORT_FUTURE_BATCH = ("Future researchers may undertake studies on preventing l
                        "increasing the batch size")
 REPORT_FUTURE_RESOLUTION = "... and resolution of the input images"
 
-_PAPER_DLG_LABELS = (0.791, 0.899)  # Zhao et al. (2020), Table 1: DLG on LFW and on MNIST
+IDLG_PAPER_LABEL_ACCURACY = {"DLG": {"MNIST": 0.899, "CIFAR-100": 0.833, "LFW": 0.791},
+                             "iDLG": {"MNIST": 1.0, "CIFAR-100": 1.0, "LFW": 1.0}}
+"""Table 1 of Zhao et al. (2020): the share of labels each attack recovered, by data set."""
+
+_PAPER_DLG_LABELS = (min(IDLG_PAPER_LABEL_ACCURACY["DLG"].values()),
+                     max(IDLG_PAPER_LABEL_ACCURACY["DLG"].values()))
+
+
+def settings_findings() -> dict[str, str]:
+    """The settings the chapter's prose names, from the one place that decides each: the
+    atlas's plan (images and seeds), the attacks' presets (steps, starts), the definition of a
+    leak (gallery, likeness threshold), the sweep's shards and LeNet's convolutions."""
+    dlg, ig = attack_entry("dlg").config(), attack_entry("inverting-gradients").config()
+    lenet = gradient_budget("lenet", get_spec("lenet").image_size)
+    return {"base_images": f"{BASE_IMAGES:,}", "base_seeds": str(len(BASE_SEEDS)),
+            "base_attacks": f"{BASE_IMAGES * len(BASE_SEEDS):,}",
+            "factor_images": str(FACTOR_IMAGES), "factor_seeds": str(len(FACTOR_SEEDS)),
+            "trained_steps": str(TRAINED_STEPS),
+            "dlg_steps": f"{dlg.steps:,}", "dlg_restarts": str(dlg.restarts),
+            "ig_steps": f"{ig.steps:,}", "ig_trials": str(ig.trials),
+            "gallery_size": f"{gallery_size():,}",
+            "likeness_threshold": f"{RECOGNISED_LIKENESS:g}",
+            "shard_size": str(SHARD_SIZE), "conv_weights": f"{lenet['features']:,}",
+            "paper_dlg_labels": _paper_dlg_labels()}
+
+
+def _paper_dlg_labels() -> str:
+    return f"{100 * _PAPER_DLG_LABELS[0]:.0f}–{100 * _PAPER_DLG_LABELS[1]:.0f} %"
 
 
 def _stored_bases(tables: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
@@ -62,7 +93,7 @@ def base_findings(tables: Mapping[str, Any]) -> dict[str, str]:
         found[f"{tag}_likeness"] = median_text(list(table["likeness"]), "{:.3f}".format)
     dlg, ig = overall.get("dlg"), overall.get("inverting-gradients")
     if dlg is not None:
-        paper = f"{100 * _PAPER_DLG_LABELS[0]:.0f}–{100 * _PAPER_DLG_LABELS[1]:.0f} %"
+        paper = _paper_dlg_labels()
         found["label_paper"] = (
             f"above the {paper} the iDLG paper reports for DLG"
             if dlg["label_low"] > _PAPER_DLG_LABELS[1] else

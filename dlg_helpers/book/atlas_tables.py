@@ -9,16 +9,13 @@ from typing import Any
 from IPython.display import Markdown
 
 from ..analysis.atlas import image_bootstrap, rates
+from ..analysis.atlas_findings import IDLG_PAPER_LABEL_ACCURACY
 from ..attack.registry import attack_entry
 from ..runs.atlas import ATLAS, level_label
 from .tables import markdown_table
 
-__all__ = ["IDLG_PAPER_LABEL_ACCURACY", "SOURCE_NAMES", "percent_interval", "base_table",
+__all__ = ["SOURCE_NAMES", "percent_interval", "base_table",
            "source_table", "label_table", "profile_table", "factor_table", "budget_table", "plan_table"]
-
-IDLG_PAPER_LABEL_ACCURACY = {"DLG": {"MNIST": 0.899, "CIFAR-100": 0.833, "LFW": 0.791},
-                             "iDLG": {"MNIST": 1.0, "CIFAR-100": 1.0, "LFW": 1.0}}
-"""Table 1 of Zhao et al. (2020): the share of labels each attack recovered, by data set."""
 
 SOURCE_NAMES = {"photo": "photograph crops", "face": "LFW faces", "digit": "digits"}
 """A pool source in prose; the iDLG paper's nearest data set is beside it in the label table."""

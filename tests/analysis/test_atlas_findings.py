@@ -94,3 +94,14 @@ def test_the_endings_say_whether_the_budget_stopped_the_failed_attacks():
     tables["dlg-batch-2"] = _table(0.0, batch=2, status="budget")
     assert findings.endings_findings(tables)["endings_verdict"].startswith("Most of them ran out")
     assert findings.endings_findings({"dlg-base": _table(1.0)}) == {}
+
+
+def test_the_settings_the_prose_names_come_from_the_plan_and_the_presets():
+    from dlg_helpers.attack.registry import attack_entry
+    from dlg_helpers.runs.atlas import BASE_IMAGES, BASE_SEEDS
+
+    said = findings.settings_findings()
+    assert said["base_attacks"] == f"{BASE_IMAGES * len(BASE_SEEDS):,}"
+    assert said["dlg_steps"] == f"{attack_entry('dlg').config().steps:,}"
+    assert said["conv_weights"] == "8,136"  # LeNet's three convolutions, whatever the side
+    assert said["paper_dlg_labels"] == "79–90 %"
