@@ -74,9 +74,11 @@ def image_rate(frame: Any, resamples: int = 2000, seed: int = 0) -> dict[str, An
 
     An attack on a batch of B images identifies some of them (the table's ``identified``); the
     share is identified images over all images. When every attack holds one image the interval
-    is Wilson's over images, as :func:`rates` gives; images of one batch share an attack and
-    are not independent, so for batches it comes from a bootstrap over attacks (each with its
-    images). The share of labels recovered is counted the same way.
+    is Wilson's over images, as :func:`rates` gives. Images of one batch share an attack and
+    are not independent, so for batches it is a bootstrap over attacks (each with its images),
+    widened where needed to Wilson's interval for the same share with one draw per attack: a
+    bootstrap cannot reach beyond what happened, and where no image or every image leaked it
+    would say 0–0 %. The share of labels recovered is counted the same way.
 
     Returns:
         ``attacks``, ``images`` (the n of the rate), ``identified``, ``rate``, ``low``, ``high``,
@@ -93,6 +95,9 @@ def image_rate(frame: Any, resamples: int = 2000, seed: int = 0) -> dict[str, An
         draws = np.random.default_rng(seed).integers(0, len(images), size=(resamples, len(images)))
         shares = identified[draws].sum(1) / images[draws].sum(1)
         low, high = (float(q) for q in np.quantile(shares, [0.025, 0.975]))
+        attacks = len(images)  # one draw per attack: the share, in attacks' worth of images
+        by_attack = wilson(round(found / total * attacks), attacks)
+        low, high = min(low, by_attack[0]), max(high, by_attack[1])
     likeness = median_interval([float(v) for v in frame["likeness"]])
     return {"attacks": len(frame), "images": total, "identified": found, "rate": found / total,
             "low": low, "high": high, "label_rate": float(labels.sum() / total),

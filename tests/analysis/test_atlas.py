@@ -123,3 +123,11 @@ def test_the_factor_and_budget_tables_give_each_level_its_images_and_interval():
     budget = budget_table([{**rows[0], "features": 8136, "classifier": 768, "unknowns": 3072,
                             "ratio": 2.9}]).data
     assert "8,904" in budget and "2.90" in budget
+
+
+def test_an_image_rate_over_batches_where_nothing_leaked_still_has_a_width():
+    from dlg_helpers.analysis.atlas import image_rate
+
+    rate = image_rate(_batches(4, [0] * 26), resamples=200)
+    assert rate["rate"] == 0 and rate["low"] == 0
+    assert rate["high"] == pytest.approx(wilson(0, 26)[1])  # one draw per attack
