@@ -170,14 +170,29 @@ def level_text(rows: list[dict[str, Any]]) -> str:
 
 def factor_findings(tables: Mapping[str, Any]) -> dict[str, str]:
     """Every stored factor of every attack in words, ``<tag>_<factor>``, each level's share of
-    private images that leaked with its interval and n."""
+    private images that leaked with its interval and n; and ``factor_scope``, which attacks
+    the factor sweeps cover so far."""
     found = {}
+    measured = []
     for attack in ATLAS_ATTACKS:
         for factor in FACTORS:
             levels = labelled_levels(dict(tables), attack, factor)
             if levels:
                 found[f"{TAGS[attack]}_{factor}"] = level_text(level_rates(levels))
+                if attack not in measured:
+                    measured.append(attack)
+    names = [attack_entry(attack).display for attack in measured]
+    others = [attack_entry(a).display for a in ATLAS_ATTACKS if a not in measured]
+    found["factor_scope"] = (
+        "Every factor is measured for each of the atlas's attacks" if not others else
+        f"The factor sweeps stored so far are {_joined(names)}'s; the same sweeps for "
+        f"{_joined(others)} are in the atlas's plan, and `python -m dlg_helpers atlas` makes "
+        "them" if names else "No factor sweep is stored")
     return found
+
+
+def _joined(names: list[str]) -> str:
+    return " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def budget_rows(tables: Mapping[str, Any], attack: str = "dlg",

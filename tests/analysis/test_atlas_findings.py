@@ -105,3 +105,11 @@ def test_the_settings_the_prose_names_come_from_the_plan_and_the_presets():
     assert said["dlg_steps"] == f"{attack_entry('dlg').config().steps:,}"
     assert said["conv_weights"] == "8,136"  # LeNet's three convolutions, whatever the side
     assert said["paper_dlg_labels"] == "79–90 %"
+
+
+def test_the_factor_scope_names_the_attacks_measured_and_the_others():
+    tables = {"dlg-base": _table(1.0), "dlg-resolution-16": _table(1.0)}
+    scope = findings.factor_findings(tables)["factor_scope"]
+    assert scope.startswith("The factor sweeps stored so far are DLG's")
+    assert "iDLG and inverting gradients" in scope
+    assert findings.factor_findings({})["factor_scope"] == "No factor sweep is stored"
