@@ -21,9 +21,9 @@ from .atlas import (RESISTANCE_GROUPS, gradient_budget, image_bootstrap, level_r
 from .criteria import RECOGNISED_LIKENESS
 from .gallery import gallery_size
 from .intervals import median_text, rate_text, share_text, wilson
-from .verdicts import HOLDS, Claim, factor_prevents, labels_inefficient
+from .verdicts import DOES_NOT_HOLD, HOLDS, Claim, factor_prevents, labels_inefficient
 
-__all__ = ["TAGS", "IDLG_PAPER_LABEL_ACCURACY", "REPORT_LABELS", "REPORT_FUTURE_BATCH",
+__all__ = ["TAGS", "IDLG_PAPER_LABEL_ACCURACY", "REPORT_CONVERGENCE", "REPORT_LABELS", "REPORT_FUTURE_BATCH",
            "REPORT_FUTURE_RESOLUTION", "settings_findings", "base_findings", "restart_findings",
            "resistance_findings", "level_text", "factor_findings", "budget_rows",
            "budget_findings", "endings_findings", "protection_findings", "atlas_claims"]
@@ -31,8 +31,8 @@ __all__ = ["TAGS", "IDLG_PAPER_LABEL_ACCURACY", "REPORT_LABELS", "REPORT_FUTURE_
 TAGS = {"dlg": "dlg", "idlg": "idlg", "inverting-gradients": "ig"}
 """Each attack's short name in glue keys (``dlg_base``, ``ig_labels``, ...)."""
 
-REPORT_LABELS = ("Deep Learning from Gradients has convergence related problems and is "
-                 "inefficient in finding discovering ground-truth labels repeatedly")
+REPORT_CONVERGENCE = "Deep Learning from Gradients has convergence related problems"
+REPORT_LABELS = "… and is inefficient in finding discovering ground-truth labels repeatedly"
 REPORT_FUTURE_BATCH = ("Future researchers may undertake studies on preventing leakages by "
                        "increasing the batch size")
 REPORT_FUTURE_RESOLUTION = "... and resolution of the input images"
@@ -113,7 +113,8 @@ def base_findings(tables: Mapping[str, Any]) -> dict[str, str]:
 def restart_findings(tables: Mapping[str, Any]) -> dict[str, str]:
     """DLG with one random start against its preset's restarts, on the same images and seeds:
     ``restarts_one_labels``, ``restarts_one_leaks``, ``restarts_preset_labels``,
-    ``restarts_preset_leaks`` and ``restarts_verdict``, whether the restarts explain DLG's
+    ``restarts_preset_leaks``, ``restarts_one_failed`` (single starts that did not converge),
+    ``restarts_wrong_labels`` (how many wrong labels came from them) and ``restarts_verdict``, whether the restarts explain DLG's
     labels (the label shares' intervals apart). Empty until the ablation is stored."""
     levels = dict(factor_levels(dict(tables), "dlg", "restarts"))
     preset, one = levels.get(FACTORS["restarts"]), levels.get("0")
@@ -126,6 +127,13 @@ def restart_findings(tables: Mapping[str, Any]) -> dict[str, str]:
         counts[name] = (labels, n)
         found[f"restarts_{name}_labels"] = rate_text(labels, n, "labels")
         found[f"restarts_{name}_leaks"] = rate_text(leaked, n, "attacks")
+    unconverged = one["status"].isin(["diverged", "stalled"])
+    wrong = ~one["label_correct"].astype(bool)
+    found["restarts_one_failed"] = (f"{int(unconverged.sum())} of {len(one)} single starts "
+                                    "diverged or stalled far from a match")
+    found["restarts_wrong_labels"] = (
+        f"{int((wrong & unconverged).sum())} of its {int(wrong.sum())} wrong labels came from "
+        "those starts" if wrong.any() else "none of its labels was wrong")
     one_high = wilson(*counts["one"])[1]
     preset_low = wilson(*counts["preset"])[0]
     found["restarts_verdict"] = (
@@ -292,10 +300,24 @@ def protection_findings(tables: Mapping[str, Any], attack: str = "dlg") -> dict[
 
 
 def atlas_claims(tables: Mapping[str, Any]) -> list[Claim]:
-    """The report's claims the atlas tests: DLG's labels (against iDLG's, over the base case),
-    and its future work's hope that a larger batch and a higher resolution prevent leakage
+    """The report's claims the atlas tests: DLG's convergence (one start against its restarts),
+    its labels (against iDLG's, over the base case), and its future work's hope that a larger batch and a higher resolution prevent leakage
     (the base case against the largest level stored, for each attack)."""
     claims = []
+    levels = dict(factor_levels(dict(tables), "dlg", "restarts"))
+    if FACTORS["restarts"] in levels and "0" in levels:
+        one, preset = levels["0"], levels[FACTORS["restarts"]]
+        counts = {name: (int(rows["leaks"].sum()), len(rows))
+                  for name, rows in (("one", one), ("preset", preset))}
+        apart = wilson(*counts["one"])[1] < wilson(*counts["preset"])[0]
+        claims.append(Claim(
+            REPORT_CONVERGENCE,
+            f"DLG with one random start: {rate_text(*counts['one'], 'attacks')} leaked; with up "
+            f"to {FACTORS['restarts']} restarts judged by the gradient distance alone: "
+            f"{rate_text(*counts['preset'], 'attacks')}",
+            f"{HOLDS} for a single start; restarts that need only what the attacker sees "
+            "remove it" if apart else
+            f"{DOES_NOT_HOLD}: a single start leaked about as often as restarts"))
     dlg, idlg = tables.get("dlg-base"), tables.get("idlg-base")
     if dlg is not None and idlg is not None:
         claims.append(labels_inefficient(

@@ -22,7 +22,7 @@ def _table(leaks, labels=None, seeds=(0, 1), batch=1, **columns) -> pd.DataFrame
                          "leaks": leaked, "identified": int(leaked) * batch, "batch": batch,
                          "label_correct": right, "labels_recovered": int(right) * batch,
                          "likeness": 0.95 if leaked else 0.3, "rank": 1 if leaked else 9,
-                         **columns})
+                         "status": "matched" if leaked else "stalled", **columns})
     return pd.DataFrame(rows)
 
 
@@ -113,3 +113,20 @@ def test_the_factor_scope_names_the_attacks_measured_and_the_others():
     assert scope.startswith("The factor sweeps stored so far are DLG's")
     assert "iDLG and inverting gradients" in scope
     assert findings.factor_findings({})["factor_scope"] == "No factor sweep is stored"
+
+
+def test_the_convergence_claim_holds_for_one_start_only_where_restarts_do_better():
+    tables = {"dlg-base": _table(1.0), "dlg-restarts-0": _table(0.4)}
+    (claim,) = [c for c in findings.atlas_claims(tables) if c.claim == findings.REPORT_CONVERGENCE]
+    assert claim.verdict.startswith("holds for a single start")
+    tables["dlg-restarts-0"] = _table(0.98)
+    (claim,) = [c for c in findings.atlas_claims(tables) if c.claim == findings.REPORT_CONVERGENCE]
+    assert claim.verdict.startswith("does not hold")
+
+
+def test_wrong_labels_are_traced_to_the_starts_that_did_not_converge():
+    one = _table(0.6, 0.6, status="matched")
+    one.loc[~one["label_correct"], "status"] = "stalled"
+    found = findings.restart_findings({"dlg-base": _table(1.0), "dlg-restarts-0": one})
+    assert found["restarts_one_failed"].startswith("40 of 100 single starts")
+    assert found["restarts_wrong_labels"].startswith("40 of its 40 wrong labels")
