@@ -55,7 +55,7 @@ def settings_findings() -> dict[str, str]:
             "base_attacks": f"{BASE_IMAGES * len(BASE_SEEDS):,}",
             "factor_images": str(FACTOR_IMAGES), "factor_seeds": str(len(FACTOR_SEEDS)),
             "trained_steps": str(TRAINED_STEPS),
-            "dlg_steps": f"{dlg.steps:,}", "dlg_restarts": str(dlg.restarts),
+            "dlg_steps": f"{dlg.steps:,}", "dlg_restart_count": str(dlg.restarts),
             "ig_steps": f"{ig.steps:,}", "ig_trials": str(ig.trials),
             "gallery_size": f"{gallery_size():,}",
             "likeness_threshold": f"{RECOGNISED_LIKENESS:g}",
