@@ -194,8 +194,8 @@ def factor_findings(tables: Mapping[str, Any]) -> dict[str, str]:
     found["factor_scope"] = (
         "Every factor is measured for each of the atlas's attacks" if not others else
         f"The factor sweeps stored so far are {_joined(names)}'s; the same sweeps for "
-        f"{_joined(others)} are in the atlas's plan, and `python -m dlg_helpers atlas` makes "
-        "them" if names else "No factor sweep is stored")
+        f"{_joined(others)} are in the atlas's plan, for the atlas command to run"
+        if names else "No factor sweep is stored")
     return found
 
 

@@ -50,32 +50,37 @@ def plot_rates(groups: Mapping[str, Sequence[Mapping[str, Any]]], what: str = "r
                title: str = "", counted: str = "attacks") -> Figure:
     """Rates with their 95 % intervals as points and bars, one colour per entry of ``groups``
     (each a list of :func:`~dlg_helpers.analysis.atlas.rates` or
-    :func:`~dlg_helpers.analysis.atlas.level_rates` rows with a ``label`` and an ``n``), named
-    in the legend; ``what`` is ``"rate"`` (leaks) or ``"label_rate"`` (labels right), a share
-    of what is ``counted`` (``"attacks"``, ``"images"``)."""
+    :func:`~dlg_helpers.analysis.atlas.level_rates` rows with a ``label`` and an ``n``), each
+    group under its name; ``what`` is ``"rate"`` (leaks) or ``"label_rate"`` (labels right), a
+    share of what is ``counted`` (``"attacks"``, ``"images"``)."""
     low, high = ("low", "high") if what == "rate" else ("label_low", "label_high")
-    labels = [f"{row['label']} (n = {row['n']})" for rows in groups.values() for row in rows]
+    rows_in_all = sum(len(rows) for rows in groups.values())
     with _styled():
-        figure, ax = plt.subplots(figsize=(6.4, 0.45 * len(labels) + 1.1))
-        position = 0
-        ticks = []
+        # Narrow, each group named above its rows rather than in a legend beside them: the
+        # figure is read at phone width too.
+        figure, ax = plt.subplots(figsize=(4.6, 0.34 * rows_in_all + 0.45 * len(groups) + 0.9))
+        position = 0.0
+        ticks, labels = [], []
         for colour, (name, rows) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"],
                                         groups.items()):
-            for index, row in enumerate(rows):
+            ax.text(0.0, position, name, transform=ax.get_yaxis_transform(), color=colour,
+                    fontweight="bold", ha="left", va="center")
+            position -= 0.9
+            for row in rows:
                 centre = 100 * row[what]
                 ax.errorbar(centre, position, xerr=[[centre - 100 * row[low]],
                                                     [100 * row[high] - centre]],
-                            fmt="o", color=colour, capsize=3,
-                            label=name if index == 0 else None)
+                            fmt="o", color=colour, capsize=3)
                 ticks.append(position)
+                labels.append(f"{row['label']} (n = {row['n']})")
                 position -= 1
-            position -= 0.5
+            position -= 0.3
         ax.set_yticks(ticks, labels)
+        ax.set_ylim(position + 0.5, 0.6)
         ax.set_xlim(-2, 102)
         ax.set_xlabel(f"share of {counted}, % (95 % interval)")
         if title:
-            ax.set_title(title)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+            ax.set_title(title, loc="left")
         figure.tight_layout()
     return figure
 
