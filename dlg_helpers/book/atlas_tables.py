@@ -15,7 +15,7 @@ from ..runs.atlas import ATLAS, level_label
 from .tables import markdown_table
 
 __all__ = ["SOURCE_NAMES", "percent_interval", "base_table",
-           "source_table", "label_table", "profile_table", "factor_table", "budget_table", "plan_table"]
+           "source_table", "label_table", "profile_table", "factor_table", "budget_table", "plan_table", "attacks_table"]
 
 SOURCE_NAMES = {"photo": "photograph crops", "face": "LFW faces", "digit": "digits"}
 """A pool source in prose; the iDLG paper's nearest data set is beside it in the label table."""
@@ -141,3 +141,15 @@ def plan_table(tables: Mapping[str, Any]) -> Markdown:
         "name": ("table", str), "attack": ("attack", str), "changes": ("changed", str),
         "attacks": ("attacks", "{:,}".format), "images": ("images", str),
         "seeds": ("seeds", str)})
+
+
+def attacks_table(frame: Any) -> Markdown:
+    """A sweep's table as a reader looks at it: one row per attack, its private image(s),
+    whether it leaks, its likeness and rank, whether the label came out right, how it ended
+    and after how many steps."""
+    yes_no = {True: "yes", False: "no"}.get
+    return markdown_table(frame.to_dict("records"), {
+        "images": ("private image", str), "leaks": ("leaks", yes_no),
+        "likeness": ("likeness", "{:.3f}".format), "rank": ("rank", str),
+        "label_correct": ("label right", yes_no), "status": ("ended", str),
+        "steps": ("steps", str)})

@@ -131,3 +131,11 @@ def test_an_image_rate_over_batches_where_nothing_leaked_still_has_a_width():
     rate = image_rate(_batches(4, [0] * 26), resamples=200)
     assert rate["rate"] == 0 and rate["low"] == 0
     assert rate["high"] == pytest.approx(wilson(0, 26)[1])  # one draw per attack
+
+
+def test_a_sweeps_attacks_are_listed_as_a_reader_reads_them():
+    from dlg_helpers.book.atlas_tables import attacks_table
+
+    frame = _frame().assign(rank=1, status="matched", steps=12)
+    table = attacks_table(frame.head(2)).data
+    assert "| cat | yes | 0.900 | 1 | yes | matched | 12 |" in table
