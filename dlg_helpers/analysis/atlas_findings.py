@@ -178,17 +178,24 @@ def level_text(rows: list[dict[str, Any]]) -> str:
 
 def factor_findings(tables: Mapping[str, Any]) -> dict[str, str]:
     """Every stored factor of every attack in words, ``<tag>_<factor>``, each level's share of
-    private images that leaked with its interval and n; and ``factor_scope``, which attacks
-    the factor sweeps cover so far."""
+    private images that leaked with its interval and n; ``<factor>_by_attack``, every attack
+    measured on that factor in one sentence; and ``factor_scope``, which attacks the factor
+    sweeps cover so far."""
     found = {}
     measured = []
-    for attack in ATLAS_ATTACKS:
-        for factor in FACTORS:
+    for factor in FACTORS:
+        said = []
+        for attack in ATLAS_ATTACKS:
             levels = labelled_levels(dict(tables), attack, factor)
             if levels:
-                found[f"{TAGS[attack]}_{factor}"] = level_text(level_rates(levels))
+                text = level_text(level_rates(levels))
+                found[f"{TAGS[attack]}_{factor}"] = text
+                said.append(f"{attack_entry(attack).display}: {text}")
                 if attack not in measured:
                     measured.append(attack)
+        if said:
+            found[f"{factor}_by_attack"] = ". ".join(said)
+    measured = [attack for attack in ATLAS_ATTACKS if attack in measured]
     names = [attack_entry(attack).display for attack in measured]
     others = [attack_entry(a).display for a in ATLAS_ATTACKS if a not in measured]
     found["factor_scope"] = (
@@ -203,34 +210,40 @@ def _joined(names: list[str]) -> str:
     return " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def budget_rows(tables: Mapping[str, Any], attack: str = "dlg",
-                model: str = "lenet") -> list[dict[str, Any]]:
-    """Each stored batch size and image side of ``attack``, with its
-    :func:`~dlg_helpers.analysis.atlas.gradient_budget` and its share of images leaked, the
-    ratio falling."""
+def budget_rows(tables: Mapping[str, Any], model: str = "lenet") -> list[dict[str, Any]]:
+    """Each image side and batch size stored for any attack, with its
+    :func:`~dlg_helpers.analysis.atlas.gradient_budget` and, under ``rates``, each measured
+    attack's share of images leaked (:func:`~dlg_helpers.analysis.atlas.image_rate` rows by
+    the attack's name), the ratio falling."""
     base_side = get_spec(model).image_size
-    rows = []
-    for factor in ("resolution", "batch"):
-        levels = factor_levels(dict(tables), attack, factor)
-        labelled = [(level_label(factor, level), frame) for level, frame in levels]
-        for (level, _), rate in zip(levels, level_rates(labelled)):
-            side, batch = (int(level), 1) if factor == "resolution" else (base_side, int(level))
-            if factor == "batch" and batch == 1:
-                continue  # the resolution factor's base-side level is the same case
-            setting = (f"one image, {level_label('resolution', str(side))}" if batch == 1 else
-                       f"{rate['label']}, {level_label('resolution', str(side))}")
-            rows.append({**gradient_budget(model, side, batch), "label": setting, **{
-                key: rate[key] for key in ("identified", "images", "rate", "low", "high")}})
-    return sorted(rows, key=lambda row: -row["ratio"])
+    settings: dict[tuple[int, int], dict[str, Any]] = {}
+    for attack in ATLAS_ATTACKS:
+        for factor in ("resolution", "batch"):
+            levels = factor_levels(dict(tables), attack, factor)
+            labelled = [(level_label(factor, level), frame) for level, frame in levels]
+            for (level, _), rate in zip(levels, level_rates(labelled)):
+                side, batch = ((int(level), 1) if factor == "resolution"
+                               else (base_side, int(level)))
+                if factor == "batch" and batch == 1:
+                    continue  # the resolution factor's base-side level is the same case
+                row = settings.setdefault((side, batch), {
+                    **gradient_budget(model, side, batch), "rates": {},
+                    "label": (f"one image, {level_label('resolution', str(side))}"
+                              if batch == 1 else
+                              f"{rate['label']}, {level_label('resolution', str(side))}")})
+                row["rates"][attack_entry(attack).display] = rate
+    return sorted(settings.values(), key=lambda row: -row["ratio"])
 
 
 def budget_findings(rows: list[dict[str, Any]]) -> dict[str, str]:
     """Whether the count of equations against unknowns orders the rates: ``budget_verdict``
-    says where the share leaked falls below half, in terms of the ratio."""
+    says where the share leaked to the best attack measured falls below half, in terms of the
+    ratio."""
     if len(rows) < 2:
         return {}
-    leaking = [row["ratio"] for row in rows if row["rate"] >= 0.5]
-    resisting = [row["ratio"] for row in rows if row["rate"] < 0.5]
+    best = [(row["ratio"], max(rate["rate"] for rate in row["rates"].values())) for row in rows]
+    leaking = [ratio for ratio, rate in best if rate >= 0.5]
+    resisting = [ratio for ratio, rate in best if rate < 0.5]
     if not resisting:
         verdict = (f"more than half the images leaked at every setting measured, down to a "
                    f"ratio of {min(leaking):.2f}")
@@ -238,8 +251,8 @@ def budget_findings(rows: list[dict[str, Any]]) -> dict[str, str]:
         verdict = "fewer than half the images leaked at every setting measured"
     elif min(leaking) > max(resisting):
         verdict = (f"the ratio orders the outcomes: more than half the images leaked wherever "
-                   f"it was {min(leaking):.2f} or more, fewer than half wherever it was "
-                   f"{max(resisting):.2f} or less")
+                   f"it was {min(leaking):.2f} or more, fewer than half (to every attack "
+                   f"measured) wherever it was {max(resisting):.2f} or less")
     else:
         verdict = (f"the ratio alone does not order the outcomes: fewer than half leaked at a "
                    f"ratio of {max(resisting):.2f}, more than half at {min(leaking):.2f}")

@@ -112,13 +112,17 @@ def factor_table(by_attack: Mapping[str, Sequence[Mapping[str, Any]]]) -> Markdo
 
 def budget_table(rows: Sequence[Mapping[str, Any]]) -> Markdown:
     """:func:`~dlg_helpers.analysis.atlas_findings.budget_rows`: each setting's numbers the
-    gradient carries about the images, the unknowns, their ratio, and the share that leaked."""
-    return markdown_table([{**row, "carried": row["features"] + row["classifier"],
-                            "leaked": percent_interval(row["rate"], row["low"], row["high"])}
-                           for row in rows], {
+    gradient carries about the images, the unknowns, their ratio, and the share of images each
+    measured attack leaked."""
+    attacks = list(dict.fromkeys(name for row in rows for name in row["rates"]))
+    cells = [{**row, "carried": row["features"] + row["classifier"],
+              **dict.fromkeys(attacks, "—"),  # an attack not measured at this setting
+              **{attack: percent_interval(rate["rate"], rate["low"], rate["high"])
+                 for attack, rate in row["rates"].items()}} for row in rows]
+    return markdown_table(cells, {
         "label": ("setting", str), "carried": ("numbers about the images", "{:,}".format),
         "unknowns": ("unknowns (pixels)", "{:,}".format), "ratio": ("ratio", "{:.2f}".format),
-        "leaked": ("images leaked (95 % CI)", str)})
+        **{attack: (f"{attack}: leaked (95 % CI)", str) for attack in attacks}})
 
 
 def plan_table(tables: Mapping[str, Any]) -> Markdown:

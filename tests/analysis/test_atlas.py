@@ -120,9 +120,13 @@ def test_the_factor_and_budget_tables_give_each_level_its_images_and_interval():
     rows = level_rates([("one image", _batches(1, [1, 0])), ("batch of 4", _batches(4, [4, 0]))])
     table = factor_table({"DLG": rows}).data
     assert "| DLG | batch of 4 | 8 (2 batches) | 50.0 % (" in table
-    budget = budget_table([{**rows[0], "features": 8136, "classifier": 768, "unknowns": 3072,
-                            "ratio": 2.9}]).data
-    assert "8,904" in budget and "2.90" in budget
+    budget = budget_table([
+        {"label": "one image", "features": 8136, "classifier": 768, "unknowns": 3072,
+         "ratio": 2.9, "rates": {"DLG": rows[0], "iDLG": rows[0]}},
+        {"label": "batch of 4", "features": 8136, "classifier": 3072, "unknowns": 12288,
+         "ratio": 0.91, "rates": {"DLG": rows[1]}}]).data
+    assert "| one image | 8,904 | 3,072 | 2.90 | 50.0 % (" in budget
+    assert budget.splitlines()[-1].endswith("| — |")  # iDLG not measured on the batch
 
 
 def test_an_image_rate_over_batches_where_nothing_leaked_still_has_a_width():

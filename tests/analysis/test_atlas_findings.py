@@ -46,7 +46,8 @@ def test_dlgs_labels_are_set_against_the_papers_figures():
 
 def test_the_budget_verdict_says_whether_the_ratio_orders_the_outcomes():
     def rows(*pairs):
-        return [{"ratio": ratio, "rate": rate} for ratio, rate in pairs]
+        return [{"ratio": ratio, "rates": {"DLG": {"rate": rate}, "iDLG": {"rate": rate / 2}}}
+                for ratio, rate in pairs]
 
     ordered = findings.budget_findings(rows((3.0, 0.9), (1.5, 0.7), (0.9, 0.1)))
     assert "orders the outcomes" in ordered["budget_verdict"]
@@ -130,3 +131,23 @@ def test_wrong_labels_are_traced_to_the_starts_that_did_not_converge():
     found = findings.restart_findings({"dlg-base": _table(1.0), "dlg-restarts-0": one})
     assert found["restarts_one_failed"].startswith("40 of 100 single starts")
     assert found["restarts_wrong_labels"].startswith("40 of its 40 wrong labels")
+
+
+def test_each_factor_is_said_for_every_attack_measured_on_it():
+    tables = {"dlg-base": _table(1.0), "dlg-resolution-16": _table(1.0),
+              "inverting-gradients-base": _table(0.8),
+              "inverting-gradients-resolution-16": _table(0.9)}
+    said = findings.factor_findings(tables)["resolution_by_attack"]
+    assert said.startswith("DLG: 16 × 16: 100 of 100 images")
+    assert ". inverting gradients: 16 × 16: 90 of 100 images" in said
+    assert "batch_by_attack" not in findings.factor_findings(tables)
+
+
+def test_the_count_table_has_a_row_per_setting_with_each_attacks_rate():
+    tables = {"dlg-base": _table(1.0), "dlg-batch-2": _table(0.1, batch=2),
+              "inverting-gradients-base": _table(1.0),
+              "inverting-gradients-batch-2": _table(0.6, batch=2)}
+    rows = findings.budget_rows(tables)
+    assert [row["label"] for row in rows] == ["batch of 2, 32 × 32"]
+    assert set(rows[0]["rates"]) == {"DLG", "inverting gradients"}
+    assert rows[0]["unknowns"] == 2 * 3 * 32 * 32
