@@ -21,7 +21,8 @@ from .atlas import (RESISTANCE_GROUPS, gradient_budget, image_bootstrap, level_r
 from .criteria import RECOGNISED_LIKENESS
 from .gallery import gallery_size
 from .intervals import median_text, rate_text, share_text, wilson
-from .verdicts import DOES_NOT_HOLD, HOLDS, Claim, factor_prevents, labels_inefficient
+from .verdicts import (DOES_NOT_HOLD, HOLDS, PREVENTED_SHARE, Claim, factor_prevents,
+                       labels_inefficient)
 
 __all__ = ["TAGS", "IDLG_PAPER_LABEL_ACCURACY", "REPORT_CONVERGENCE", "REPORT_LABELS", "REPORT_FUTURE_BATCH",
            "REPORT_FUTURE_RESOLUTION", "settings_findings", "base_findings", "restart_findings",
@@ -60,7 +61,8 @@ def settings_findings() -> dict[str, str]:
             "gallery_size": f"{gallery_size():,}",
             "likeness_threshold": f"{RECOGNISED_LIKENESS:g}",
             "shard_size": str(SHARD_SIZE), "conv_weights": f"{lenet['features']:,}",
-            "paper_dlg_labels": _paper_dlg_labels()}
+            "paper_dlg_labels": _paper_dlg_labels(),
+            "prevented_share": f"{100 * PREVENTED_SHARE:.0f} %"}
 
 
 def _paper_dlg_labels() -> str:
@@ -298,18 +300,21 @@ def protection_findings(tables: Mapping[str, Any], attack: str = "dlg") -> dict[
     """``protection_summary``: what a larger batch and a higher resolution did against
     ``attack``, from :func:`atlas_claims`' verdicts, in one sentence."""
     display = attack_entry(attack).display
-    said = []
+    outcomes: dict[str, list[str]] = {}
     for claim in atlas_claims(tables):
-        if not claim.measured.startswith(f"{display}:") or claim.claim == REPORT_LABELS:
+        if not claim.measured.startswith(f"{display}:") or claim.claim not in (
+                REPORT_FUTURE_BATCH, REPORT_FUTURE_RESOLUTION):
             continue
         cause = "a larger batch" if claim.claim == REPORT_FUTURE_BATCH else "a higher resolution"
-        said.append(f"{cause} " + (
-            "protected the course's LeNet" if claim.verdict.startswith(HOLDS) else
-            "lowered the rate without preventing leakage" if "lowers the rate" in claim.verdict
-            else "did not protect it measurably"))
-    if not said:
+        outcome = ("protected the course's LeNet" if claim.verdict.startswith(HOLDS) else
+                   "lowered the rate without preventing leakage"
+                   if "lowers the rate" in claim.verdict else "did not protect it measurably")
+        outcomes.setdefault(outcome, []).append(cause)
+    if not outcomes:
         return {}
-    return {"protection_summary": f"Against {display}, " + " and ".join(said)}
+    said = [f"{_joined(causes)} {'both ' if len(causes) > 1 else ''}{outcome}"
+            for outcome, causes in outcomes.items()]
+    return {"protection_summary": f"Against {display}, " + "; ".join(said)}
 
 
 def atlas_claims(tables: Mapping[str, Any]) -> list[Claim]:

@@ -31,7 +31,8 @@ __all__ = ["within_an_order", "converges_by", "restarts_rescue", "batch_makes_wo
            "NOT_MEASURED", "Claim", "verdict_table", "under", "share_verdict", "indicative",
            "an_order_lower", "converges_in_about", "needs_more_steps", "optimiser_rests_by",
            "shows_nothing", "larger_models_leak_less", "architecture_as_defence",
-           "parameter_count", "activation_needed", "labels_inefficient", "factor_prevents"]
+           "parameter_count", "activation_needed", "labels_inefficient", "PREVENTED_SHARE",
+           "factor_prevents"]
 
 
 HOLDS = "holds"
@@ -392,6 +393,11 @@ def how_it_ended(result: AttackResult, steps: int, window: int = FALLING_WINDOW,
             f"over the last {window} ({before:.2e} to {after:.2e})")
 
 
+PREVENTED_SHARE = 0.1
+"""The largest share of private images still leaking at which a change "prevents" leakage: one
+image in ten. A change that lowers the share measurably but leaves more has not prevented it."""
+
+
 def factor_prevents(quote: str, cause: str, before: Mapping[str, Any],
                     after: Mapping[str, Any]) -> Claim:
     """Whether ``cause`` prevents leakage, from the share of private images that leaked without
@@ -399,9 +405,9 @@ def factor_prevents(quote: str, cause: str, before: Mapping[str, Any],
     :func:`~dlg_helpers.analysis.atlas.image_rate` row (``identified``, ``images``, ``rate``
     and its 95 % interval ``low``–``high``, and the level's ``label`` when it has one).
 
-    It holds when the share fell measurably (the intervals do not overlap) to less than half;
-    a measurable fall to half or more lowers the rate without preventing leakage; otherwise it
-    does not hold.
+    It holds when the share fell measurably (the intervals do not overlap) to at most
+    :data:`PREVENTED_SHARE`; a measurable fall that leaves more leaking lowers the rate without
+    preventing leakage; otherwise it does not hold.
     """
     def share(row: Mapping[str, Any], name: str) -> str:
         return (f"{row.get('label', name)}: "
@@ -410,7 +416,7 @@ def factor_prevents(quote: str, cause: str, before: Mapping[str, Any],
     measured = (f"images leaked, {share(before, f'without {cause}')}; "
                 f"{share(after, f'with {cause}')}")
     if after["high"] < before["low"]:
-        verdict = (HOLDS if after["rate"] < before["rate"] / 2 else
+        verdict = (HOLDS if after["rate"] <= PREVENTED_SHARE else
                    f"{DOES_NOT_HOLD} as stated: {cause} lowers the rate without preventing "
                    "leakage")
     else:

@@ -83,6 +83,9 @@ def test_the_protection_summary_follows_the_claims():
     summary = findings.protection_findings(tables)["protection_summary"]
     assert summary.startswith("Against DLG, a larger batch did not protect it measurably")
     assert summary.endswith("a higher resolution protected the course's LeNet")
+    tables["dlg-batch-8"] = _table(0.0, batch=1)
+    assert findings.protection_findings(tables)["protection_summary"] == (
+        "Against DLG, a larger batch and a higher resolution both protected the course's LeNet")
     assert findings.protection_findings({"dlg-base": _table(1.0)}) == {}
 
 
