@@ -184,7 +184,7 @@ def factor_findings(tables: Mapping[str, Any]) -> dict[str, str]:
     measured on that factor in one sentence; and ``factor_scope``, which attacks the factor
     sweeps cover so far."""
     found = {}
-    measured = []
+    measured: dict[str, list[str]] = {attack: [] for attack in ATLAS_ATTACKS}
     for factor in FACTORS:
         said = []
         for attack in ATLAS_ATTACKS:
@@ -193,19 +193,32 @@ def factor_findings(tables: Mapping[str, Any]) -> dict[str, str]:
                 text = level_text(level_rates(levels))
                 found[f"{TAGS[attack]}_{factor}"] = text
                 said.append(f"{attack_entry(attack).display}: {text}")
-                if attack not in measured:
-                    measured.append(attack)
+                measured[attack].append(factor)
         if said:
             found[f"{factor}_by_attack"] = ". ".join(said)
-    measured = [attack for attack in ATLAS_ATTACKS if attack in measured]
-    names = [attack_entry(attack).display for attack in measured]
-    others = [attack_entry(a).display for a in ATLAS_ATTACKS if a not in measured]
-    found["factor_scope"] = (
-        "Every factor is measured for each of the atlas's attacks" if not others else
-        f"The factor sweeps stored so far are {_joined(names)}'s; the same sweeps for "
-        f"{_joined(others)} are in the atlas's plan, for the atlas command to run"
-        if names else "No factor sweep is stored")
+    found["factor_scope"] = _scope(measured)
     return found
+
+
+_FACTOR_NAMES = {"batch": "the batch size", "training": "training", "resolution": "the image side",
+                 "defences": "the defences"}
+"""The factors every attack is planned on (DLG's restarts are an ablation of DLG alone)."""
+
+
+def _scope(measured: Mapping[str, list[str]]) -> str:
+    """Which attacks the stored factor sweeps cover, on which factors."""
+    covered = {attack: [f for f in _FACTOR_NAMES if f in factors]
+               for attack, factors in measured.items()}
+    if all(len(factors) == len(_FACTOR_NAMES) for factors in covered.values()):
+        return "Every factor is measured for each of the atlas's attacks"
+    parts = [f"{attack_entry(attack).display} on " + (
+        "every factor" if len(factors) == len(_FACTOR_NAMES)
+        else _joined([_FACTOR_NAMES[f] for f in factors]))
+        for attack, factors in covered.items() if factors]
+    if not parts:
+        return "No factor sweep is stored"
+    return (f"The factor sweeps stored so far measure {_joined(parts)}; the rest of the "
+            "atlas's plan is for the atlas command to run")
 
 
 def _joined(names: list[str]) -> str:

@@ -113,9 +113,15 @@ def test_the_settings_the_prose_names_come_from_the_plan_and_the_presets():
 
 def test_the_factor_scope_names_the_attacks_measured_and_the_others():
     tables = {"dlg-base": _table(1.0), "dlg-resolution-16": _table(1.0)}
+    tables["inverting-gradients-base"] = _table(1.0)
+    tables["inverting-gradients-batch-2"] = _table(0.5, batch=2)
     scope = findings.factor_findings(tables)["factor_scope"]
-    assert scope.startswith("The factor sweeps stored so far are DLG's")
-    assert "iDLG and inverting gradients" in scope
+    assert scope.startswith("The factor sweeps stored so far measure DLG on the image side and "
+                            "inverting gradients on the batch size;")
+    for factor in ("batch-2", "training-400"):
+        tables[f"dlg-{factor}"] = _table(1.0)
+    tables["dlg-defences"] = _table(0.5, defence="gaussian:0.01")
+    assert "DLG on every factor" in findings.factor_findings(tables)["factor_scope"]
     assert findings.factor_findings({})["factor_scope"] == "No factor sweep is stored"
 
 
