@@ -253,7 +253,7 @@ def budget_rows(tables: Mapping[str, Any], model: str = "lenet") -> list[dict[st
 def budget_findings(rows: list[dict[str, Any]]) -> dict[str, str]:
     """Whether the count of equations against unknowns orders the rates: ``budget_verdict``
     says where the share leaked to the best attack measured falls below half, in terms of the
-    ratio."""
+    ratio; ``below_one``, how many images each attack identified where the ratio is below 1."""
     if len(rows) < 2:
         return {}
     best = [(row["ratio"], max(rate["rate"] for rate in row["rates"].values())) for row in rows]
@@ -271,7 +271,17 @@ def budget_findings(rows: list[dict[str, Any]]) -> dict[str, str]:
     else:
         verdict = (f"the ratio alone does not order the outcomes: fewer than half leaked at a "
                    f"ratio of {max(resisting):.2f}, more than half at {min(leaking):.2f}")
-    return {"budget_verdict": verdict}
+    below = {}
+    for row in rows:
+        if row["ratio"] < 1:
+            for attack, rate in row["rates"].items():
+                found, total = below.get(attack, (0, 0))
+                below[attack] = (found + rate["identified"], total + rate["images"])
+    said = {"budget_verdict": verdict}
+    if below:
+        said["below_one"] = _joined([f"{attack} identified {found:,} of {total:,} images"
+                                     for attack, (found, total) in below.items()])
+    return said
 
 
 def endings_findings(tables: Mapping[str, Any], attack: str = "dlg") -> dict[str, str]:

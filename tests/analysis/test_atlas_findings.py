@@ -46,11 +46,15 @@ def test_dlgs_labels_are_set_against_the_papers_figures():
 
 def test_the_budget_verdict_says_whether_the_ratio_orders_the_outcomes():
     def rows(*pairs):
-        return [{"ratio": ratio, "rates": {"DLG": {"rate": rate}, "iDLG": {"rate": rate / 2}}}
+        def share(rate):
+            return {"rate": rate, "identified": round(100 * rate), "images": 100}
+
+        return [{"ratio": ratio, "rates": {"DLG": share(rate), "iDLG": share(rate / 2)}}
                 for ratio, rate in pairs]
 
     ordered = findings.budget_findings(rows((3.0, 0.9), (1.5, 0.7), (0.9, 0.1)))
     assert "orders the outcomes" in ordered["budget_verdict"]
+    assert "below_one" not in findings.budget_findings(rows((3.0, 0.9), (1.5, 0.7)))
     assert "1.50 or more" in ordered["budget_verdict"]
     mixed = findings.budget_findings(rows((3.0, 0.2), (1.5, 0.7)))
     assert "does not order" in mixed["budget_verdict"]
@@ -160,3 +164,12 @@ def test_the_count_table_has_a_row_per_setting_with_each_attacks_rate():
     assert [row["label"] for row in rows] == ["batch of 2, 32 × 32"]
     assert set(rows[0]["rates"]) == {"DLG", "inverting gradients"}
     assert rows[0]["unknowns"] == 2 * 3 * 32 * 32
+
+
+def test_what_each_attack_identified_below_a_ratio_of_one_is_counted():
+    rate = {"identified": 3, "images": 50, "rate": 0.06}
+    rows = [{"ratio": 2.0, "rates": {"DLG": {**rate, "rate": 0.9}}},
+            {"ratio": 0.9, "rates": {"DLG": rate, "inverting gradients": rate}},
+            {"ratio": 0.5, "rates": {"DLG": rate}}]
+    assert findings.budget_findings(rows)["below_one"] == (
+        "DLG identified 6 of 100 images and inverting gradients identified 3 of 50 images")
