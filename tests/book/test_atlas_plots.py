@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import io
 
-import matplotlib
+import matplotlib.pyplot as plt
 import pytest
 import torch
 
-matplotlib.use("Agg")
-
-from dlg_helpers.book.atlas_plots import (decode_png, plot_pool, plot_rates,  # noqa: E402
+from dlg_helpers.book.atlas_plots import (decode_png, plot_pool, plot_rates,
                                           plot_table_reconstructions)
-from dlg_helpers.client.pool import pool_sample  # noqa: E402
-from dlg_helpers.runs.record import save_png  # noqa: E402
+from dlg_helpers.client.pool import pool_sample
+from dlg_helpers.runs.record import save_png
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """The figures drawn here are closed after each test: an open one leaks into the next
+    module's figures."""
+    yield
+    plt.close("all")
 
 
 def _row(label, rate, n=50):
