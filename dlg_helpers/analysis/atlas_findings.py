@@ -192,7 +192,8 @@ def factor_findings(tables: Mapping[str, Any]) -> dict[str, str]:
             if levels:
                 text = level_text(level_rates(levels))
                 found[f"{TAGS[attack]}_{factor}"] = text
-                said.append(f"{attack_entry(attack).display}: {text}")
+                display = attack_entry(attack).display
+                said.append(f"{display[0].upper()}{display[1:]}: {text}")  # opens a sentence
                 measured[attack].append(factor)
         if said:
             found[f"{factor}_by_attack"] = ". ".join(said)

@@ -152,7 +152,7 @@ def test_each_factor_is_said_for_every_attack_measured_on_it():
               "inverting-gradients-resolution-16": _table(0.9)}
     said = findings.factor_findings(tables)["resolution_by_attack"]
     assert said.startswith("DLG: 16 × 16: 100 of 100 images")
-    assert ". inverting gradients: 16 × 16: 90 of 100 images" in said
+    assert ". Inverting gradients: 16 × 16: 90 of 100 images" in said
     assert "batch_by_attack" not in findings.factor_findings(tables)
 
 
