@@ -192,8 +192,7 @@ def factor_findings(tables: Mapping[str, Any]) -> dict[str, str]:
             if levels:
                 text = level_text(level_rates(levels))
                 found[f"{TAGS[attack]}_{factor}"] = text
-                display = attack_entry(attack).display
-                said.append(f"{display[0].upper()}{display[1:]}: {text}")  # opens a sentence
+                said.append(f"{_sentence_start(attack_entry(attack).display)}: {text}")
                 measured[attack].append(factor)
         if said:
             found[f"{factor}_by_attack"] = ". ".join(said)
@@ -220,6 +219,13 @@ def _scope(measured: Mapping[str, list[str]]) -> str:
         return "No factor sweep is stored"
     return (f"The factor sweeps stored so far measure {_joined(parts)}; the rest of the "
             "atlas's plan is for the atlas command to run")
+
+
+def _sentence_start(name: str) -> str:
+    """``name`` as the first word of a sentence: a lower-case word capitalised ("Inverting
+    gradients"), a name with capitals inside kept as it is ("iDLG")."""
+    first = name.split()[0]
+    return name if first != first.lower() else name[0].upper() + name[1:]
 
 
 def _joined(names: list[str]) -> str:

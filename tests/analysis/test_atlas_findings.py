@@ -149,10 +149,12 @@ def test_wrong_labels_are_traced_to_the_starts_that_did_not_converge():
 def test_each_factor_is_said_for_every_attack_measured_on_it():
     tables = {"dlg-base": _table(1.0), "dlg-resolution-16": _table(1.0),
               "inverting-gradients-base": _table(0.8),
-              "inverting-gradients-resolution-16": _table(0.9)}
+              "inverting-gradients-resolution-16": _table(0.9),
+              "idlg-base": _table(1.0), "idlg-resolution-16": _table(1.0)}
     said = findings.factor_findings(tables)["resolution_by_attack"]
     assert said.startswith("DLG: 16 × 16: 100 of 100 images")
     assert ". Inverting gradients: 16 × 16: 90 of 100 images" in said
+    assert ". iDLG: 16 × 16: 100 of 100 images" in said  # a name with capitals stays as it is
     assert "batch_by_attack" not in findings.factor_findings(tables)
 
 
