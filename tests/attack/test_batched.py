@@ -25,6 +25,10 @@ from dlg_helpers.client.models import build_model
 from dlg_helpers.client.victim import Victim, victim
 
 TRAJECTORY_RTOL = 1e-2  # over three steps of 3 iterations: 3x the largest effect of a nudge
+# The same objective at the same start, summed over LeNet's 85,036 float32 gradient entries in
+# another order (a batch's kernels against one attack's; both differ between CPU kinds):
+# measured up to 1.7e-6 apart on an AVX-512/AMX machine.
+START_RTOL = 1e-5
 SHORT = dict(steps=3, max_iter=3, progress=False, snapshot_every=0)
 
 
@@ -139,7 +143,7 @@ def test_one_attack_batched_follows_its_solo_trajectory():
     alone = Attack.against(client, config).run()
     (batched,) = reconstruct_many([client], config)
     assert batched.history[0].grad_distance == pytest.approx(alone.history[0].grad_distance,
-                                                             rel=1e-6)
+                                                             rel=START_RTOL)
     assert _distances(batched, 4) == pytest.approx(_distances(alone, 4), rel=TRAJECTORY_RTOL)
     assert [r.evaluations for r in batched.history] == [r.evaluations for r in alone.history]
     assert batched.label_pred == alone.label_pred and batched.status == alone.status
@@ -155,7 +159,7 @@ def test_each_of_sixteen_batched_attacks_follows_its_solo_run_over_the_first_ste
         alone = Attack.against(client, AttackConfig(seed=seed, **SHORT)).run()
         assert batched.config.seed == seed
         assert batched.history[0].grad_distance == pytest.approx(
-            alone.history[0].grad_distance, rel=1e-6)
+            alone.history[0].grad_distance, rel=START_RTOL)
         assert _distances(batched, 4) == pytest.approx(_distances(alone, 4),
                                                        rel=TRAJECTORY_RTOL), seed
 
