@@ -173,7 +173,8 @@ def gradient_budget(model: str, size: int, batch: int = 1) -> dict[str, Any]:
     image, which gives away at most each image's input to it (``batch`` times its width,
     ``classifier``). Against them stand the ``unknowns``: every pixel of every image. A
     ``ratio`` below 1 means fewer equations than unknowns: many batches fit the gradient
-    equally well, and no optimiser can tell which was the private one. The count is an upper
+    equally well, and the gradient alone cannot tell which was the private one (a prior about
+    what images look like still can). The count is an upper
     bound (the equations are not all independent), in the spirit of Zhu and Blaschko's rank
     analysis (R-GAP).
     """

@@ -24,10 +24,11 @@ from .intervals import median_text, rate_text, share_text, wilson
 from .verdicts import (DOES_NOT_HOLD, HOLDS, PREVENTED_SHARE, Claim, factor_prevents,
                        labels_inefficient)
 
-__all__ = ["TAGS", "IDLG_PAPER_LABEL_ACCURACY", "REPORT_CONVERGENCE", "REPORT_LABELS", "REPORT_FUTURE_BATCH",
-           "REPORT_FUTURE_RESOLUTION", "settings_findings", "base_findings", "restart_findings",
-           "resistance_findings", "level_text", "factor_findings", "budget_rows",
-           "budget_findings", "endings_findings", "protection_findings", "atlas_claims"]
+__all__ = ["TAGS", "IDLG_PAPER_LABEL_ACCURACY", "REPORT_CONVERGENCE", "REPORT_LABELS",
+           "REPORT_FUTURE_BATCH", "REPORT_FUTURE_RESOLUTION", "settings_findings",
+           "base_findings", "restart_findings", "resistance_findings", "level_text",
+           "factor_findings", "budget_rows", "budget_findings", "endings_findings",
+           "protection_findings", "atlas_claims"]
 
 TAGS = {"dlg": "dlg", "idlg": "idlg", "inverting-gradients": "ig"}
 """Each attack's short name in glue keys (``dlg_base``, ``ig_labels``, ...)."""
@@ -116,8 +117,9 @@ def restart_findings(tables: Mapping[str, Any]) -> dict[str, str]:
     """DLG with one random start against its preset's restarts, on the same images and seeds:
     ``restarts_one_labels``, ``restarts_one_leaks``, ``restarts_preset_labels``,
     ``restarts_preset_leaks``, ``restarts_one_failed`` (single starts that did not converge),
-    ``restarts_wrong_labels`` (how many wrong labels came from them) and ``restarts_verdict``, whether the restarts explain DLG's
-    labels (the label shares' intervals apart). Empty until the ablation is stored."""
+    ``restarts_wrong_labels`` (how many wrong labels came from them) and ``restarts_verdict``,
+    whether the restarts explain DLG's labels (the label shares' intervals apart). Empty until
+    the ablation is stored."""
     levels = dict(factor_levels(dict(tables), "dlg", "restarts"))
     preset, one = levels.get(FACTORS["restarts"]), levels.get("0")
     if preset is None or one is None:
@@ -349,8 +351,9 @@ def protection_findings(tables: Mapping[str, Any], attack: str = "dlg") -> dict[
 
 def atlas_claims(tables: Mapping[str, Any]) -> list[Claim]:
     """The report's claims the atlas tests: DLG's convergence (one start against its restarts),
-    its labels (against iDLG's, over the base case), and its future work's hope that a larger batch and a higher resolution prevent leakage
-    (the base case against the largest level stored, for each attack)."""
+    its labels (against iDLG's, over the base case), and its future work's hope that a larger
+    batch and a higher resolution prevent leakage (the base case against the largest level
+    stored, for each attack)."""
     claims = []
     levels = dict(factor_levels(dict(tables), "dlg", "restarts"))
     if FACTORS["restarts"] in levels and "0" in levels:

@@ -13,8 +13,8 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["CONFIDENCE", "wilson", "MedianInterval", "median_interval", "rate_text", "share_text",
-           "median_text", "INDICATIVE_BELOW"]
+__all__ = ["CONFIDENCE", "wilson", "MedianInterval", "median_interval", "rate_text",
+           "share_text", "median_text", "INDICATIVE_BELOW"]
 
 CONFIDENCE = 0.95
 """The coverage every interval in the course aims at."""

@@ -14,8 +14,8 @@ from ..attack.registry import attack_entry
 from ..runs.atlas import ATLAS, level_label
 from .tables import markdown_table
 
-__all__ = ["SOURCE_NAMES", "percent_interval", "base_table",
-           "source_table", "label_table", "profile_table", "factor_table", "budget_table", "plan_table", "attacks_table"]
+__all__ = ["SOURCE_NAMES", "percent_interval", "base_table", "source_table", "label_table",
+           "profile_table", "factor_table", "budget_table", "plan_table", "attacks_table"]
 
 SOURCE_NAMES = {"photo": "photograph crops", "face": "LFW faces", "digit": "digits"}
 """A pool source in prose; the iDLG paper's nearest data set is beside it in the label table."""

@@ -1,4 +1,5 @@
-"""Private images for the victim: real photographs that load offline, CIFAR-10 and CIFAR-100 when online.
+"""Private images for the victim: real photographs that load offline, CIFAR-10 and CIFAR-100
+when online.
 
 The offline images ship inside scikit-image, so every chapter runs on a machine with no network.
 Each has a fixed class index in 0-99 (the models have CIFAR-100's 100 outputs); with randomly

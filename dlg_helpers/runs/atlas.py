@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["ATLAS_FOLDER", "ATLAS_ATTACKS", "BASE_IMAGES", "BASE_SEEDS", "FACTOR_IMAGES",
-           "FACTOR_SEEDS", "BATCH_SIZES", "TRAINED_STEPS", "SIZES", "DEFENCES", "RESTARTS", "FACTORS",
-           "AtlasSweep", "ATLAS", "atlas_sweep", "baseline_rows", "level_label", "load_atlas",
-           "factor_levels", "labelled_levels"]
+           "FACTOR_SEEDS", "BATCH_SIZES", "TRAINED_STEPS", "SIZES", "DEFENCES", "RESTARTS",
+           "FACTORS", "AtlasSweep", "ATLAS", "atlas_sweep", "baseline_rows", "level_label",
+           "load_atlas", "factor_levels", "labelled_levels"]
 
 ATLAS_FOLDER = Path("results") / "atlas"
 
