@@ -67,7 +67,7 @@ def test_the_claims_judge_the_largest_level_against_the_baseline():
     claims = findings.atlas_claims(tables)
     assert claims[0].verdict.startswith("does not hold: DLG recovered every label")
     (resolution,) = [c for c in claims if "resolution" in c.claim]
-    assert resolution.verdict == "holds" and "64 × 64" in resolution.measured
+    assert resolution.verdict.startswith("holds") and "64 × 64" in resolution.measured
     tables["dlg-resolution-64"] = _table(0.95)
     (resolution,) = [c for c in findings.atlas_claims(tables) if "resolution" in c.claim]
     assert resolution.verdict.startswith("does not hold")

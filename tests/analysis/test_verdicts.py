@@ -215,7 +215,10 @@ def test_a_factor_prevents_leakage_only_when_the_rate_falls_measurably_to_a_tent
                 "low": low, "high": high}
 
     base = row(98, 100)
-    assert v.factor_prevents("q", "a larger batch", base, row(10, 100)).verdict == v.HOLDS
+    assert v.factor_prevents("q", "a larger batch", base, row(2, 100)).verdict == v.HOLDS
+    few = {**row(0, 56), "attacks": 7, "high": 0.22}  # seven batches of eight: a wide interval
+    assert v.factor_prevents("q", "a larger batch", base, few).verdict.startswith(
+        "holds, as far as 7 attacks can tell (the interval reaches")
     assert v.factor_prevents("q", "a larger batch", base, row(30, 100)).verdict.startswith(
         "does not hold as stated")  # a third of the images still leak: lowered, not prevented
     lowered = v.factor_prevents("q", "a larger batch", base, row(70, 100)).verdict
