@@ -151,8 +151,18 @@ def level_label(factor: str, level: str) -> str:
 
 
 def load_atlas(folder: Path = ATLAS_FOLDER) -> dict[str, Any]:
-    """Every stored table of the atlas by sweep name (a sweep still running is left out)."""
+    """Every stored table of the atlas by sweep name (a sweep still running is left out).
+
+    Raises:
+        FileNotFoundError: when ``folder`` does not exist, saying where the tables are and how
+            to make them.
+    """
     from .sweep import load_table
+
+    if not Path(folder).is_dir():
+        raise FileNotFoundError(
+            f"no atlas folder at {folder}: point to the course's results/atlas (a chapter's "
+            "RESULTS_DIR parameter), or make the tables with python -m dlg_helpers atlas")
 
     return {sweep.name: load_table(sweep.table(folder)) for sweep in ATLAS
             if sweep.table(folder).is_file()}

@@ -98,3 +98,5 @@ def test_the_stored_atlas_loads_by_sweep_name_and_leaves_running_sweeps_out(tmp_
     _table(["cat"], (0,), batch=1).to_parquet(tmp_path / "dlg-base.parquet")
     (tmp_path / "idlg-base.parquet.shards").mkdir()
     assert list(load_atlas(tmp_path)) == ["dlg-base"]
+    with pytest.raises(FileNotFoundError, match="RESULTS_DIR.*python -m dlg_helpers atlas"):
+        load_atlas(tmp_path / "elsewhere")
