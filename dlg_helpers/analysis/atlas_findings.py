@@ -330,23 +330,46 @@ def endings_findings(tables: Mapping[str, Any], attack: str = "dlg") -> dict[str
 
 def protection_findings(tables: Mapping[str, Any], attack: str = "dlg") -> dict[str, str]:
     """``protection_summary``: what a larger batch and a higher resolution did against
-    ``attack``, from :func:`atlas_claims`' verdicts, in one sentence."""
-    display = attack_entry(attack).display
+    ``attack``, from the verdicts of :func:`atlas_claims`, in one sentence."""
     outcomes: dict[str, list[str]] = {}
-    for claim in atlas_claims(tables):
-        if not claim.measured.startswith(f"{display}:") or claim.claim not in (
-                REPORT_FUTURE_BATCH, REPORT_FUTURE_RESOLUTION):
+    for measured, factor, claim in _factor_claims(tables):
+        if measured != attack:
             continue
-        cause = "a larger batch" if claim.claim == REPORT_FUTURE_BATCH else "a higher resolution"
         outcome = ("protected the course's LeNet" if claim.verdict.startswith(HOLDS) else
                    "lowered the rate without preventing leakage"
                    if "lowers the rate" in claim.verdict else "did not protect it measurably")
-        outcomes.setdefault(outcome, []).append(cause)
+        outcomes.setdefault(outcome, []).append(_CAUSES[factor][1])
     if not outcomes:
         return {}
     said = [f"{_joined(causes)} {'both ' if len(causes) > 1 else ''}{outcome}"
             for outcome, causes in outcomes.items()]
-    return {"protection_summary": f"Against {display}, " + "; ".join(said)}
+    return {"protection_summary": f"Against {attack_entry(attack).display}, " + "; ".join(said)}
+
+
+_CAUSES = {"batch": (REPORT_FUTURE_BATCH, "a larger batch"),
+           "resolution": (REPORT_FUTURE_RESOLUTION, "a higher resolution")}
+"""The factors the report's future work hopes will prevent leakage: its words, and the cause."""
+
+
+def _factor_claims(tables: Mapping[str, Any]) -> list[tuple[str, str, Claim]]:
+    """``(attack, factor, claim)``: for each attack and factor of :data:`_CAUSES` with a level
+    stored beyond the baseline, whether the largest such level prevents leakage."""
+    claims = []
+    for factor, (quote, cause) in _CAUSES.items():
+        for attack in ATLAS_ATTACKS:
+            levels = labelled_levels(dict(tables), attack, factor)
+            if len(levels) < 2:
+                continue
+            rows = level_rates(levels)
+            baseline = next(row for row in rows
+                            if row["label"] == level_label(factor, FACTORS[factor]))
+            largest = rows[-1]
+            if largest is baseline:
+                continue
+            claim = factor_prevents(quote, cause, baseline, largest)
+            claims.append((attack, factor, Claim(
+                claim.claim, f"{attack_entry(attack).display}: {claim.measured}", claim.verdict)))
+    return claims
 
 
 def atlas_claims(tables: Mapping[str, Any]) -> list[Claim]:
@@ -374,19 +397,4 @@ def atlas_claims(tables: Mapping[str, Any]) -> list[Claim]:
         claims.append(labels_inefficient(
             REPORT_LABELS, (int(dlg["label_correct"].sum()), len(dlg)),
             (int(idlg["label_correct"].sum()), len(idlg))))
-    for factor, quote, cause in (("batch", REPORT_FUTURE_BATCH, "a larger batch"),
-                                 ("resolution", REPORT_FUTURE_RESOLUTION, "a higher resolution")):
-        for attack in ATLAS_ATTACKS:
-            levels = labelled_levels(dict(tables), attack, factor)
-            if len(levels) < 2:
-                continue
-            rows = level_rates(levels)
-            baseline = next(row for row in rows
-                            if row["label"] == level_label(factor, FACTORS[factor]))
-            largest = rows[-1]
-            if largest is baseline:
-                continue
-            claim = factor_prevents(quote, cause, baseline, largest)
-            claims.append(Claim(claim.claim, f"{attack_entry(attack).display}: {claim.measured}",
-                                claim.verdict))
-    return claims
+    return claims + [claim for _, _, claim in _factor_claims(tables)]
