@@ -9,7 +9,12 @@ Everything is measured side by side in this one run, so machine load affects all
    early stop, so that every row does the same work per attack. Attacks per minute are for
    whole attacks of the report's 300 steps, from the measured time per attack-step; GFLOP/s
    per evaluation counts the objective's operations (PyTorch's FLOP counter);
-3. ResNet-18 at 224 x 224, one evaluation of the objective as the engine runs it, in the
+3. L-BFGS on its own (a quadratic objective that costs next to nothing, with the history of
+   100 pairs full, as it is for most of an attack): ``torch.optim.LBFGS`` on one problem and
+   :class:`~dlg_helpers.attack.batched_optim.BatchedLBFGS` on K, per iteration. What the
+   optimiser alone costs per attack-iteration bounds what batching can gain however fast the
+   objective gets;
+4. ResNet-18 at 224 x 224, one evaluation of the objective as the engine runs it, in the
    default memory format and in channels-last, on one thread and on all cores.
 
     python benchmarks/throughput.py                # about 10 minutes on 2 cores
@@ -20,17 +25,20 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 
 import torch
 
 from dlg_helpers.analysis.costs import flops_per_evaluation
 from dlg_helpers.attack.batched import BatchedAttack
+from dlg_helpers.attack.batched_optim import BatchedLBFGS
 from dlg_helpers.attack.config import AttackConfig
-from dlg_helpers.attack.engine import Attack
+from dlg_helpers.attack.engine import Attack, AttackDivergedWarning
 from dlg_helpers.client.models import build_model
 from dlg_helpers.client.victim import Victim, victim
 
 REPORT_STEPS = 300
+LENET_UNKNOWNS = 3 * 32 * 32 + 100  # DLG's variables on LeNet at 32 x 32: pixels and label logits
 
 
 def matmul_rate(threads: int, side: int = 2048, repeats: int = 5) -> float:
@@ -79,6 +87,53 @@ def lenet_rows(ks: list[int], steps: int, solo_runs: int) -> list[tuple[str, flo
     return rows
 
 
+def lbfgs_alone(ks: list[int], dim: int = LENET_UNKNOWNS, steps: int = 8,
+                timed_from: int = 5) -> list[tuple[str, float]]:
+    """(label, seconds per problem-iteration) of L-BFGS alone, one problem and K at once.
+
+    The objective is a fixed quadratic (eigenvalues spread from 10^-3 to 1, so that 20
+    iterations per step neither converge nor stop early); the report's settings (lr 1, 20
+    iterations per step, history 100); timed over the steps after ``timed_from``, by which the
+    history is full.
+    """
+    curvature = torch.logspace(-3, 0, dim)
+    start = torch.randn(max(ks), dim, generator=torch.Generator().manual_seed(0))
+    rows = []
+
+    point = start[0].clone().requires_grad_(True)
+    solo = torch.optim.LBFGS([point], lr=1.0, max_iter=20, history_size=100)
+    counted = [0]
+
+    def closure() -> torch.Tensor:
+        counted[0] += 1
+        solo.zero_grad()
+        value = 0.5 * (curvature * point * point).sum()
+        value.backward()
+        return value
+
+    for step in range(steps):
+        if step == timed_from:
+            clock, counted[0] = time.perf_counter(), 0
+        solo.step(closure)
+    rows.append(("torch.optim.LBFGS, one", (time.perf_counter() - clock) / counted[0]))
+
+    for k in ks:
+        batched = BatchedLBFGS(k, dim, lr=1.0, max_iter=20, history_size=100)
+        points, counted[0] = start[:k].clone(), 0
+
+        def evaluate(which: torch.Tensor, at: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            counted[0] += len(which)
+            return 0.5 * (curvature * at * at).sum(1), curvature * at
+
+        everyone = torch.arange(k)
+        for step in range(steps):
+            if step == timed_from:
+                clock, counted[0] = time.perf_counter(), 0
+            batched.step(everyone, points, evaluate)
+        rows.append((f"BatchedLBFGS, K = {k}", (time.perf_counter() - clock) / counted[0]))
+    return rows
+
+
 def resnet_seconds(channels_last: bool, threads: int, repeats: int = 3) -> float:
     """Seconds per evaluation of DLG's objective on ResNet-18 at 224 x 224 (batch 1)."""
     torch.set_num_threads(threads)
@@ -111,6 +166,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--no-resnet", action="store_true", help="skip the ResNet-18 rows")
     args = parser.parse_args()
+    # Every attack here runs a few steps with no early stop, so some diverge; that is expected.
+    warnings.filterwarnings("ignore", category=AttackDivergedWarning)
     cores = args.threads
     print(f"float32 matrix multiply: {matmul_rate(1):.0f} GFLOP/s on 1 thread, "
           f"{matmul_rate(cores):.0f} GFLOP/s on {cores}")
@@ -118,15 +175,22 @@ def main() -> None:
 
     torch.set_num_threads(cores)
     lenet_flops = flops_per_evaluation("lenet", 1, 32)
-    print(f"\nLeNet 32x32, DLG ({lenet_flops / 1e9:.4f} GFLOP per evaluation), {cores} threads, "
+    print(f"\nLeNet 32x32, DLG ({lenet_flops / 1e9:.4f} GFLOP per evaluation), {cores} thread(s), "
           f"{args.steps} steps per attack")
     print(f"{'':24} {'attacks/min':>12} {'x solo':>7} {'GFLOP/s':>8} {'of matmul':>10}")
     rows = lenet_rows(sorted(args.ks), args.steps, args.solo_runs)
-    solo = rows[0][1]
+    solo, solo_evaluation = rows[0][1], rows[0][2]
     for label, per_step, per_evaluation in rows:
         rate = lenet_flops / per_evaluation / 1e9
         print(f"{label:24} {60 / (per_step * REPORT_STEPS):12.1f} {solo / per_step:7.1f} "
               f"{rate:8.1f} {rate / ceiling:10.1%}")
+
+    print(f"\nL-BFGS alone ({LENET_UNKNOWNS} variables, history 100 full), {cores} thread(s)")
+    print(f"{'':24} {'ms/iteration':>12} {'ceiling':>8}")
+    for label, seconds in lbfgs_alone(sorted(args.ks)):
+        print(f"{label:24} {seconds * 1e3:12.3f} {solo_evaluation / seconds:7.1f}x")
+    print("(ceiling: the fastest solo attack's time per evaluation over the optimiser's alone, "
+          "the most batching can gain with an objective that costs nothing)")
 
     if args.no_resnet:
         return

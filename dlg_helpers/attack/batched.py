@@ -35,6 +35,7 @@ from torch.func import functional_call, grad, grad_and_value, vmap
 from tqdm import tqdm
 
 from ..client.gradients import classification_loss
+from ..devices import keep_freed_memory
 from ..client.models import Normalisation
 from ..client.victim import Victim
 from ..analysis.observer import GroundTruth
@@ -119,6 +120,7 @@ class BatchedAttack:
         reason = self.refusal(model, config)
         if reason is not None:
             raise ValueError(reason)
+        keep_freed_memory()  # the batch's large temporaries reuse freed pages
         updates = [victim.share() for victim in victims]
         shapes = {update.input_shape for update in updates}
         if len(shapes) > 1:

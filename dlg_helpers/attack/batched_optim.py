@@ -99,9 +99,13 @@ class BatchedLBFGS:
     def _times(self, history: torch.Tensor, rows: torch.Tensor,
                vectors: torch.Tensor) -> torch.Tensor:
         """Each row's history slots dotted with its vector: shape (len(rows), history)."""
+        # Written as a row vector times the history's transpose rather than the history times a
+        # column: the same products, but torch's CPU bmm runs this shape at the speed of reading
+        # the history and the other about seven times slower (K = 32, LeNet's 3,172 unknowns).
         if self._few(rows):
-            return torch.bmm(history[rows], vectors.unsqueeze(2)).squeeze(2)
-        return torch.bmm(history, self._spread(rows, vectors).unsqueeze(2)).squeeze(2)[rows]
+            return torch.bmm(vectors.unsqueeze(1), history[rows].transpose(1, 2)).squeeze(1)
+        spread = self._spread(rows, vectors).unsqueeze(1)
+        return torch.bmm(spread, history.transpose(1, 2)).squeeze(1)[rows]
 
     def _combine(self, history: torch.Tensor, rows: torch.Tensor,
                  weights: torch.Tensor) -> torch.Tensor:
@@ -166,7 +170,7 @@ class BatchedLBFGS:
         coefficient = torch.linalg.solve_triangular(lower, (alpha - rho * y_r)[..., None],
                                                     upper=False).squeeze(2)
         self.s_dot_grad[rows] = s_dot_grad
-        y_dot_dir = y_r + torch.bmm(products.transpose(1, 2), coefficient[..., None]).squeeze(2)
+        y_dot_dir = y_r + torch.bmm(coefficient[:, None, :], products).squeeze(1)
         self.y_dot_dir[rows] = in_ring(y_dot_dir)
         return r + self._combine(self.steps_s, rows, in_ring(coefficient))
 
