@@ -12,10 +12,9 @@ import torch
 
 __all__ = ["pick_device", "keep_freed_memory"]
 
-# glibc's mallopt parameters (malloc.h): above M_MMAP_THRESHOLD a block gets its own mapping,
-# and free memory above M_TRIM_THRESHOLD at the heap's top goes back to the system.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_LARGEST_HEAP_BLOCK = 32 * 2**20  # glibc's ceiling for M_MMAP_THRESHOLD on 64-bit systems
+# glibc's mallopt parameters (malloc.h): free memory above M_TRIM_THRESHOLD at the heap's top
+# goes back to the system, and up to M_MMAP_MAX blocks at a time get a mapping of their own.
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
 _KEPT_FREE = 2**30
 
 
@@ -38,11 +37,12 @@ def keep_freed_memory() -> bool:
     """Let this process reuse the memory of large freed tensors instead of returning it.
 
     A batched attack makes dozens of temporaries of several MB per evaluation (each attack's
-    parameter-sized gradient, times K). glibc gives every block above a threshold its own
-    mapping and unmaps it when freed, so each new temporary is faulted in page by page again:
-    on this project's machines that took about a seventh of a LeNet evaluation at K = 32.
-    Raising the thresholds (blocks up to 32 MB from the heap, up to 1 GB of free heap kept)
-    keeps those pages. Numbers are unchanged; the process may hold more memory it has freed.
+    parameter-sized gradient, times K). glibc gives every block above a threshold (at most
+    32 MB) its own mapping and unmaps it when freed, so each new temporary is faulted in page by
+    page again: on this project's machines that took about a seventh of a LeNet evaluation at
+    32 x 32 and K = 32, and nearly half at 64 x 64. Here every block comes from the heap, and up
+    to 1 GB of it is kept when freed. Numbers are unchanged; the process may hold on to memory
+    it has freed.
 
     Returns:
         True when the setting was made (Linux with glibc), False elsewhere (nothing changes).
@@ -54,5 +54,4 @@ def keep_freed_memory() -> bool:
         mallopt = libc.mallopt
     except (OSError, AttributeError):  # musl and other C libraries have no mallopt
         return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, _LARGEST_HEAP_BLOCK)
-                and mallopt(_M_TRIM_THRESHOLD, _KEPT_FREE))
+    return bool(mallopt(_M_MMAP_MAX, 0) and mallopt(_M_TRIM_THRESHOLD, _KEPT_FREE))
