@@ -6,9 +6,11 @@ Everything is measured side by side in this one run, so machine load affects all
 2. LeNet at 32 x 32, DLG in the report's setting: attacks run one at a time with the engine
    (:class:`~dlg_helpers.attack.engine.Attack`), then K at once with the batched engine
    (:class:`~dlg_helpers.attack.batched.BatchedAttack`), each for the same few steps with no
-   early stop, so that every row does the same work per attack. Attacks per minute are for
-   whole attacks of the report's 300 steps, from the measured time per attack-step; GFLOP/s
-   per evaluation counts the objective's operations (PyTorch's FLOP counter);
+   early stop, so that every row does the same work per attack, each on one thread (how a
+   sweep runs, a shard per core) and on all. Attacks per minute are for whole attacks of the
+   report's 300 steps, from the measured time per attack-step, against the fastest solo row
+   and against the solo row on as many threads; GFLOP/s per evaluation counts the objective's
+   operations (PyTorch's FLOP counter);
 3. L-BFGS on its own (a quadratic objective that costs next to nothing, with the history of
    100 pairs full, as it is for most of an attack): ``torch.optim.LBFGS`` on one problem and
    :class:`~dlg_helpers.attack.batched_optim.BatchedLBFGS` on K, per iteration. What the
@@ -17,7 +19,7 @@ Everything is measured side by side in this one run, so machine load affects all
 4. ResNet-18 at 224 x 224, one evaluation of the objective as the engine runs it, in the
    default memory format and in channels-last, on one thread and on all cores.
 
-    python benchmarks/throughput.py                # about 10 minutes on 2 cores
+    python benchmarks/throughput.py                # about 15 minutes on 2 cores
     python benchmarks/throughput.py --ks 8 32 --steps 4 --no-resnet
 """
 
@@ -59,32 +61,33 @@ def lenet_clients(count: int) -> list[Victim]:
     return [Victim(model, c.pixels, c.labels, c.normalisation) for c in clients]
 
 
-def lenet_rows(ks: list[int], steps: int, solo_runs: int) -> list[tuple[str, float, float]]:
-    """(label, seconds per attack-step, seconds per evaluation) for solo and each K."""
+def lenet_rows(ks: list[int], steps: int, solo_runs: int
+               ) -> list[tuple[str, int, float, float]]:
+    """(label, threads, seconds per attack-step, seconds per evaluation) for attacks one at a
+    time and for each K, each on one thread and on all (the fastest solo row first)."""
     config = AttackConfig(steps=steps, match_ratio=0, patience=0, restarts=0,
                           snapshot_every=0, progress=False)
     clients = lenet_clients(max(ks + [solo_runs]))
-    rows = []
+    solo, batched = [], []
     threads = torch.get_num_threads()
-    # One attack at a time is fastest on one thread (its operations are too small to share),
-    # so it is measured on one thread and on all, and the faster is the baseline.
-    for solo_threads in sorted({1, threads}):
-        torch.set_num_threads(solo_threads)
+    # Both engines are measured on one thread (how a sweep runs: one shard per core) and on all
+    # (one job taking the machine); the fastest way to run attacks one at a time is the baseline.
+    for count in sorted({1, threads}):
+        torch.set_num_threads(count)
         start, evaluations = time.perf_counter(), 0
         for client in clients[:solo_runs]:
             evaluations += Attack.against(client, config).run().evaluations
         elapsed = time.perf_counter() - start
-        rows.append((f"one at a time, {solo_threads} thr", elapsed / (solo_runs * steps),
+        solo.append((f"one at a time, {count} thr", count, elapsed / (solo_runs * steps),
                      elapsed / evaluations))
+        for k in ks:
+            start = time.perf_counter()
+            results = BatchedAttack(clients[:k], config).run()
+            elapsed = time.perf_counter() - start
+            batched.append((f"batched, K = {k}, {count} thr", count, elapsed / (k * steps),
+                            elapsed / sum(r.evaluations for r in results)))
     torch.set_num_threads(threads)
-    rows.sort(key=lambda row: row[1])  # the faster solo row first: the baseline
-    for k in ks:
-        start = time.perf_counter()
-        results = BatchedAttack(clients[:k], config).run()
-        elapsed = time.perf_counter() - start
-        rows.append((f"batched, K = {k}, {threads} thr", elapsed / (k * steps),
-                     elapsed / sum(r.evaluations for r in results)))
-    return rows
+    return sorted(solo, key=lambda row: row[2]) + batched
 
 
 def lbfgs_alone(ks: list[int], dim: int = LENET_UNKNOWNS, steps: int = 8,
@@ -169,21 +172,25 @@ def main() -> None:
     # Every attack here runs a few steps with no early stop, so some diverge; that is expected.
     warnings.filterwarnings("ignore", category=AttackDivergedWarning)
     cores = args.threads
-    print(f"float32 matrix multiply: {matmul_rate(1):.0f} GFLOP/s on 1 thread, "
-          f"{matmul_rate(cores):.0f} GFLOP/s on {cores}")
-    ceiling = matmul_rate(cores)
+    ceilings = {count: matmul_rate(count) for count in sorted({1, cores})}
+    print("float32 matrix multiply: " + ", ".join(
+        f"{rate:.0f} GFLOP/s on {count} thread(s)" for count, rate in ceilings.items()))
 
     torch.set_num_threads(cores)
     lenet_flops = flops_per_evaluation("lenet", 1, 32)
-    print(f"\nLeNet 32x32, DLG ({lenet_flops / 1e9:.4f} GFLOP per evaluation), {cores} thread(s), "
+    print(f"\nLeNet 32x32, DLG ({lenet_flops / 1e9:.4f} GFLOP per evaluation), "
           f"{args.steps} steps per attack")
-    print(f"{'':24} {'attacks/min':>12} {'x solo':>7} {'GFLOP/s':>8} {'of matmul':>10}")
     rows = lenet_rows(sorted(args.ks), args.steps, args.solo_runs)
-    solo, solo_evaluation = rows[0][1], rows[0][2]
-    for label, per_step, per_evaluation in rows:
+    print(f"{'':24} {'attacks/min':>12} {'x solo':>7} {'x solo, same threads':>21} "
+          f"{'GFLOP/s':>8} {'of matmul':>10}")
+    fastest, solo_evaluation = rows[0][2], rows[0][3]
+    solo_by_threads = {count: per_step for label, count, per_step, _ in rows
+                       if label.startswith("one at a time")}
+    for label, count, per_step, per_evaluation in rows:
         rate = lenet_flops / per_evaluation / 1e9
-        print(f"{label:24} {60 / (per_step * REPORT_STEPS):12.1f} {solo / per_step:7.1f} "
-              f"{rate:8.1f} {rate / ceiling:10.1%}")
+        print(f"{label:24} {60 / (per_step * REPORT_STEPS):12.1f} {fastest / per_step:7.1f} "
+              f"{solo_by_threads[count] / per_step:21.1f} {rate:8.1f} "
+              f"{rate / ceilings[count]:10.1%}")
 
     print(f"\nL-BFGS alone ({LENET_UNKNOWNS} variables, history 100 full), {cores} thread(s)")
     print(f"{'':24} {'ms/iteration':>12} {'ceiling':>8}")
@@ -202,7 +209,7 @@ def main() -> None:
             seconds = resnet_seconds(channels_last, threads)
             rate = resnet_flops / seconds / 1e9
             label = f"{'channels-last' if channels_last else 'default layout'}, {threads} thread(s)"
-            print(f"{label:34} {seconds:8.2f} {rate:8.1f} {rate / matmul_rate(threads):10.1%}")
+            print(f"{label:34} {seconds:8.2f} {rate:8.1f} {rate / ceilings[threads]:10.1%}")
 
 
 if __name__ == "__main__":

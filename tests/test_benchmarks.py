@@ -21,9 +21,9 @@ def throughput():
 def test_the_lenet_rows_time_solo_and_batched_attacks(throughput) -> None:
     rows = throughput.lenet_rows([2], steps=1, solo_runs=1)
     labels = [label for label, *_ in rows]
-    assert any(label.startswith("one at a time") for label in labels)
-    assert labels[-1].startswith("batched, K = 2")
-    assert all(per_step > 0 and per_evaluation > 0 for _, per_step, per_evaluation in rows)
+    assert labels[0].startswith("one at a time")  # the baseline comes first
+    assert any(label.startswith("batched, K = 2, 1 thr") for label in labels)
+    assert all(per_step > 0 and per_evaluation > 0 for *_, per_step, per_evaluation in rows)
 
 
 def test_lbfgs_alone_times_torchs_and_the_batched_optimiser_with_a_full_history(
