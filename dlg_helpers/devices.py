@@ -39,7 +39,7 @@ def keep_freed_memory() -> bool:
     A batched attack makes dozens of temporaries of several MB per evaluation (each attack's
     parameter-sized gradient, times K). glibc gives every block above a threshold (at most
     32 MB) its own mapping and unmaps it when freed, so each new temporary is faulted in page by
-    page again: on this project's machines that took about a seventh of a LeNet evaluation at
+    page again: on this project's machines that took about a third of a LeNet evaluation at
     32 x 32 and K = 32, and nearly half at 64 x 64. Here every block comes from the heap, and up
     to 1 GB of it is kept when freed. Numbers are unchanged; the process may hold on to memory
     it has freed.
