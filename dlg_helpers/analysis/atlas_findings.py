@@ -328,22 +328,26 @@ def endings_findings(tables: Mapping[str, Any], attack: str = "dlg") -> dict[str
     return found
 
 
-def protection_findings(tables: Mapping[str, Any], attack: str = "dlg") -> dict[str, str]:
-    """``protection_summary``: what a larger batch and a higher resolution did against
-    ``attack``, from the verdicts of :func:`atlas_claims`, in one sentence."""
-    outcomes: dict[str, list[str]] = {}
-    for measured, factor, claim in _factor_claims(tables):
-        if measured != attack:
-            continue
+def protection_findings(tables: Mapping[str, Any]) -> dict[str, str]:
+    """``protection_summary``: what a larger batch and a higher resolution did against each
+    attack measured, from the verdicts of :func:`atlas_claims`, in one sentence (attacks with
+    the same outcomes named together)."""
+    outcomes: dict[str, dict[str, list[str]]] = {}
+    for attack, factor, claim in _factor_claims(tables):
         outcome = ("protected the course's LeNet" if claim.verdict.startswith(HOLDS) else
                    "lowered the rate without preventing leakage"
-                   if "lowers the rate" in claim.verdict else "did not protect it measurably")
-        outcomes.setdefault(outcome, []).append(_CAUSES[factor][1])
-    if not outcomes:
+                   if "lowers the rate" in claim.verdict else "made no measurable difference")
+        outcomes.setdefault(attack, {}).setdefault(outcome, []).append(_CAUSES[factor][1])
+    by_outcomes: dict[str, list[str]] = {}
+    for attack, found in outcomes.items():
+        said = "; ".join(f"{_joined(causes)} {'both ' if len(causes) > 1 else ''}{outcome}"
+                         for outcome, causes in found.items())
+        by_outcomes.setdefault(said, []).append(attack_entry(attack).display)
+    if not by_outcomes:
         return {}
-    said = [f"{_joined(causes)} {'both ' if len(causes) > 1 else ''}{outcome}"
-            for outcome, causes in outcomes.items()]
-    return {"protection_summary": f"Against {attack_entry(attack).display}, " + "; ".join(said)}
+    sentence = "; ".join(f"against {_joined(attacks)}, {said}"
+                         for said, attacks in by_outcomes.items())
+    return {"protection_summary": sentence[0].upper() + sentence[1:]}
 
 
 _CAUSES = {"batch": (REPORT_FUTURE_BATCH, "a larger batch"),

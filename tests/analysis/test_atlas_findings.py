@@ -85,12 +85,22 @@ def test_the_protection_summary_follows_the_claims():
     tables = {"dlg-base": _table(1.0), "dlg-resolution-64": _table(0.05),
               "dlg-batch-8": _table(0.96, batch=1)}
     summary = findings.protection_findings(tables)["protection_summary"]
-    assert summary.startswith("Against DLG, a larger batch did not protect it measurably")
+    assert summary.startswith("Against DLG, a larger batch made no measurable difference")
     assert summary.endswith("a higher resolution protected the course's LeNet")
     tables["dlg-batch-8"] = _table(0.0, batch=1)
     assert findings.protection_findings(tables)["protection_summary"] == (
         "Against DLG, a larger batch and a higher resolution both protected the course's LeNet")
     assert findings.protection_findings({"dlg-base": _table(1.0)}) == {}
+
+
+def test_the_protection_summary_names_attacks_with_the_same_outcomes_together():
+    tables = {f"{attack}-{level}": _table(share) for attack in ("dlg", "idlg")
+              for level, share in (("base", 1.0), ("resolution-64", 0.0))}
+    tables.update({"inverting-gradients-base": _table(0.9),
+                   "inverting-gradients-resolution-64": _table(0.8)})
+    assert findings.protection_findings(tables)["protection_summary"] == (
+        "Against DLG and iDLG, a higher resolution protected the course's LeNet; against "
+        "inverting gradients, a higher resolution made no measurable difference")
 
 
 def test_the_endings_say_whether_the_budget_stopped_the_failed_attacks():
