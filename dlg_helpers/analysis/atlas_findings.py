@@ -259,37 +259,67 @@ def budget_rows(tables: Mapping[str, Any], model: str = "lenet") -> list[dict[st
     return sorted(settings.values(), key=lambda row: -row["ratio"])
 
 
+def _with_prior() -> set[str]:
+    """The display names of the atlas's attacks that add an image prior to the matching."""
+    return {attack_entry(a).display for a in ATLAS_ATTACKS if attack_entry(a).config().tv_weight}
+
+
 def budget_findings(rows: list[dict[str, Any]]) -> dict[str, str]:
-    """Whether the count of equations against unknowns orders the rates: ``budget_verdict``
-    says where the share leaked to the best attack measured falls below half, in terms of the
-    ratio; ``below_one``, how many images each attack identified where the ratio is below 1."""
+    """Whether the count of equations against unknowns orders the rates.
+
+    The count is about the gradient alone, so it is judged on the attacks that use nothing
+    else (no image prior): ``budget_verdict`` says where the share leaked to the best of them
+    falls below half, in terms of the ratio; ``prior_verdict``, whether an attack with a prior
+    still leaked more than half where the ratio is below 1; ``below_one``, how many images each
+    attack identified there.
+    """
     if len(rows) < 2:
         return {}
-    best = [(row["ratio"], max(rate["rate"] for rate in row["rates"].values())) for row in rows]
+    prior = _with_prior()
+    blind = sorted({name for row in rows for name in row["rates"]} - prior)
+    best = [(row["ratio"], max(row["rates"][name]["rate"] for name in blind
+                               if name in row["rates"]))
+            for row in rows if set(row["rates"]) & set(blind)]
+    if not best:
+        return {}
     leaking = [ratio for ratio, rate in best if rate >= 0.5]
     resisting = [ratio for ratio, rate in best if rate < 0.5]
+    who = f"for {_joined(blind)}, which use the gradient alone"
     if not resisting:
-        verdict = (f"more than half the images leaked at every setting measured, down to a "
-                   f"ratio of {min(leaking):.2f}")
+        verdict = (f"{who}, more than half the images leaked at every setting measured, down "
+                   f"to a ratio of {min(leaking):.2f}")
     elif not leaking:
-        verdict = "fewer than half the images leaked at every setting measured"
+        verdict = f"{who}, fewer than half the images leaked at every setting measured"
     elif min(leaking) > max(resisting):
-        verdict = (f"the ratio orders the outcomes: more than half the images leaked wherever "
-                   f"it was {min(leaking):.2f} or more, fewer than half (to every attack "
-                   f"measured) wherever it was {max(resisting):.2f} or less")
+        verdict = (f"{who}, the ratio orders the outcomes: more than half the images leaked "
+                   f"wherever it was {min(leaking):.2f} or more, fewer than half wherever it was "
+                   f"{max(resisting):.2f} or less")
     else:
-        verdict = (f"the ratio alone does not order the outcomes: fewer than half leaked at a "
-                   f"ratio of {max(resisting):.2f}, more than half at {min(leaking):.2f}")
-    below = {}
+        verdict = (f"{who}, the ratio alone does not order the outcomes: fewer than half "
+                   f"leaked at a ratio of {max(resisting):.2f}, more than half at "
+                   f"{min(leaking):.2f}")
+    said = {"budget_verdict": verdict}
+    below: dict[str, tuple[int, int]] = {}
+    beaten: dict[str, list[str]] = {}
     for row in rows:
         if row["ratio"] < 1:
             for attack, rate in row["rates"].items():
                 found, total = below.get(attack, (0, 0))
                 below[attack] = (found + rate["identified"], total + rate["images"])
-    said = {"budget_verdict": verdict}
+                if attack in prior and rate["rate"] >= 0.5:
+                    beaten.setdefault(attack, []).append(
+                        f"{rate['identified']:,} of {rate['images']:,} images where the ratio "
+                        f"was {row['ratio']:.2f} ({row['label']})")
     if below:
         said["below_one"] = _joined([f"{attack} identified {found:,} of {total:,} images"
                                      for attack, (found, total) in below.items()])
+    with_prior = sorted(prior & set(below))
+    if with_prior:
+        said["prior_verdict"] = "; ".join(
+            f"{_sentence_start(name)}, with its prior, still identified {_joined(beaten[name])}"
+            if name in beaten else
+            f"{_sentence_start(name)}, with its prior, identified fewer than half the images "
+            "wherever the ratio was below 1" for name in with_prior)
     return said
 
 
@@ -315,7 +345,8 @@ def endings_findings(tables: Mapping[str, Any], attack: str = "dlg") -> dict[str
     config = attack_entry(attack).config()
     n = len(failed)
     found = {"failed_endings": (
-        f"of the {n} attacks on the larger batches and images that leaked no image, "
+        f"of {config.name}'s {n} attacks on the larger batches and images that leaked no "
+        "image, "
         f"{counts.get('plateaued', 0)} came to rest with the gradient distance below "
         f"{config.restart_ratio:g} times its start (a batch that fits the gradient but is not "
         f"the private one), {counts.get('stalled', 0)} stalled further from a match "

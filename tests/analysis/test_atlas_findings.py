@@ -44,21 +44,39 @@ def test_dlgs_labels_are_set_against_the_papers_figures():
     assert "ig_base" not in above  # a table not stored has no sentence
 
 
+def _budget_rows(*settings):
+    """Budget rows from (ratio, {attack: share leaked}) pairs, 100 images each."""
+    return [{"ratio": ratio, "label": f"setting {ratio}",
+             "rates": {name: {"rate": rate, "identified": round(100 * rate), "images": 100}
+                       for name, rate in shares.items()}}
+            for ratio, shares in settings]
+
+
 def test_the_budget_verdict_says_whether_the_ratio_orders_the_outcomes():
     def rows(*pairs):
-        def share(rate):
-            return {"rate": rate, "identified": round(100 * rate), "images": 100}
-
-        return [{"ratio": ratio, "rates": {"DLG": share(rate), "iDLG": share(rate / 2)}}
-                for ratio, rate in pairs]
+        return _budget_rows(*[(ratio, {"DLG": rate, "iDLG": rate / 2}) for ratio, rate in pairs])
 
     ordered = findings.budget_findings(rows((3.0, 0.9), (1.5, 0.7), (0.9, 0.1)))
-    assert "orders the outcomes" in ordered["budget_verdict"]
+    assert ordered["budget_verdict"].startswith(
+        "for DLG and iDLG, which use the gradient alone, the ratio orders the outcomes")
     assert "below_one" not in findings.budget_findings(rows((3.0, 0.9), (1.5, 0.7)))
     assert "1.50 or more" in ordered["budget_verdict"]
     mixed = findings.budget_findings(rows((3.0, 0.2), (1.5, 0.7)))
     assert "does not order" in mixed["budget_verdict"]
     assert findings.budget_findings(rows((3.0, 0.9))) == {}
+
+
+def test_an_attack_with_a_prior_is_judged_apart_from_the_count():
+    rows = _budget_rows((3.0, {"DLG": 0.95, "inverting gradients": 0.8}),
+                        (0.9, {"DLG": 0.01, "inverting gradients": 0.68}))
+    found = findings.budget_findings(rows)
+    assert "the ratio orders the outcomes" in found["budget_verdict"]  # the prior is set apart
+    assert found["prior_verdict"] == ("Inverting gradients, with its prior, still identified 68 "
+                                      "of 100 images where the ratio was 0.90 (setting 0.9)")
+    assert found["below_one"] == ("DLG identified 1 of 100 images and inverting gradients "
+                                  "identified 68 of 100 images")
+    rows[1]["rates"]["inverting gradients"].update(rate=0.2, identified=20)
+    assert "fewer than half" in findings.budget_findings(rows)["prior_verdict"]
 
 
 def test_the_claims_judge_the_largest_level_against_the_baseline():
@@ -106,7 +124,7 @@ def test_the_protection_summary_names_attacks_with_the_same_outcomes_together():
 def test_the_endings_say_whether_the_budget_stopped_the_failed_attacks():
     tables = {"dlg-base": _table(1.0), "dlg-batch-2": _table(0.0, batch=2, status="plateaued")}
     found = findings.endings_findings(tables)
-    assert found["failed_endings"].startswith("of the 100 attacks")
+    assert found["failed_endings"].startswith("of DLG's 100 attacks")
     assert "100 came to rest" in found["failed_endings"]
     assert found["endings_verdict"].startswith("The budget is not what stopped them")
     tables["dlg-batch-2"] = _table(0.0, batch=2, status="budget")
