@@ -269,9 +269,9 @@ def budget_findings(rows: list[dict[str, Any]]) -> dict[str, str]:
 
     The count is about the gradient alone, so it is judged on the attacks that use nothing
     else (no image prior): ``budget_verdict`` says where the share leaked to the best of them
-    falls below half, in terms of the ratio; ``prior_verdict``, whether an attack with a prior
-    still leaked more than half where the ratio is below 1; ``below_one``, how many images each
-    attack identified there.
+    falls below half, in terms of the ratio; ``prior_verdict``, the most an attack with a prior
+    identified at one setting where the ratio is below 1; ``below_one``, how many images each
+    attack identified there in all.
     """
     if len(rows) < 2:
         return {}
@@ -300,26 +300,23 @@ def budget_findings(rows: list[dict[str, Any]]) -> dict[str, str]:
                    f"{min(leaking):.2f}")
     said = {"budget_verdict": verdict}
     below: dict[str, tuple[int, int]] = {}
-    beaten: dict[str, list[str]] = {}
+    best_below: dict[str, tuple[float, str]] = {}  # a prior attack's highest rate below 1
     for row in rows:
         if row["ratio"] < 1:
             for attack, rate in row["rates"].items():
                 found, total = below.get(attack, (0, 0))
                 below[attack] = (found + rate["identified"], total + rate["images"])
-                if attack in prior and rate["rate"] >= 0.5:
-                    beaten.setdefault(attack, []).append(
+                if attack in prior and rate["rate"] >= best_below.get(attack, (-1.0, ""))[0]:
+                    best_below[attack] = (rate["rate"], (
                         f"{rate['identified']:,} of {rate['images']:,} images where the ratio "
-                        f"was {row['ratio']:.2f} ({row['label']})")
+                        f"was {row['ratio']:.2f} ({row['label']})"))
     if below:
         said["below_one"] = _joined([f"{attack} identified {found:,} of {total:,} images"
                                      for attack, (found, total) in below.items()])
-    with_prior = sorted(prior & set(below))
-    if with_prior:
+    if best_below:
         said["prior_verdict"] = "; ".join(
-            f"{_sentence_start(name)}, with its prior, still identified {_joined(beaten[name])}"
-            if name in beaten else
-            f"{_sentence_start(name)}, with its prior, identified fewer than half the images "
-            "wherever the ratio was below 1" for name in with_prior)
+            f"{_sentence_start(name)}, with its prior, identified as many as {text}"
+            for name, (_, text) in sorted(best_below.items()))
     return said
 
 

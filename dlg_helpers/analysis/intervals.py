@@ -39,7 +39,11 @@ def wilson(successes: int, trials: int, z: float = _Z) -> tuple[float, float]:
     centre = (rate + z * z / (2 * trials)) / (1 + z * z / trials)
     half = z / (1 + z * z / trials) * math.sqrt(rate * (1 - rate) / trials
                                                 + z * z / (4 * trials * trials))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # At 0 (or all) successes the bound is exactly the rate; computed, it can miss by a rounding
+    # error (3e-18 for 0 of 100) and fall on the wrong side of it.
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == trials else min(1.0, centre + half)
+    return low, high
 
 
 @dataclass(frozen=True)

@@ -71,12 +71,12 @@ def test_an_attack_with_a_prior_is_judged_apart_from_the_count():
                         (0.9, {"DLG": 0.01, "inverting gradients": 0.68}))
     found = findings.budget_findings(rows)
     assert "the ratio orders the outcomes" in found["budget_verdict"]  # the prior is set apart
-    assert found["prior_verdict"] == ("Inverting gradients, with its prior, still identified 68 "
-                                      "of 100 images where the ratio was 0.90 (setting 0.9)")
+    assert found["prior_verdict"] == ("Inverting gradients, with its prior, identified as many "
+                                      "as 68 of 100 images where the ratio was 0.90 (setting 0.9)")
     assert found["below_one"] == ("DLG identified 1 of 100 images and inverting gradients "
                                   "identified 68 of 100 images")
-    rows[1]["rates"]["inverting gradients"].update(rate=0.2, identified=20)
-    assert "fewer than half" in findings.budget_findings(rows)["prior_verdict"]
+    rows.append(_budget_rows((0.5, {"DLG": 0.0, "inverting gradients": 0.1}))[0])
+    assert "68 of 100" in findings.budget_findings(rows)["prior_verdict"]  # its best setting
 
 
 def test_the_claims_judge_the_largest_level_against_the_baseline():
@@ -198,8 +198,8 @@ def test_the_count_table_has_a_row_per_setting_with_each_attacks_rate():
 
 def test_what_each_attack_identified_below_a_ratio_of_one_is_counted():
     rate = {"identified": 3, "images": 50, "rate": 0.06}
-    rows = [{"ratio": 2.0, "rates": {"DLG": {**rate, "rate": 0.9}}},
-            {"ratio": 0.9, "rates": {"DLG": rate, "inverting gradients": rate}},
-            {"ratio": 0.5, "rates": {"DLG": rate}}]
+    rows = [{"ratio": 2.0, "label": "a", "rates": {"DLG": {**rate, "rate": 0.9}}},
+            {"ratio": 0.9, "label": "b", "rates": {"DLG": rate, "inverting gradients": rate}},
+            {"ratio": 0.5, "label": "c", "rates": {"DLG": rate}}]
     assert findings.budget_findings(rows)["below_one"] == (
         "DLG identified 6 of 100 images and inverting gradients identified 3 of 50 images")

@@ -44,6 +44,14 @@ def test_wilson_intervals_behave_at_the_ends():
     assert intervals.rate_text(4, 5) == "4 of 5 runs (80 %, 95 % CI 38–96 %)"
 
 
+def test_a_wilson_interval_always_holds_its_rate():
+    # Computed naively, 0 of 100 gave a lower end of 3e-18, above the rate (a negative error bar).
+    for trials in (7, 100, 1000):
+        for successes in range(trials + 1):
+            low, high = intervals.wilson(successes, trials)
+            assert low <= successes / trials <= high
+
+
 def test_median_intervals_reach_95_percent_only_with_six_values_or_more():
     one = intervals.median_interval([0.4])
     assert one.low is None and intervals.median_text([0.4]) == "0.40 (one run)"
