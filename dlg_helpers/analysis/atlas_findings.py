@@ -27,8 +27,8 @@ from .verdicts import (DOES_NOT_HOLD, HOLDS, PREVENTED_SHARE, Claim, factor_prev
 __all__ = ["TAGS", "IDLG_PAPER_LABEL_ACCURACY", "REPORT_CONVERGENCE", "REPORT_LABELS",
            "REPORT_FUTURE_BATCH", "REPORT_FUTURE_RESOLUTION", "settings_findings",
            "base_findings", "restart_findings", "resistance_findings", "level_text",
-           "factor_findings", "budget_rows", "budget_findings", "endings_findings",
-           "protection_findings", "atlas_claims"]
+           "factor_findings", "seed_findings", "budget_rows", "budget_findings",
+           "endings_findings", "protection_findings", "atlas_claims"]
 
 TAGS = {"dlg": "dlg", "idlg": "idlg", "inverting-gradients": "ig"}
 """Each attack's short name in glue keys (``dlg_base``, ``ig_labels``, ...)."""
@@ -200,6 +200,40 @@ def factor_findings(tables: Mapping[str, Any]) -> dict[str, str]:
             found[f"{factor}_by_attack"] = ". ".join(said)
     found["factor_scope"] = _scope(measured)
     return found
+
+
+def seed_findings(tables: Mapping[str, Any]) -> dict[str, str]:
+    """``seed_spread``: whether the seeds of a factor level agree.
+
+    A sweep's seed sets both the network's weights and the attack's random start, so a level's
+    attacks share a few networks and starting points, and its interval (:func:`level_rates`)
+    counts attacks as independent draws, not seeds. This counts the levels of every attack and
+    factor at which two seeds' shares of images leaked lie apart (their 95 % Wilson intervals
+    over images do not overlap) and names the widest gap.
+    """
+    apart, levels, widest = 0, 0, None
+    for factor in FACTORS:
+        for attack in ATLAS_ATTACKS:
+            for label, frame in labelled_levels(dict(tables), attack, factor):
+                counts = [(int(rows["identified"].sum()), int(rows["batch"].sum()), seed)
+                          for seed, rows in frame.groupby("seed")]
+                if len(counts) < 2:
+                    continue
+                levels += 1
+                bounds = [wilson(found, total) for found, total, _ in counts]
+                apart += max(low for low, _ in bounds) > min(high for _, high in bounds)
+                shares = sorted(counts, key=lambda c: c[0] / c[1])
+                gap = shares[-1][0] / shares[-1][1] - shares[0][0] / shares[0][1]
+                if widest is None or gap > widest[0]:
+                    widest = (gap, attack, label, shares[-1], shares[0])
+    if widest is None:
+        return {}
+    _, attack, label, high, low = widest
+    return {"seed_spread": (
+        f"at {apart} of the {levels} levels measured the two seeds' shares lie apart (their "
+        f"95 % Wilson intervals do not overlap); the widest gap is "
+        f"{attack_entry(attack).display} at {label}, where {high[0]} of {high[1]} images leaked "
+        f"under seed {high[2]} and {low[0]} of {low[1]} under seed {low[2]}")}
 
 
 _FACTOR_NAMES = {"batch": "the batch size", "training": "training", "resolution": "the image side",

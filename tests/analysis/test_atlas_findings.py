@@ -121,6 +121,17 @@ def test_the_protection_summary_names_attacks_with_the_same_outcomes_together():
         "inverting gradients, a higher resolution made no measurable difference")
 
 
+def test_the_seed_spread_counts_levels_whose_seeds_disagree_and_names_the_widest():
+    agreeing = {"dlg-base": _table(1.0), "dlg-resolution-64": _table(0.5)}
+    found = findings.seed_findings(agreeing)["seed_spread"]
+    assert found.startswith("at 0 of the 2 levels measured")
+    split = pd.concat([_table(0.9, seeds=(0,)), _table(0.1, seeds=(1,))])
+    found = findings.seed_findings({**agreeing, "dlg-resolution-64": split})["seed_spread"]
+    assert found.startswith("at 1 of the 2 levels measured")
+    assert found.endswith("where 45 of 50 images leaked under seed 0 and 5 of 50 under seed 1")
+    assert findings.seed_findings({"dlg-base": _table(1.0)}) == {}
+
+
 def test_the_endings_say_whether_the_budget_stopped_the_failed_attacks():
     tables = {"dlg-base": _table(1.0), "dlg-batch-2": _table(0.0, batch=2, status="plateaued")}
     found = findings.endings_findings(tables)
