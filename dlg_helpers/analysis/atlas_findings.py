@@ -209,12 +209,19 @@ def seed_findings(tables: Mapping[str, Any]) -> dict[str, str]:
     attacks share a few networks and starting points, and its interval (:func:`level_rates`)
     counts attacks as independent draws, not seeds. This counts the levels of every attack and
     factor at which two seeds' shares of images leaked lie apart (their 95 % Wilson intervals
-    over images do not overlap) and names the widest gap.
+    over images do not overlap), a baseline that several factors share once, and names the
+    widest gap.
     """
     apart, levels, widest = 0, 0, None
+    baselines: set[tuple[str, frozenset[Any]]] = set()  # shared by factors: each counts once
     for factor in FACTORS:
         for attack in ATLAS_ATTACKS:
             for label, frame in labelled_levels(dict(tables), attack, factor):
+                if label == level_label(factor, FACTORS[factor]):
+                    baseline = (attack, frozenset(frame.index))  # rows of the base table
+                    if baseline in baselines:
+                        continue
+                    baselines.add(baseline)
                 counts = [(int(rows["identified"].sum()), int(rows["batch"].sum()), seed)
                           for seed, rows in frame.groupby("seed")]
                 if len(counts) < 2:

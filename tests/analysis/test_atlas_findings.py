@@ -130,6 +130,9 @@ def test_the_seed_spread_counts_levels_whose_seeds_disagree_and_names_the_widest
     assert found.startswith("at 1 of the 2 levels measured")
     assert found.endswith("where 45 of 50 images leaked under seed 0 and 5 of 50 under seed 1")
     assert findings.seed_findings({"dlg-base": _table(1.0)}) == {}
+    # the defences' baseline is the same rows of the base table as the resolution's: once
+    shared = {**agreeing, "dlg-defences": _table(0.5, defence="gaussian:0.01")}
+    assert findings.seed_findings(shared)["seed_spread"].startswith("at 0 of the 3 levels")
 
 
 def test_the_endings_say_whether_the_budget_stopped_the_failed_attacks():
