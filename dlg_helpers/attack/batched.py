@@ -35,10 +35,10 @@ from torch.func import functional_call, grad, grad_and_value, vmap
 from tqdm import tqdm
 
 from ..client.gradients import classification_loss
-from ..devices import keep_freed_memory
 from ..client.models import Normalisation
 from ..client.victim import Victim
 from ..analysis.observer import GroundTruth
+from ..devices import keep_freed_memory
 from .batched_optim import BatchedAdam, BatchedLBFGS
 from .config import AttackConfig, Status
 from .engine import (AttackDivergedWarning, attack_finished, attempt_seed, learning_rate,
