@@ -74,10 +74,11 @@ def outcome_row() -> Callable[..., dict]:
         family, strength = describe_defence(defence)
         quality = {"mse": 1 - likeness, "psnr": 10 * likeness, "ssim": likeness, "r2": likeness,
                    "corrected_ssim": likeness}
-        leaks = likeness >= dlg.criteria.RECOGNISED_LIKENESS
+        leaks = dlg.criteria.leaks(likeness, 1, 0.0)  # a photograph's look-alike is far
         return {"attack": attack, "defence": defence, "family": family, "strength": strength,
                 "image": image, **quality, **{f"best_{k}": v for k, v in quality.items()},
-                "likeness": likeness, "rank": 1, "batch": 1, "identified": int(leaks),
+                "likeness": likeness, "rank": 1, "lookalike": 0.0, "batch": 1,
+                "identified": int(leaks),
                 "leaks": leaks, "aligned_mse": 1 - likeness, "label_true": [0],
                 "label_correct": label, "labels_recovered": int(label), "threshold": 1e-3,
                 "reconstructed": False, "first_step_below": None, "steps": 10,

@@ -2,7 +2,8 @@
 images resist.
 
 Every rate is the share of attacks that leak by the course's one definition
-(:func:`~dlg_helpers.analysis.criteria.leaks`, already in the table's ``leaks`` column), with its
+(:func:`~dlg_helpers.analysis.criteria.leaks`, derived from the table's scores when it is read:
+its ``leaks`` column), with its
 Wilson interval over attacks. The attacks on one image under several weight seeds are not
 independent draws (an image that resists tends to resist under every seed), so the base case
 also gets an interval from a bootstrap over images, which keeps each image's attacks together.

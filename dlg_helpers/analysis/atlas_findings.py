@@ -18,7 +18,7 @@ from ..runs.atlas import (ATLAS_ATTACKS, BASE_IMAGES, BASE_SEEDS, FACTOR_IMAGES,
 from ..runs.sweep import SHARD_SIZE
 from .atlas import (RESISTANCE_GROUPS, gradient_budget, image_bootstrap, level_rates, rates,
                     resistance_profile)
-from .criteria import RECOGNISED_LIKENESS
+from .criteria import LEAK_FLOOR
 from .gallery import gallery_size
 from .intervals import median_text, rate_text, share_text, wilson
 from .verdicts import (DOES_NOT_HOLD, HOLDS, PREVENTED_SHARE, Claim, factor_prevents,
@@ -50,7 +50,7 @@ _PAPER_DLG_LABELS = (min(IDLG_PAPER_LABEL_ACCURACY["DLG"].values()),
 def settings_findings() -> dict[str, str]:
     """The settings the chapter's prose names, from the one place that decides each: the
     atlas's plan (images and seeds), the attacks' presets (steps, starts), the definition of a
-    leak (gallery, likeness threshold), the sweep's shards and LeNet's convolutions."""
+    leak (gallery, the least likeness that counts), the sweep's shards and LeNet's convolutions."""
     dlg, ig = attack_entry("dlg").config(), attack_entry("inverting-gradients").config()
     lenet = gradient_budget("lenet", get_spec("lenet").image_size)
     return {"base_images": f"{BASE_IMAGES:,}", "base_seeds": str(len(BASE_SEEDS)),
@@ -60,7 +60,7 @@ def settings_findings() -> dict[str, str]:
             "dlg_steps": f"{dlg.steps:,}", "dlg_restart_count": str(dlg.restarts),
             "ig_steps": f"{ig.steps:,}", "ig_trials": str(ig.trials),
             "gallery_size": f"{gallery_size():,}",
-            "likeness_threshold": f"{RECOGNISED_LIKENESS:g}",
+            "leak_floor": f"{LEAK_FLOOR:g}",
             "shard_size": str(SHARD_SIZE), "conv_weights": f"{lenet['features']:,}",
             "paper_dlg_labels": _paper_dlg_labels(),
             "prevented_share": f"{100 * PREVENTED_SHARE:.0f} %"}

@@ -1,6 +1,6 @@
 """Where "leaks" begins: every stored reconstruction judged in the gallery, the ladder of
-pictures that calibrates :data:`~dlg_helpers.analysis.criteria.RECOGNISED_LIKENESS`, and the
-counts that show what the threshold changes."""
+pictures that shows what a likeness looks like, and the counts that show what the decision
+(:func:`~dlg_helpers.analysis.criteria.leaks`) changes."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ..runs.record import RECORD_FILE, load_result
-from .criteria import RECOGNISED_LIKENESS, leaks
-from .gallery import identify
+from .criteria import leak_threshold, leaks
+from .gallery import gallery_scores
 from .metrics import match_batch
 
 __all__ = ["judged_images", "ladder", "calibration_counts"]
@@ -19,18 +19,20 @@ __all__ = ["judged_images", "ladder", "calibration_counts"]
 def judged_images(results_dir: str | Path) -> list[dict[str, Any]]:
     """Every private image of every stored run under ``results_dir``: its run (``model/folder``),
     ``model`` and ``image`` name, its place in the batch, its reconstruction and truth
-    (1, 3, H, W), its ``likeness`` and gallery ``rank``
-    (:func:`~dlg_helpers.analysis.gallery.identify`), and whether it ``leaks``."""
+    (1, 3, H, W), its gallery scores ``likeness``, ``rank`` and ``lookalike``
+    (:func:`~dlg_helpers.analysis.gallery.gallery_scores`), and whether it ``leaks``."""
     judged = []
     for record in sorted(Path(results_dir).glob(f"*/*/{RECORD_FILE}")):
         result = load_result(record.parent)
         matched = match_batch(result.reconstruction, result.truth)
-        for i, (likeness, rank) in enumerate(identify(matched, result.truth)):
+        for i, score in enumerate(gallery_scores(matched, result.truth)):
             run = f"{record.parent.parent.name}/{record.parent.name}"
             judged.append({"run": run, "index": i, "model": record.parent.parent.name,
                            "image": _image_name(run, i),
                            "reconstruction": matched[i:i + 1], "truth": result.truth[i:i + 1],
-                           "likeness": likeness, "rank": rank, "leaks": leaks(likeness, rank)})
+                           "likeness": score.likeness, "rank": score.rank,
+                           "lookalike": score.lookalike,
+                           "leaks": leaks(score.likeness, score.rank, score.lookalike)})
     return judged
 
 
@@ -63,11 +65,11 @@ def ladder(judged: Sequence[dict[str, Any]], rungs: Sequence[float],
     return chosen
 
 
-def calibration_counts(judged: Sequence[dict[str, Any]],
-                       threshold: float = RECOGNISED_LIKENESS) -> dict[str, int]:
+def calibration_counts(judged: Sequence[dict[str, Any]]) -> dict[str, int]:
     """How many private images the stored runs hold, how many rank first in the gallery, and
-    how many of those reach ``threshold`` (leak) or fall short of it."""
+    how many of those reach their threshold (:func:`~dlg_helpers.analysis.criteria.leak_threshold`,
+    they leak) or fall short of it."""
     first = [j for j in judged if j["rank"] == 1]
-    return {"images": len(judged), "ranked_first": len(first),
-            "leak": sum(j["likeness"] >= threshold for j in first),
-            "short": sum(j["likeness"] < threshold for j in first)}
+    reached = [j["likeness"] >= leak_threshold(j["lookalike"]) for j in first]
+    return {"images": len(judged), "ranked_first": len(first), "leak": sum(reached),
+            "short": len(first) - sum(reached)}

@@ -6,24 +6,26 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
 from ..attack.trace import AttackResult
 
-__all__ = ["RECONSTRUCTED_MSE", "RECOGNISED_LIKENESS", "STILL_FALLING", "FALLING_WINDOW",
-           "ABOUT", "about_steps", "reconstructed", "leaks", "fall", "still_falling",
-           "halving_steps", "diverged", "threshold_text"]
+__all__ = ["RECONSTRUCTED_MSE", "LEAK_FLOOR", "LOOKALIKE_MARGIN", "STILL_FALLING",
+           "FALLING_WINDOW", "ABOUT", "about_steps", "reconstructed", "leak_threshold", "leaks",
+           "judge_table", "fall", "still_falling", "halving_steps", "diverged",
+           "threshold_text"]
 
 RECONSTRUCTED_MSE = 1e-3
 """An image counts as reconstructed when its MSE to the private image is below this (the
 report's measure, pixels in [0, 1]): about 30 dB PSNR, a picture indistinguishable by eye."""
 
-RECOGNISED_LIKENESS = 0.7
-"""A reconstruction *leaks* its private image when it identifies it: of the gallery's 680
-candidates (:mod:`~dlg_helpers.analysis.gallery`) the private image is the one most like it
-(rank 1), and their likeness (the correlation of their colour-standardised 16-pixel thumbnails)
-is at least this. Calibrated on the stored runs (chapter 6 shows the ladder): from about 0.75 the
-picture is plain to the eye; below about 0.65 it is noise, even where it still ranks first by a
-hair's breadth (a faint shared layout, which no person would call a picture)."""
+LEAK_FLOOR = 0.66
+"""The least likeness that ever counts as a leak (see :func:`leaks`)."""
+
+LOOKALIKE_MARGIN = 0.0
+"""How much more like its private image a reconstruction must be than the private image's own
+look-alike is (see :func:`leaks`)."""
+
 
 STILL_FALLING = 0.01
 """A run was still improving when its measure fell by more than this fraction over the last
@@ -48,10 +50,51 @@ def reconstructed(mse: float, threshold: float = RECONSTRUCTED_MSE) -> bool:
     return mse < threshold
 
 
-def leaks(likeness: float, rank: int, threshold: float = RECOGNISED_LIKENESS) -> bool:
-    """Whether a reconstruction with this ``likeness`` to its private image, which ranks
-    ``rank`` in the gallery, leaks it (:data:`RECOGNISED_LIKENESS`)."""
-    return rank == 1 and likeness >= threshold
+def leak_threshold(lookalike: float) -> float:
+    """The likeness a reconstruction must reach to leak a private image whose nearest other
+    picture in the gallery has correlation ``lookalike`` with it (:func:`leaks`)."""
+    return max(LEAK_FLOOR, lookalike + LOOKALIKE_MARGIN)
+
+
+def leaks(likeness: float, rank: int, lookalike: float) -> bool:
+    """Whether a reconstruction leaks its private image: the course's one definition.
+
+    Its private image must be the gallery's candidate most like it (``rank`` 1, of 680
+    offline pictures, :mod:`~dlg_helpers.analysis.gallery`), and its ``likeness`` to it must
+    reach :func:`leak_threshold`: at least :data:`LEAK_FLOOR`, and at least the ``lookalike``
+    (the private image's correlation with its own most similar other picture) plus
+    :data:`LOOKALIKE_MARGIN`. A reconstruction no closer to a digit than another digit of the
+    same shape is would not tell a person which digit it was; a photograph, unlike its
+    neighbours, is told apart at a lower likeness. Both numbers were chosen on half of the
+    labelled set of people's judgements and checked on the other half
+    (:mod:`~dlg_helpers.analysis.judgements`; chapter 6).
+    """
+    return rank == 1 and likeness >= leak_threshold(lookalike)
+
+
+def judge_table(frame: Any) -> Any:
+    """A stored table with its verdicts derived from its scores, by :func:`leaks`: a table keeps
+    scores, never verdicts, so a new criterion judges every stored table anew.
+
+    A table of attacks (its ``image_likeness``, ``image_rank`` and ``image_lookalike`` lists
+    one entry per private image) gains ``identified`` (images that leak) and ``leaks`` (any
+    does); a table of images (``likeness``, ``rank``, ``lookalike`` per row) gains ``leaks``.
+
+    Raises:
+        KeyError: for a table without those scores, naming what it lacks.
+    """
+    if "image_likeness" in frame:
+        identified = [sum(leaks(float(x), int(r), float(b)) for x, r, b in zip(*scores))
+                      for scores in zip(frame["image_likeness"], frame["image_rank"],
+                                        frame["image_lookalike"])]
+        return frame.assign(identified=identified, leaks=[n > 0 for n in identified])
+    missing = [c for c in ("likeness", "rank", "lookalike") if c not in frame]
+    if missing:
+        raise KeyError(f"the table has no {', '.join(missing)} column: it was stored before the "
+                       "course kept scores instead of verdicts; make it again with the command "
+                       "that made it")
+    return frame.assign(leaks=[leaks(float(x), int(r), float(b)) for x, r, b in
+                               zip(frame["likeness"], frame["rank"], frame["lookalike"])])
 
 
 def fall(result: AttackResult, step: int | None = None, window: int = FALLING_WINDOW,

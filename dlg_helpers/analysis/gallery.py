@@ -16,6 +16,7 @@ counts only distinct pictures.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import torch
@@ -24,7 +25,8 @@ import torch.nn.functional as F
 from ..client.images import DIGITS, LFW_FACES, to_tensor
 from ..client.pool import PHOTOS, crops
 
-__all__ = ["THUMBNAIL", "NEAR_COPY", "gallery_size", "identify", "thumbnail"]
+__all__ = ["THUMBNAIL", "NEAR_COPY", "GalleryScore", "gallery_size", "gallery_scores",
+           "lookalikes", "thumbnail"]
 
 THUMBNAIL = 16
 """Side of the thumbnails compared, in pixels."""
@@ -73,11 +75,28 @@ def _correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return a @ b.T / a.shape[1]
 
 
-def identify(reconstruction: torch.Tensor, truth: torch.Tensor) -> list[tuple[float, int]]:
-    """For each image of a (B, 3, H, W) batch: its *likeness* (the correlation of the
-    reconstruction's thumbnail with the private image's, 1 for a copy, about 0 unrelated) and
-    the private image's *rank* among the gallery's candidates and the batch's other private
-    images by that similarity (1: it is the most similar, identified; a tie counts against it).
+@dataclass(frozen=True)
+class GalleryScore:
+    """How one reconstruction fares in its private image's gallery.
+
+    Attributes:
+        likeness: the correlation of its thumbnail with the private image's (1 for a copy,
+            about 0 unrelated).
+        rank: where the private image comes among the gallery's candidates and the batch's other
+            private images by that correlation (1: first; a tie counts against it).
+        lookalike: the private image's own correlation with the most similar other candidate:
+            how alike its kind of picture is (about 0.9 for a digit, whose gallery holds other
+            digits drawn the same way; about 0.5 for a photograph). A property of the private
+            image alone, not of the reconstruction.
+    """
+
+    likeness: float
+    rank: int
+    lookalike: float
+
+
+def gallery_scores(reconstruction: torch.Tensor, truth: torch.Tensor) -> list[GalleryScore]:
+    """Each image of a (B, 3, H, W) batch scored in the gallery (:class:`GalleryScore`).
 
     Reconstruction ``i`` is compared with ``truth[i]``: pair them first
     (:func:`~dlg_helpers.analysis.metrics.match_batch`).
@@ -87,11 +106,19 @@ def identify(reconstruction: torch.Tensor, truth: torch.Tensor) -> list[tuple[fl
                          f"{tuple(reconstruction.shape)} and {tuple(truth.shape)}; pair each "
                          "reconstruction with its private image first")
     found, private, gallery = thumbnail(reconstruction), thumbnail(truth), _candidates()
-    judged = []
+    scores = []
     for i in range(len(truth)):
-        others = gallery[_correlation(private[i:i + 1], gallery)[0] <= NEAR_COPY]
+        similar = _correlation(private[i:i + 1], gallery)[0]
+        others = gallery[similar <= NEAR_COPY]
         crowd = torch.cat([others, private[torch.arange(len(truth)) != i]])
         likeness = float(_correlation(found[i:i + 1], private[i:i + 1]))
         rank = 1 + int((_correlation(found[i:i + 1], crowd)[0] >= likeness).sum())
-        judged.append((likeness, rank))
-    return judged
+        scores.append(GalleryScore(likeness, rank, float(similar[similar <= NEAR_COPY].max())))
+    return scores
+
+
+def lookalikes(truth: torch.Tensor) -> list[float]:
+    """:attr:`GalleryScore.lookalike` of each private image of a (B, 3, H, W) batch, from the
+    images alone."""
+    similar = _correlation(thumbnail(truth), _candidates())
+    return [float(row[row <= NEAR_COPY].max()) for row in similar]

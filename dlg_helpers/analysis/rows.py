@@ -9,7 +9,7 @@ import torch
 from ..attack.trace import AttackResult
 from ..client.models import Normalisation
 from .criteria import RECONSTRUCTED_MSE, diverged, leaks, reconstructed
-from .gallery import identify
+from .gallery import gallery_scores
 from .metrics import image_metrics, match_batch
 
 __all__ = ["image_rows", "input_mse", "result_row"]
@@ -18,14 +18,16 @@ __all__ = ["image_rows", "input_mse", "result_row"]
 def image_rows(reconstruction: torch.Tensor, truth: torch.Tensor) -> list[dict[str, Any]]:
     """Each private image of a batch judged on its own: its reconstruction (paired by
     :func:`~dlg_helpers.analysis.metrics.match_batch`) scored by
-    :func:`~dlg_helpers.analysis.metrics.image_metrics`, plus its ``likeness`` and gallery
-    ``rank`` (:func:`~dlg_helpers.analysis.gallery.identify`) and whether it ``leaks``
-    (:func:`~dlg_helpers.analysis.criteria.leaks`)."""
+    :func:`~dlg_helpers.analysis.metrics.image_metrics`, plus its gallery scores ``likeness``,
+    ``rank`` and ``lookalike`` (:func:`~dlg_helpers.analysis.gallery.gallery_scores`) and
+    whether it ``leaks`` (:func:`~dlg_helpers.analysis.criteria.leaks`, decided on those)."""
     matched = match_batch(reconstruction, truth)
     rows = []
-    for i, (likeness, rank) in enumerate(identify(matched, truth)):
-        rows.append({**image_metrics(matched[i:i + 1], truth[i:i + 1]), "likeness": likeness,
-                     "rank": rank, "leaks": leaks(likeness, rank)})
+    for i, score in enumerate(gallery_scores(matched, truth)):
+        rows.append({**image_metrics(matched[i:i + 1], truth[i:i + 1]),
+                     "likeness": score.likeness, "rank": score.rank,
+                     "lookalike": score.lookalike,
+                     "leaks": leaks(score.likeness, score.rank, score.lookalike)})
     return rows
 
 
@@ -46,8 +48,10 @@ def result_row(result: AttackResult, threshold: float = RECONSTRUCTED_MSE,
     ``corrected_psnr`` and ``corrected_ssim`` are the batch's (its mean); ``likeness`` and
     ``rank`` and the ``best_*`` scores are its best-recovered image's, the one most like its
     private image (:func:`image_rows`): what a batch hides is judged by the image that comes back
-    best. ``batch`` is the number of private images, ``identified`` counts those that leak,
-    ``leaks`` says whether any does: the course's one definition of leakage. ``reconstructed``
+    best. ``image_likeness``, ``image_rank`` and ``image_lookalike`` keep every image's gallery
+    scores, in the batch's order (what a stored table keeps). ``batch`` is the number of private
+    images, ``identified`` counts those that leak, ``leaks`` says whether any does, both decided
+    by the course's one definition of leakage (:func:`~dlg_helpers.analysis.criteria.leaks`). ``reconstructed``
     and ``first_step_below`` are judged against ``threshold`` (the report's MSE), which the row
     carries. Given the model's
     ``normalisation``, ``input_mse`` is the MSE in the model's input units (:func:`input_mse`).
@@ -61,6 +65,9 @@ def result_row(result: AttackResult, threshold: float = RECONSTRUCTED_MSE,
         **{f"best_{key}": best[key] for key in ("mse", "psnr", "ssim", "r2", "corrected_ssim")},
         "likeness": best["likeness"],
         "rank": best["rank"],
+        "lookalike": best["lookalike"],
+        **{f"image_{key}": [image[key] for image in images]
+           for key in ("likeness", "rank", "lookalike")},
         "batch": len(images),
         "identified": identified,
         "leaks": identified > 0,

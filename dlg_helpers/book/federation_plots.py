@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from ..analysis.atlas import rates
-from ..analysis.criteria import RECOGNISED_LIKENESS
+from ..analysis.criteria import LEAK_FLOOR
 from ..federation.experiments import MULTI_STEP, SINGLE_STEP
 from .plotting import _styled
 
@@ -36,7 +36,7 @@ def plot_fedavg(frame: Any) -> Figure:
                             yerr=[[c - g["likeness_low"] for c, g in zip(centres, groups)],
                                   [g["likeness_high"] - c for c, g in zip(centres, groups)]],
                             fmt=f"{marker}-", capsize=3, label=attack)
-            ax.axhline(RECOGNISED_LIKENESS, linestyle="--", linewidth=1, color="grey")
+            ax.axhline(LEAK_FLOOR, linestyle="--", linewidth=1, color="grey")  # below: nothing leaks
             ax.set_xticks(range(len(epochs)), [str(e) for e in epochs])
             ax.set_xlabel("local epochs")
             ax.set_title(f"local batch {batch}", fontsize=10)

@@ -68,13 +68,14 @@ def secure_table(frame: Any) -> Markdown:
     return markdown_table(rows, {
         "clients": ("clients N", str), "seen": ("the server sees", str),
         "leaked": ("images leaked", str), "likeness": ("median likeness", str),
-        "labels": ("labels read", str), "error": ("aggregate's error", str)})
+        "labels": ("labels read", str), "error": ("aggregate's squared relative error", str)})
 
 
 def quantisation_rows(frame: Any) -> list[dict[str, Any]]:
     """Two-client SecAgg+ aggregates by ``max_weight``: the first two draws of the clients
     part (``max_weight`` 1) and the quantisation part, each with its leak count and its
-    aggregate's median relative squared error."""
+    aggregate's median squared relative error (the squared norm of the difference over the
+    exact gradient's squared norm)."""
     pairs = frame[(frame["clients"] == 2) & (frame["draw"] < 2)]
     found = []
     for max_weight, members in sorted(pairs.groupby("max_weight")):
@@ -93,7 +94,7 @@ def quantisation_table(frame: Any, rounding_step: Any) -> Markdown:
         "error": fmt_sci(row["error"]), "leaked": _leaked(row),
         "likeness": likeness_cell(row)} for row in quantisation_rows(frame)], {
         "max_weight": ("max_weight", str), "step": ("rounding step (weight units)", str),
-        "error": ("aggregate's error", str), "leaked": ("images leaked", str),
+        "error": ("aggregate's squared relative error", str), "leaked": ("images leaked", str),
         "likeness": ("median likeness", str)})
 
 

@@ -19,7 +19,7 @@ from IPython.display import HTML
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..analysis.criteria import RECOGNISED_LIKENESS, RECONSTRUCTED_MSE
+from ..analysis.criteria import LEAK_FLOOR, RECONSTRUCTED_MSE
 from ..analysis.metrics import match_batch
 from ..attack.registry import OPTIMISER_NAMES
 from ..attack.trace import AttackResult, StepRecord
@@ -73,8 +73,12 @@ def _to_display(image: torch.Tensor):
 
 
 def show_image(ax: Axes, image: torch.Tensor, title: str = "") -> None:
-    """Draw one [0, 1] image of shape (3, H, W) or (1, 3, H, W), clipped, without axes."""
-    ax.imshow(_to_display(image), interpolation="nearest")
+    """Draw one [0, 1] image of shape (3, H, W) or (1, 3, H, W), clipped, without axes.
+
+    Antialiased: a large image drawn small is filtered before it is sampled (nearest-neighbour
+    sampling makes two identical snapshots of a 224-pixel image look different from frame to
+    frame); a small image drawn large keeps its pixels sharp."""
+    ax.imshow(_to_display(image), interpolation="antialiased")
     ax.set_title(title, fontsize=9)
     ax.set_axis_off()
 
@@ -207,7 +211,7 @@ def animate_evolution(result: AttackResult,
         try:
             fig, (left, right) = plt.subplots(1, 2, figsize=(2 * size, size + 0.4))
             show_image(right, result.truth[index:index + 1], "private image")
-            picture = left.imshow(_to_display(frames[0][1]), interpolation="nearest")
+            picture = left.imshow(_to_display(frames[0][1]), interpolation="antialiased")
             left.set_axis_off()
             title = left.set_title(frames[0][0], fontsize=9)
             fig.tight_layout()
@@ -393,7 +397,7 @@ def plot_label_gradient(bias_gradient: torch.Tensor, label: int) -> Figure:
 
 def plot_privacy_utility(medians: Sequence[Mapping[str, object]],
                          costs: Sequence[Mapping[str, object]],
-                         threshold: float | None = RECOGNISED_LIKENESS) -> Figure:
+                         threshold: float | None = LEAK_FLOOR) -> Figure:
     """Privacy against utility: one panel per attack, one line per defence family.
 
     Each point is one defence setting: across, the held-out accuracy of a model trained with
@@ -405,7 +409,7 @@ def plot_privacy_utility(medians: Sequence[Mapping[str, object]],
     Args:
         medians: rows of :func:`~dlg_helpers.analysis.protection.median_outcomes`.
         costs: rows of :func:`~dlg_helpers.analysis.prices.training_costs`.
-        threshold: draw the likeness below which no image is recognised.
+        threshold: draw the likeness below which no image leaks (None: no line).
     """
     accuracy = {row["defence"]: row["accuracy"] for row in costs}
     spread = {row["defence"]: row.get("accuracy_sd", 0.0) for row in costs}
@@ -429,7 +433,7 @@ def plot_privacy_utility(medians: Sequence[Mapping[str, object]],
                             ecolor=line.get_color(), elinewidth=0.8, alpha=0.6)
             if threshold is not None:
                 ax.axhline(threshold, color="#555555", linestyle=":", linewidth=1,
-                           label=f"likeness {threshold:g}: recognised above")
+                           label=f"likeness {threshold:g}: below it nothing leaks")
             ax.set_title(attack)
             ax.set_ylabel("median likeness")
         axes[-1][0].set_xlabel("held-out accuracy with the defence (mean of the trainings)")
@@ -442,18 +446,18 @@ def plot_privacy_utility(medians: Sequence[Mapping[str, object]],
     return fig
 
 
-def plot_likeness_ladder(examples: Sequence[tuple[str, torch.Tensor, torch.Tensor, float, int]]
-                         ) -> Figure:
+def plot_likeness_ladder(examples: Sequence[tuple[str, torch.Tensor, torch.Tensor, float, int,
+                                                 float]]) -> Figure:
     """The calibration of "leaks": reconstructions at a ladder of likeness, each under its
     private image, shown as an attacker would see them (colours standardised,
     :func:`~dlg_helpers.analysis.metrics.standardise`) and at the thumbnail scale the likeness
     compares (:data:`~dlg_helpers.analysis.gallery.THUMBNAIL` pixels a side).
 
     Args:
-        examples: (name, reconstruction, truth, likeness, rank) per rung, images (1, 3, H, W),
-            ordered from least to most alike.
+        examples: (name, reconstruction, truth, likeness, rank, lookalike) per rung, images
+            (1, 3, H, W), ordered from least to most alike.
     """
-    from ..analysis.criteria import leaks
+    from ..analysis.criteria import leak_threshold, leaks
     from ..analysis.gallery import THUMBNAIL
     from ..analysis.metrics import standardise
 
@@ -468,12 +472,13 @@ def plot_likeness_ladder(examples: Sequence[tuple[str, torch.Tensor, torch.Tenso
                                  squeeze=False)
         for ax in axes.flat:
             ax.axis("off")
-        for i, (name, found, truth, likeness, rank) in enumerate(examples):
+        for i, (name, found, truth, likeness, rank, lookalike) in enumerate(examples):
             row, column = 3 * (i // columns), i % columns
             show_image(axes[row][column], truth, name)
-            verdict = "leaks" if leaks(likeness, rank) else "does not leak"
+            verdict = "leaks" if leaks(likeness, rank, lookalike) else "does not leak"
             show_image(axes[row + 1][column], standardise(found),
-                       f"likeness {likeness:.2f}, rank {rank}")
+                       f"likeness {likeness:.2f} (needs {leak_threshold(lookalike):.2f}),"
+                       f" rank {rank}")
             show_image(axes[row + 2][column], standardise(small(found)),
                        f"thumbnail: {verdict}")
         fig.tight_layout()

@@ -42,7 +42,7 @@ from ..attack.config import AttackConfig
 from ..attack.engine import Attack
 from ..attack.objective import gradient_distance
 from ..client.models import get_spec
-from ..analysis.criteria import reconstructed
+from ..analysis.criteria import judge_table, leaks, reconstructed
 from ..analysis.observer import GroundTruth
 from ..client.gradients import shared_gradient
 from ..client.images import load_image
@@ -146,7 +146,7 @@ def _attack_rows(model: torch.nn.Module, update: Any, truth: Any, attack: Attack
                     known_labels=labels).run()
     matched = match_batch(result.reconstruction, result.truth)
     return [{**key, **extra, "image": image, "likeness": row["likeness"], "rank": row["rank"],
-             "leaks": bool(row["leaks"]), "mse": row["mse"],
+             "lookalike": row["lookalike"], "mse": row["mse"],
              "labels_right": result.labels_recovered, "evaluations": result.evaluations,
              "seconds": result.wall_seconds,
              "thumbnail": _png_text(matched[index:index + 1]) if index == 0 else None}
@@ -155,7 +155,8 @@ def _attack_rows(model: torch.nn.Module, update: Any, truth: Any, attack: Attack
 
 
 def _leaked(store: _Rows, count: int) -> str:
-    return f"{sum(r['leaks'] for r in store.rows[-count:])} of {count} leak"
+    leaked = sum(leaks(r["likeness"], r["rank"], r["lookalike"]) for r in store.rows[-count:])
+    return f"{leaked} of {count} leak"
 
 
 def _clock(start: float) -> str:
@@ -427,7 +428,8 @@ def imprint(folder: Path = FOLDER, log: Callable[[str], None] = print) -> Path:
     """Robbing the Fed through Flower under SecAgg+: a malicious server's imprint block in
     LeNet (32x32), every client one SGD step on its batch, the server reading images off the
     aggregate. One row per private image: whether a recovered image matches it exactly (MSE
-    below the report's threshold) and whether it leaks by the course's definition."""
+    below the report's threshold) and its gallery scores, from which the course's definition
+    decides whether it leaks when the table is read."""
     table = Path(folder) / "imprint.parquet"
     store, rounds, start = _Rows(table), table.with_suffix(".rounds"), time.perf_counter()
     mean, std = pool_brightness()
@@ -452,7 +454,7 @@ def imprint(folder: Path = FOLDER, log: Callable[[str], None] = print) -> Path:
             rows = image_rows(best, pixels)
             store.add({**key, "image": name, "exact": reconstructed(row["mse"]), "mse": row["mse"],
                        "likeness": row["likeness"], "rank": row["rank"],
-                       "leaks": bool(row["leaks"]),
+                       "lookalike": row["lookalike"],
                        "thumbnail": _png_text(best[i:i + 1]) if i < 8 else None}
                       for i, (name, row) in enumerate(zip(
                           [n for partition in config.partitions for n in partition], rows)))
@@ -466,7 +468,9 @@ MEASUREMENTS: dict[str, Callable[..., Path]] = {"fedavg": fedavg, "secure": secu
 
 
 def load_measurement(name: str, folder: Path = FOLDER) -> Any:
-    """The stored table ``name`` as a pandas DataFrame.
+    """The stored table ``name`` as a pandas DataFrame, whether each image ``leaks`` derived from
+    its scores by the course's one criterion
+    (:func:`~dlg_helpers.analysis.criteria.judge_table`).
 
     Raises:
         FileNotFoundError: naming the command that makes it.
@@ -477,7 +481,7 @@ def load_measurement(name: str, folder: Path = FOLDER) -> Any:
     if not table.is_file():
         raise FileNotFoundError(f"no table at {table}; make it with python -m "
                                 f"dlg_helpers.federation.experiments {name}")
-    return pd.read_parquet(table)
+    return judge_table(pd.read_parquet(table))
 
 
 def main(argv: list[str] | None = None) -> int:

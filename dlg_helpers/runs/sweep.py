@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 
+from ..analysis.criteria import judge_table
 from ..analysis.rows import result_row
 from ..attack.batched import BatchedAttack
 from ..attack.config import AttackConfig
@@ -47,10 +48,13 @@ SHARD_SIZE = 32
 THUMBNAIL_SIDE = 32  # reconstructions are stored at this side, as 8-bit PNGs
 
 TABLE_COLUMNS = ("case", "images", "sources", "seed", "trained_steps", "defence", "batch",
-                 "likeness", "rank", "leaks", "identified", "r2", "corrected_ssim", "mse",
+                 "likeness", "rank", "lookalike", "image_likeness", "image_rank",
+                 "image_lookalike", "r2", "corrected_ssim", "mse",
                  "label_correct", "labels_recovered", "status", "steps", "evaluations",
                  "restarts", "best_distance", "seconds")
-"""The columns of a sweep's table besides the sweep's own settings and the thumbnail."""
+"""The columns of a sweep's table besides the sweep's own settings and the thumbnail: scores,
+never verdicts. Whether an attack leaked is decided when the table is read (:func:`load_table`),
+by the course's one criterion, so a new criterion judges every stored table anew."""
 
 
 @dataclass(frozen=True)
@@ -278,7 +282,9 @@ def _gather(folder: Path, count: int, table: Path) -> None:
 
 
 def load_table(table: str | Path) -> Any:
-    """A stored sweep's table as a pandas DataFrame (one row per attack).
+    """A stored sweep's table as a pandas DataFrame (one row per attack), its verdicts
+    (``leaks``, ``identified``) derived from its scores by the course's one criterion
+    (:func:`~dlg_helpers.analysis.criteria.judge_table`).
 
     Raises:
         FileNotFoundError: naming the command that makes it, when it is not there.
@@ -289,4 +295,4 @@ def load_table(table: str | Path) -> Any:
     if not table.is_file():
         raise FileNotFoundError(f"no sweep table at {table}; make it with python -m dlg_helpers "
                                 "sweep ... --table " + str(table))
-    return pd.read_parquet(table)
+    return judge_table(pd.read_parquet(table))

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from dlg_helpers.analysis import calibration
-from dlg_helpers.analysis.criteria import RECOGNISED_LIKENESS
+from dlg_helpers.analysis.criteria import LEAK_FLOOR
 from dlg_helpers.analysis.rows import input_mse
 from dlg_helpers.client.models import get_spec
 
@@ -16,25 +16,25 @@ def test_every_stored_image_is_judged(stored):
     assert judged["reconstruction"].shape == judged["truth"].shape == (1, 3, 32, 32)
     # three steps from noise already rank the coffee first by its faint layout, but far below
     # the likeness of a recognisable picture: it does not leak
-    assert judged["likeness"] < RECOGNISED_LIKENESS and not judged["leaks"]
+    assert judged["likeness"] < LEAK_FLOOR and not judged["leaks"]
 
 
-def _judged(run, likeness, rank=1, image="cat", model="lenet"):
+def _judged(run, likeness, rank=1, image="cat", model="lenet", lookalike=0.5):
     return {"run": f"{model}/{run}", "index": 0, "model": model, "image": image,
-            "likeness": likeness, "rank": rank, "leaks": rank == 1 and likeness >= 0.7}
+            "likeness": likeness, "rank": rank, "lookalike": lookalike}
 
 
 def test_the_ladder_takes_ranked_first_images_near_each_rung_and_varies_them():
     judged = [_judged("a", 0.31), _judged("b", 0.69, image="cat"),
               _judged("c", 0.70, image="face-0", model="resnet18"), _judged("d", 0.9, rank=2),
-              _judged("e", 0.88, image="coffee")]
+              _judged("e", 0.88, image="coffee"), _judged("f", 0.88, image="digit-1",
+                                                           lookalike=0.95)]
     ladder = calibration.ladder(judged, [0.3, 0.7, 0.9])
     # near 0.7 both b and c qualify; c is of another model and image, so it is taken
     assert [j["run"] for j in ladder] == ["lenet/a", "resnet18/c", "lenet/e"]
-    assert calibration.calibration_counts(judged) == {"images": 5, "ranked_first": 4,
-                                                      "leak": 2, "short": 2}
-    assert calibration.calibration_counts(judged, threshold=0.3)["leak"] == 4
-    assert RECOGNISED_LIKENESS == 0.7
+    # b, c and e pass the floor; the digit f is no closer to its image than its look-alike is
+    counts = calibration.calibration_counts(judged)
+    assert counts == {"images": 6, "ranked_first": 5, "leak": 3, "short": 2}
 
 
 def test_the_input_mse_is_in_the_units_the_network_is_fed():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 import torch
 
@@ -43,7 +44,29 @@ def test_reconstructed_diverged_and_threshold_text():
     assert not criteria.diverged(_run([1.0], ("diverged", "budget")))
     assert [criteria.threshold_text(t) for t in (1e-3, 0.3, 1e-4, 0.05, 2e-5)] == [
         "1e-3", "0.3", "1e-4", "0.05", "2e-5"]
-    assert criteria.leaks(0.7, 1) and not criteria.leaks(0.69, 1) and not criteria.leaks(0.99, 2)
+
+
+
+def test_a_leak_needs_the_first_rank_and_a_likeness_above_the_floor_and_the_lookalike():
+    floor, margin = criteria.LEAK_FLOOR, criteria.LOOKALIKE_MARGIN
+    photo, digit = floor - margin - 0.2, 0.9  # a photograph's look-alike is far, a digit's close
+    assert criteria.leak_threshold(photo) == floor
+    assert criteria.leak_threshold(digit) == pytest.approx(digit + margin)
+    assert criteria.leaks(floor, 1, photo) and not criteria.leaks(floor - 0.01, 1, photo)
+    assert not criteria.leaks(0.99, 2, photo)  # something else is more like it
+    assert not criteria.leaks(digit + margin - 0.01, 1, digit)
+    assert criteria.leaks(digit + margin, 1, digit)
+
+
+def test_a_table_is_judged_from_its_scores_when_read():
+    attacks = pd.DataFrame({"image_likeness": [[0.95, 0.2], [0.3]], "image_rank": [[1, 9], [1]],
+                            "image_lookalike": [[0.5, 0.5], [0.5]]})
+    judged = criteria.judge_table(attacks)
+    assert judged["identified"].tolist() == [1, 0] and judged["leaks"].tolist() == [True, False]
+    images = pd.DataFrame({"likeness": [0.95, 0.95], "rank": [1, 1], "lookalike": [0.5, 0.97]})
+    assert criteria.judge_table(images)["leaks"].tolist() == [True, False]
+    with pytest.raises(KeyError, match="lookalike"):
+        criteria.judge_table(pd.DataFrame({"likeness": [0.9], "rank": [1]}))
 
 
 def test_a_tables_threshold_is_the_one_its_rows_were_judged_against():

@@ -15,24 +15,37 @@ def test_the_gallery_holds_hundreds_of_each_kind():
 
 def test_a_copy_is_identified_and_noise_is_not():
     cat = load_image("cat", 32).pixels
-    ((likeness, rank),) = gallery.identify(cat, cat)
-    assert likeness == pytest.approx(1.0, abs=1e-5) and rank == 1
+    (score,) = gallery.gallery_scores(cat, cat)
+    assert score.likeness == pytest.approx(1.0, abs=1e-5) and score.rank == 1
     noise = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-    ((likeness, rank),) = gallery.identify(noise, cat)
-    assert abs(likeness) < 0.3 and rank > 1
+    (score,) = gallery.gallery_scores(noise, cat)
+    assert abs(score.likeness) < 0.3 and score.rank > 1
+
+
+def test_a_digit_has_closer_lookalikes_than_a_photograph():
+    # the gallery holds 200 digits drawn alike; a crop of a photograph has few neighbours
+    digit, photo = load_image("digit-3", 32).pixels, load_image("cat", 32).pixels
+    (digit_score,) = gallery.gallery_scores(digit, digit)
+    assert digit_score.lookalike > 0.8
+    assert gallery.lookalikes(torch.cat([digit, photo])) == pytest.approx(
+        [digit_score.lookalike, gallery.gallery_scores(photo, photo)[0].lookalike])
+    assert gallery.lookalikes(photo)[0] < digit_score.lookalike - 0.1
+    # the look-alike is the private image's alone: any reconstruction gets the same
+    noise = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    assert gallery.gallery_scores(noise, digit)[0].lookalike == digit_score.lookalike
 
 
 def test_a_blurred_recoloured_copy_still_ranks_first():
     face = load_image("face-3", 64).pixels
     blurred = torch.nn.functional.avg_pool2d(face, 5, stride=1, padding=2)
     tinted = 3 * blurred * torch.tensor([1.0, 0.5, 0.2]).view(1, 3, 1, 1) + 0.4
-    ((likeness, rank),) = gallery.identify(tinted, face)
-    assert rank == 1 and likeness > 0.9
+    (score,) = gallery.gallery_scores(tinted, face)
+    assert score.rank == 1 and score.likeness > 0.9
 
 
-def test_identify_refuses_unpaired_shapes():
+def test_gallery_scores_refuse_unpaired_shapes():
     with pytest.raises(ValueError, match="pair each reconstruction"):
-        gallery.identify(torch.zeros(1, 3, 8, 8), torch.zeros(2, 3, 8, 8))
+        gallery.gallery_scores(torch.zeros(1, 3, 8, 8), torch.zeros(2, 3, 8, 8))
 
 
 def test_wilson_intervals_behave_at_the_ends():
