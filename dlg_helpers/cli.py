@@ -30,6 +30,7 @@ from .runs.run import run_attack
 from .runs.spec import in_report_setting, run_specs
 from .runs.store import load_or_run, run_many
 from .runs.atlas import ATLAS, ATLAS_FOLDER, atlas_sweep
+from .analysis.judgements import LABELS_FOLDER
 from .runs.sweep import Sweep, SweepCase, pool_sweep, run_sweep, shards_folder
 
 __all__ = ["main", "CHECKPOINT_FILE", "attack_config"]
@@ -167,6 +168,24 @@ def _parser() -> argparse.ArgumentParser:
     atlas.add_argument("--ray", action="store_true", help="run each shard as a Ray task")
     atlas.add_argument("--address", default=None, help="an existing Ray cluster's address")
     atlas.add_argument("--workers", type=int, default=2, help="CPUs of the local Ray")
+    labels = commands.add_parser(
+        "leak-labels", help="check the leak decision against people's judgements",
+        description="agreement: choose the decision on the labelled set's 'choose' half and "
+                    "report how the course's decision agrees with people on both halves, per "
+                    "source (with --answers, against your own labellers' answers); null: "
+                    "recompute the null table (reconstructions judged against images they do "
+                    "not come from, and noise); sheets: draw each item as labellers see it, "
+                    "with an answers.csv to fill in.")
+    labels.add_argument("action", nargs="?", default="agreement",
+                        choices=("agreement", "null", "sheets"))
+    labels.add_argument("--dir", type=Path, default=LABELS_FOLDER,
+                        help="the labelled set's folder")
+    labels.add_argument("--results", type=Path, default=Path("results"),
+                        help="the results folder (for null)")
+    labels.add_argument("--out", type=Path, default=Path("leak-sheets"),
+                        help="where sheets are drawn")
+    labels.add_argument("--answers", type=Path, default=None,
+                        help="a CSV of item,answer (A-D or none) from new labellers")
     listing = commands.add_parser(
         "records", help="list the stored runs (a Markdown table)",
         description="List every record under DIR/<model>/<run>/: settings, cost and outcome.")
@@ -177,6 +196,51 @@ def _parser() -> argparse.ArgumentParser:
                               "defence, the model's own image size, random weights); the others "
                               "are counted")
     return parser
+
+
+def _leak_labels(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .analysis import judgements
+    from .analysis.criteria import LEAK_FLOOR, LOOKALIKE_MARGIN, judge_table
+    from .analysis.intervals import wilson
+
+    if args.action == "null":
+        frame = judge_table(judgements.null_scores(
+            judgements.stored_reconstructions(args.results)))
+        path = args.dir / judgements.NULL_FILE
+        frame.drop(columns="leaks").to_parquet(path, index=False)
+        for (kind, source), group in frame.groupby(["kind", "source"]):
+            low, high = wilson(int(group["leaks"].sum()), len(group))
+            print(f"{kind:28} {source:6} {int(group['leaks'].sum()):4d} of {len(group):5d} "
+                  f"called leaks (95 % interval {low:.3f}-{high:.3f})")
+        print(f"-> {path}")
+        return 0
+    frame = judgements.load_labelled(args.dir)
+    if args.action == "sheets":
+        paths = judgements.write_sheets(frame, args.out)
+        print(f"{len(paths)} sheets and answers.csv -> {args.out}")
+        return 0
+    if args.answers is not None:
+        frame = judgements.with_answers(frame, pd.read_csv(args.answers, dtype=str))
+    chosen = judgements.choose_decision(frame[frame["half"] == "choose"])
+    print(f"chosen on the choose half: floor {chosen[0]:.2f}, margin {chosen[1]:+.2f}; the "
+          f"course's: floor {LEAK_FLOOR:.2f}, margin {LOOKALIKE_MARGIN:+.2f}")
+    table = judgements.agreement_table(frame)
+
+    def share(row: dict, name: str, key: str) -> str:
+        return (f"{100 * row[key]:.1f} % ({100 * row[f'{name}_low']:.0f}-"
+                f"{100 * row[f'{name}_high']:.0f})")
+
+    rows = [{**row, "agree": share(row, "agree", "agree"),
+             "false_leaks": share(row, "false", "false_leaks"),
+             "missed_leaks": share(row, "missed", "missed_leaks")}
+            for row in table.to_dict("records")]
+    print(markdown_table(rows, {
+        "half": ("half", str), "source": ("source", str), "items": ("items", str),
+        "person_leaks": ("people identify", str), "agree": ("agree (95 % interval)", str),
+        "false_leaks": ("false leaks", str), "missed_leaks": ("missed leaks", str)}).data)
+    return 0
 
 
 def _records(args: argparse.Namespace) -> int:
@@ -311,6 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _records(args)
         if args.command == "atlas":
             return _atlas(args)
+        if args.command == "leak-labels":
+            return _leak_labels(args)
         return _sweep(args) if args.command == "sweep" else _attack(args, argv)
     except (ValueError, KeyError, RuntimeError, FileNotFoundError) as error:
         message = error.args[0] if isinstance(error, KeyError) else error

@@ -30,12 +30,20 @@ import torch.nn.functional as F
 
 __all__ = ["LABELS_FOLDER", "SHEET_SIDE", "CHOICES", "NONE", "StoredReconstruction",
            "stored_reconstructions", "choose_items", "decoys", "draw_sheet", "png_tensor",
-           "truth_at_sheet_side", "person_leaks", "load_labelled", "split_halves", "Agreement",
-           "agreement", "FLOORS", "MARGINS", "choose_decision", "NULL_KINDS", "null_scores"]
+           "truth_at_sheet_side", "write_sheets", "with_answers", "person_leaks",
+           "NULL_FILE", "ANSWERS_FILE", "load_labelled", "split_halves", "Agreement",
+           "agreement", "FLOORS", "MARGINS", "decide", "choose_decision", "AGREEMENT_COLUMNS",
+           "agreement_table", "NULL_KINDS", "null_scores"]
 
 LABELS_FOLDER = Path("results") / "leak-labels"
 """Where the labelled set is stored: ``items.parquet`` (each item, its candidates in the order
 shown, the answer given) and ``README.md`` (how the labels were made)."""
+
+NULL_FILE = "null.parquet"
+"""The null table's file in :data:`LABELS_FOLDER` (:func:`null_scores`)."""
+
+ANSWERS_FILE = "answers.csv"
+"""The file :func:`write_sheets` leaves for new labellers' answers (``item,answer``)."""
 
 SHEET_SIDE = 32
 """Every picture of an item is shown at this side (enlarged on the sheet), so that a candidate's
@@ -252,6 +260,52 @@ def draw_sheet(reconstruction: torch.Tensor, candidates: Sequence[torch.Tensor],
     return sheet
 
 
+def write_sheets(frame: Any, folder: str | Path) -> list[Path]:
+    """Draw every item of the labelled set ``frame`` (:func:`load_labelled`) as its labellers
+    saw it, with its candidates in the stored order, to ``folder/<item>.png``, and an empty
+    ``folder/answers.csv`` (``item,answer``) for a new labeller to fill in with a letter or
+    ``none``; the sheets show no score and no name. Returns the sheets' paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for row in frame.itertuples():
+        candidates = [truth_at_sheet_side(name, row.side) for name in json.loads(row.shown)]
+        path = folder / f"{row.item}.png"
+        draw_sheet(png_tensor(row.png), candidates).save(path)
+        paths.append(path)
+    (folder / ANSWERS_FILE).write_text(
+        "item,answer\n" + "".join(f"{item},\n" for item in frame["item"]))
+    return paths
+
+
+def with_answers(frame: Any, answers: Any) -> Any:
+    """The labelled set ``frame`` judged by new labellers instead: ``answers`` has columns
+    ``item`` and ``answer`` (a letter of :data:`CHOICES` or :data:`NONE`; one row per item and
+    labeller), and ``person_leak`` is recomputed from them alone; items nobody answered are
+    dropped.
+
+    Raises:
+        ValueError: for an answer that is not a letter or ``none``, or an unknown item.
+    """
+    answers = answers.dropna(subset=["answer"])
+    answers = answers.assign(answer=answers["answer"].str.strip().str.upper()
+                             .replace(NONE.upper(), NONE))
+    bad = sorted(set(answers["answer"]) - {*CHOICES, NONE})
+    if bad:
+        raise ValueError(f"answers must be one of {', '.join(CHOICES)} or {NONE}, not "
+                         f"{', '.join(map(str, bad))}: fix those rows of the answers file")
+    unknown = sorted(set(answers["item"].astype(str)) - set(frame["item"].astype(str)))
+    if unknown:
+        raise ValueError(f"no item {', '.join(unknown[:5])} in the labelled set: the answers "
+                         "file must use the item names of the sheets")
+    given = answers.groupby(answers["item"].astype(str))["answer"].apply(list)
+    frame = frame[frame["item"].astype(str).isin(given.index)].copy()
+    frame["answers"] = [given[str(item)] for item in frame["item"]]
+    frame["person_leak"] = [person_leaks(list(a), json.loads(shown), image) for a, shown, image
+                            in zip(frame["answers"], frame["shown"], frame["image"])]
+    return frame
+
+
 def person_leaks(answers: Sequence[str], shown: Sequence[str], image: str) -> bool:
     """Whether people identified ``image``: most of the ``answers`` (letters of
     :data:`CHOICES` or :data:`NONE`, one per labeller) name it among the candidates ``shown``
@@ -343,24 +397,65 @@ MARGINS = tuple(round(-0.10 + 0.02 * i, 2) for i in range(11))
 """The look-alike margins :func:`choose_decision` tries (-0.10 to 0.10)."""
 
 
+def decide(frame: Any, floor: float, margin: float) -> Any:
+    """The decision of :func:`~dlg_helpers.analysis.criteria.leaks` with ``floor`` and
+    ``margin`` in place of the course's constants, for every row of ``frame`` (its
+    ``likeness``, ``rank`` and ``lookalike``), as a boolean array: how other decisions are
+    tried against the same labels."""
+    likeness = frame["likeness"].to_numpy(float)
+    lookalike = frame["lookalike"].to_numpy(float)
+    return (frame["rank"].to_numpy() == 1) & (likeness >= np.maximum(floor, lookalike + margin))
+
+
 def choose_decision(frame: Any) -> tuple[float, float]:
     """The ``(floor, margin)`` of :func:`~dlg_helpers.analysis.criteria.leaks` that agrees with
     people on most of ``frame``'s items (its ``likeness``, ``rank``, ``lookalike`` and
     ``person_leak``), trying :data:`FLOORS` and :data:`MARGINS`; of equally good ones, the
     lowest floor and margin (the decision that errs towards calling a leak)."""
-    likeness = frame["likeness"].to_numpy(float)
-    first = frame["rank"].to_numpy() == 1
-    lookalike = frame["lookalike"].to_numpy(float)
     person = frame["person_leak"].to_numpy(bool)
     best: tuple[int, float, float] | None = None
     for floor in FLOORS:
         for margin in MARGINS:
-            decided = first & (likeness >= np.maximum(floor, lookalike + margin))
-            agree = int((decided == person).sum())
+            agree = int((decide(frame, floor, margin) == person).sum())
             if best is None or agree > best[0]:
                 best = (agree, floor, margin)
     assert best is not None
     return best[1], best[2]
+
+
+AGREEMENT_COLUMNS = ("half", "source", "items", "person_leaks", "agree", "agree_low",
+                     "agree_high", "false_leaks", "false_low", "false_high", "missed_leaks",
+                     "missed_low", "missed_high")
+"""The columns of :func:`agreement_table`."""
+
+
+def agreement_table(frame: Any, decision: Sequence[bool] | None = None) -> Any:
+    """How a decision agrees with people, per half of the labelled set and per source (and
+    ``all``): one row each, with :data:`AGREEMENT_COLUMNS`. ``agree``, ``false_leaks`` and
+    ``missed_leaks`` are shares of the row's ``items`` (the error rates the course promises
+    to keep at most 5 % each), each with its 95 % Wilson interval (``*_low``, ``*_high``).
+    ``decision`` defaults to the course's (``decision_leak`` of :func:`load_labelled`)."""
+    import pandas as pd
+
+    from .intervals import wilson
+
+    decided = frame["decision_leak"] if decision is None else pd.Series(list(decision),
+                                                                         index=frame.index)
+    rows = []
+    for half in ("choose", "report"):
+        members = frame[frame["half"] == half]
+        for source in [*sorted(members["source"].unique()), "all"]:
+            group = members if source == "all" else members[members["source"] == source]
+            counts = agreement(group["person_leak"], decided[group.index])
+            row: dict[str, Any] = {"half": half, "source": source, "items": counts.items,
+                                   "person_leaks": counts.person_leaks}
+            for name, count in (("agree", counts.agree), ("false", counts.false_leaks),
+                                ("missed", counts.missed_leaks)):
+                low, high = wilson(count, counts.items)
+                key = name if name == "agree" else f"{name}_leaks"
+                row.update({key: count / counts.items, f"{name}_low": low, f"{name}_high": high})
+            rows.append(row)
+    return pd.DataFrame(rows, columns=list(AGREEMENT_COLUMNS))
 
 
 NULL_KINDS = ("another image of its kind", "noise")

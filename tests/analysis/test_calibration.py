@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from dlg_helpers.analysis import calibration
-from dlg_helpers.analysis.criteria import LEAK_FLOOR
+from dlg_helpers.analysis.criteria import LEAK_FLOOR, LOOKALIKE_MARGIN
 from dlg_helpers.analysis.rows import input_mse
 from dlg_helpers.client.models import get_spec
 
@@ -28,7 +28,7 @@ def test_the_ladder_takes_ranked_first_images_near_each_rung_and_varies_them():
     judged = [_judged("a", 0.31), _judged("b", 0.69, image="cat"),
               _judged("c", 0.70, image="face-0", model="resnet18"), _judged("d", 0.9, rank=2),
               _judged("e", 0.88, image="coffee"), _judged("f", 0.88, image="digit-1",
-                                                           lookalike=0.95)]
+                                                           lookalike=0.89 - LOOKALIKE_MARGIN)]
     ladder = calibration.ladder(judged, [0.3, 0.7, 0.9])
     # near 0.7 both b and c qualify; c is of another model and image, so it is taken
     assert [j["run"] for j in ladder] == ["lenet/a", "resnet18/c", "lenet/e"]
