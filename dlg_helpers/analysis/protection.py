@@ -29,7 +29,7 @@ from .comparison import group_summary, missing_note
 from .intervals import rate_text
 from .rows import result_row
 
-__all__ = ["NO_DEFENCE", "BATCH", "GUARANTEE", "HEURISTIC", "CHOICE", "kind_of", "split_batch",
+__all__ = ["NO_DEFENCE", "BATCH", "GUARANTEE", "HEURISTIC", "CHOICE", "MEANINGFUL_EPSILON", "kind_of", "split_batch",
            "private_batch", "describe_defence", "attack_outcomes", "median_outcomes",
            "compare_attacks",
            "stopping_settings", "protection_ranking",
@@ -43,6 +43,12 @@ BATCH = "batch"
 
 
 GUARANTEE, HEURISTIC, CHOICE = "guarantee", "heuristic", "client's choice"
+
+MEANINGFUL_EPSILON = 10.0
+"""The largest ε at which DP-SGD is ranked as a guarantee. ε bounds how much more likely any
+outcome of the training becomes when one example is added or left out, by a factor of at most
+e^ε: at ε = 1 that is 2.7, at 10 already 22,000, and beyond it the bound promises nothing a
+reader would call privacy, so a setting there is no guarantee worth ranking."""
 
 
 def kind_of(family: str) -> str:
@@ -257,7 +263,8 @@ def protection_ranking(medians: Sequence[Mapping[str, Any]],
     A setting stops an attack when none of the images it was tried on leaks
     (:func:`~dlg_helpers.analysis.criteria.leaks`); with a handful of images that is a small
     sample, and the rate's interval says how small. Settings are tried in the order they appear
-    (list each family weakest first). Families that stop every attack are ranked by the accuracy
+    (list each family weakest first); DP-SGD only at an ε of at most :data:`MEANINGFUL_EPSILON`,
+    and not at all when none of its settings is. Families that stop every attack are ranked by the accuracy
     they cost; the others follow, closest to stopping (fewest images leaked, then the lowest
     median likeness, at their strongest setting) first.
 
@@ -280,6 +287,12 @@ def protection_ranking(medians: Sequence[Mapping[str, Any]],
             families[row["family"]].append(row["defence"])
     ranking = []
     for family, settings in families.items():
+        if kind_of(family) == GUARANTEE:  # ranked only where its ε promises something
+            settings = [s for s in settings if accuracy.get(s) is not None
+                        and accuracy[s]["epsilon"] is not None
+                        and accuracy[s]["epsilon"] <= MEANINGFUL_EPSILON]
+            if not settings:
+                continue
         stopping = next((s for s in settings if _stops(worst[s])), None)
         shown = stopping if stopping is not None else settings[-1]
         cost = accuracy.get(shown)

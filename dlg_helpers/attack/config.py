@@ -11,7 +11,8 @@ from typing import Any, Literal
 from .objective import DISTANCES
 from .registry import ATTACKS, DEFAULT_ATTACK, attack_entry
 
-__all__ = ["AttackConfig", "PUBLISHED_INVERTING_GRADIENTS", "config_dict"]
+__all__ = ["AttackConfig", "PUBLISHED_INVERTING_GRADIENTS", "CIFAR10_INVERTING_GRADIENTS",
+           "CIFAR10_PUBLISHED_PSNR", "config_dict"]
 
 
 LabelMode = Literal["joint", "idlg", "known"]
@@ -45,6 +46,18 @@ preset (:meth:`AttackConfig.inverting_gradients`): the defaults of their reposit
 weight of 0.2 on the mean of the horizontal and vertical differences, which is 0.1 on their sum,
 the form of their first repository and of this course. Cosine matching, signed Adam at step 0.1
 decaying at 3/8, 5/8 and 7/8, and the box constraint are the same in both."""
+
+
+CIFAR10_INVERTING_GRADIENTS: dict[str, Any] = {"steps": 4_800, "trials": 1, "tv_weight": 0.01}
+"""Where Geiping et al.'s setting for the DLG paper's LeNet on CIFAR-10 (their paper's appendix:
+untrained "LeNet (Zhu)", 32x32) differs from the course's equal-budget preset: 4,800
+iterations from one random start and a total-variation weight of 0.01. Measured on the pool by
+``python -m dlg_helpers sweep --attack inverting-gradients --steps 4800 --trials 1
+--tv-weight 0.01 --pool 100 --table results/published/inverting-gradients-cifar10.parquet``."""
+
+CIFAR10_PUBLISHED_PSNR = (18.00, 3.33)
+"""The PSNR (dB, mean and standard deviation over the first 100 CIFAR-10 validation images)
+Geiping et al. report for that setting (their Table 1)."""
 
 
 @dataclass(frozen=True)

@@ -468,7 +468,7 @@ def plot_likeness_ladder(examples: Sequence[tuple[str, torch.Tensor, torch.Tenso
     columns = min(5, len(examples))
     rows = math.ceil(len(examples) / columns)
     with _styled():
-        fig, axes = plt.subplots(3 * rows, columns, figsize=(2.0 * columns, 6.6 * rows),
+        fig, axes = plt.subplots(3 * rows, columns, figsize=(2.0 * columns, 7.0 * rows),
                                  squeeze=False)
         for ax in axes.flat:
             ax.axis("off")
@@ -477,8 +477,8 @@ def plot_likeness_ladder(examples: Sequence[tuple[str, torch.Tensor, torch.Tenso
             show_image(axes[row][column], truth, name)
             verdict = "leaks" if leaks(likeness, rank, lookalike) else "does not leak"
             show_image(axes[row + 1][column], standardise(found),
-                       f"likeness {likeness:.2f} (needs {leak_threshold(lookalike):.2f}),"
-                       f" rank {rank}")
+                       f"likeness {likeness:.2f}, rank {rank}\n"
+                       f"needs {leak_threshold(lookalike):.2f}")
             show_image(axes[row + 2][column], standardise(small(found)),
                        f"thumbnail: {verdict}")
         fig.tight_layout()

@@ -12,7 +12,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-__all__ = ["Normalisation", "ModelSpec", "LeNet", "register_model", "model_names", "get_spec",
+__all__ = ["Normalisation", "ModelSpec", "LeNet", "KnownMaskDropout", "register_model", "model_names", "get_spec",
            "build_model", "count_parameters", "IMAGENET"]
 
 
@@ -111,6 +111,26 @@ class LeNet(nn.Module):
         return self.fc(self.body(x).flatten(1))
 
 
+class KnownMaskDropout(nn.Module):
+    """Dropout whose mask the attacker knows: drawn from a fixed ``seed`` for each input shape,
+    so the client's forward pass and every forward pass of the attacker's copy drop the same
+    units. With :class:`torch.nn.Dropout` in training mode each pass draws a fresh mask, and
+    the attacker's model is never quite the client's (Scheliga et al. 2023)."""
+
+    def __init__(self, p: float = 0.5, seed: int = 0) -> None:
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"the dropout probability must be in [0, 1), got {p}")
+        self.p, self.seed = p, seed
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        generator = torch.Generator(device=x.device).manual_seed(self.seed)
+        keep = torch.rand(x.shape, generator=generator, device=x.device) >= self.p
+        return x * keep.to(x.dtype) / (1 - self.p)
+
+
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
@@ -184,6 +204,24 @@ def _torchvision(name: str, sigmoid: str = "every", **options: object
     return build
 
 
+DROPOUT = 0.5
+"""The dropout probability of the dropout control (the ResNet-18 variants with dropout)."""
+
+
+def _resnet18_with_dropout(mask: str) -> Callable[[int, int], nn.Module]:
+    """The Sigmoid ResNet-18 with dropout (:data:`DROPOUT`) before its classifier, drawing a
+    ``"fresh"`` mask on every pass or the ``"known"`` one (:class:`KnownMaskDropout`)."""
+
+    def build(num_classes: int, image_size: int) -> nn.Module:
+        network = _torchvision("resnet18")(num_classes, image_size)
+        resnet = network.network  # inside the wrapper that makes its ReLU calls Sigmoid
+        layer = nn.Dropout(DROPOUT) if mask == "fresh" else KnownMaskDropout(DROPOUT)
+        resnet.fc = nn.Sequential(layer, resnet.fc)
+        return network
+
+    return build
+
+
 _LENET = {"image_size": 32, "normalisation": Normalisation(), "num_classes": 100,
           "reported_parameters": 60_000}
 
@@ -224,6 +262,10 @@ for (_name, _architecture, _size, _batch, _reported, _options, _display, _activa
     ("resnet18_eval", "resnet18", 224, 1, 11_000_000, {"batch_norm": "evaluation"},
      "ResNet-18, batch norm in evaluation mode", _SWAPPED,
      "the Sigmoid ResNet-18 with batch norm in evaluation mode (running statistics)"),
+    ("inception_v3_eval", "inception_v3", 299, 1, 6_000_000,
+     {**_NO_AUX, "batch_norm": "evaluation"}, "Inception-v3 in evaluation mode", _SWAPPED,
+     "Inception-v3 (no auxiliary head) in evaluation mode: running batch-norm statistics and "
+     "no dropout"),
     ("inception_v3_naive", "inception_v3", 299, 2, 6_000_000, {**_AUX, "sigmoid": "modules"},
      "Inception-v3, naive swap", "Sigmoid for the nn.ReLU modules only; F.relu calls stay ReLU",
      "Inception-v3 with only its nn.ReLU modules swapped: its F.relu calls stay ReLU"),
@@ -237,3 +279,19 @@ for (_name, _architecture, _size, _batch, _reported, _options, _display, _activa
         reported_parameters=_reported, description=_description, batch_norm=_batch_norm,
         display=_display, activation=_activation,
     ))
+
+
+# The dropout control: does a random dropout mask stop the attack, as the Inception-v3 chapter
+# suspects? The same network with a fresh mask on every pass, with the client's mask known to
+# the attacker, and in evaluation mode (no dropout), at the side of the ResNet-18 chapter.
+for _name, _mask, _batch_norm, _display in (
+        ("resnet18_dropout", "fresh", "training", "ResNet-18 with dropout, a fresh mask"),
+        ("resnet18_dropout_known", "known", "training", "ResNet-18 with dropout, the mask known"),
+        ("resnet18_dropout_eval", "fresh", "evaluation",
+         "ResNet-18 with dropout, evaluation mode")):
+    register_model(ModelSpec(
+        name=_name, builder=_resnet18_with_dropout(_mask), image_size=64,
+        normalisation=IMAGENET, num_classes=1000, reported_parameters=None,
+        description=f"the Sigmoid ResNet-18 with dropout {DROPOUT} before its classifier: "
+                    + _display.split(", ", 1)[1],
+        batch_norm=_batch_norm, display=_display, activation=_SWAPPED))

@@ -25,7 +25,8 @@ from statistics import NormalDist
 import torch
 from torch import nn
 
-__all__ = ["Imprint", "ImprintBlock", "imprinted_model", "recover_images"]
+__all__ = ["Imprint", "ImprintBlock", "imprinted_model", "recover_images", "alone_in_bins",
+           "equal_bins_estimate", "recovered_exactly", "recovery_grid"]
 
 
 @dataclass(frozen=True)
@@ -95,3 +96,60 @@ def recover_images(weight_gradient: torch.Tensor, bias_gradient: torch.Tensor, s
     caught = biases.abs() > tolerance * float(biases.abs().max().clamp_min(1e-30))
     images = weights[caught] / biases[caught, None]
     return images.view(-1, 3, side, side)
+
+
+def alone_in_bins(inputs: torch.Tensor, imprint: Imprint) -> torch.Tensor:
+    """For each model input of ``inputs`` (B, 3, H, W), whether it is the only one whose
+    brightness falls between its two neighbouring thresholds: what the collisions leave the
+    server to read back exactly (a bool per input)."""
+    brightness = inputs.flatten(1).mean(1)
+    slot = torch.bucketize(brightness, imprint.thresholds())
+    return torch.bincount(slot, minlength=imprint.bins + 1)[slot] == 1
+
+
+def equal_bins_estimate(bins: int, images: int) -> float:
+    """The share of ``images`` alone in their bin if each fell into one of ``bins`` equally
+    likely bins independently: the chance that none of the other ``images - 1`` shares its bin,
+    ``(1 - 1/bins) ** (images - 1)``."""
+    return (1 - 1 / bins) ** (images - 1)
+
+
+def recovered_exactly(pixels: torch.Tensor, imprint: Imprint, model: str = "lenet",
+                      seed: int = 0, threshold: float = 1e-3) -> torch.Tensor:
+    """Whether the server reads each image of the batch ``pixels`` (B, 3, side, side) back
+    exactly (MSE below ``threshold``) from the plain gradient of one batch through ``model``
+    with the imprint in front: no federation, no secure aggregation, no rounding. A bool per
+    image."""
+    from ..client.models import build_model, get_spec
+
+    side = pixels.shape[-1]
+    network = imprinted_model(build_model(model, seed=seed, size=side), imprint, side)
+    inputs = get_spec(model).normalisation.to_model_input(pixels)
+    labels = torch.arange(len(pixels)) % get_spec(model).num_classes
+    loss = nn.functional.cross_entropy(network(inputs), labels)
+    block = network[0]
+    weight, bias = torch.autograd.grad(loss, [block.measure.weight, block.measure.bias])
+    found = get_spec(model).normalisation.to_pixels(recover_images(weight, bias, side))
+    errors = ((found[None] - pixels[:, None]) ** 2).flatten(2).mean(2)
+    return errors.min(1).values < threshold
+
+
+def recovery_grid(pixels: torch.Tensor, bins: tuple[int, ...], images: tuple[int, ...],
+                  mean: float, std: float, model: str = "lenet") -> list[dict[str, float]]:
+    """Robbing the Fed's reach, measured on the plain gradient: for every number of ``bins``
+    and every batch of the first ``images`` of ``pixels``, the share read back exactly
+    (``exact``), the share alone in their bin (``alone``) and the equal-bins estimate
+    (``estimate``), thresholds from the brightness law ``(mean, std)``."""
+    from ..client.models import get_spec
+
+    inputs = get_spec(model).normalisation.to_model_input(pixels)
+    rows = []
+    for count in bins:
+        imprint = Imprint(count, mean, std)
+        for size in images:
+            batch = pixels[:size]
+            rows.append({"bins": count, "images": size,
+                         "exact": float(recovered_exactly(batch, imprint, model).float().mean()),
+                         "alone": float(alone_in_bins(inputs[:size], imprint).float().mean()),
+                         "estimate": equal_bins_estimate(count, size)})
+    return rows

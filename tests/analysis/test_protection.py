@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dlg_helpers.analysis.protection import (
+from dlg_helpers.analysis.protection import (MEANINGFUL_EPSILON, 
     attack_outcomes,
     compare_attacks,
     describe_defence,
@@ -147,6 +147,17 @@ def test_the_ranking_takes_each_familys_weakest_stopping_setting_and_orders_by_c
     assert ranking[2]["strongest_tried"] == "prune:0.1" and ranking[2]["worst_leaked"] == 1
     with pytest.raises(ValueError, match="undefended run"):
         protection_ranking(medians, costs[1:])
+
+
+def test_dp_sgd_is_ranked_only_where_its_epsilon_promises_something(outcome_row):
+    likeness = {"none": 0.95, "dpsgd:0.01": 0.1, "dpsgd:1.0": 0.05}
+    medians = median_outcomes([outcome_row("DLG", d, "a", s) for d, s in likeness.items()])
+    costs = [{"defence": "none", "accuracy": 0.9, "epsilon": None},
+             {"defence": "dpsgd:0.01", "accuracy": 0.6, "epsilon": 2.7e6},
+             {"defence": "dpsgd:1.0", "accuracy": 0.4, "epsilon": 1.2}]
+    (row,) = protection_ranking(medians, costs)
+    assert row["setting"] == "dpsgd:1.0" and row["epsilon"] <= MEANINGFUL_EPSILON
+    assert protection_ranking(medians, costs[:2]) == []  # no meaningful ε: not ranked at all
 
 
 def test_gradient_changes_measure_each_defence_on_one_gradient():

@@ -195,10 +195,12 @@ def test_bands_draw_the_median_while_every_run_goes_and_the_range_beyond(result)
 def test_the_likeness_ladder_shows_truth_reconstruction_and_thumbnail_for_each_rung():
     cat = dlg.load_image("cat", 32).pixels
     noise = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-    fig = plotting.plot_likeness_ladder([("LeNet, cat", noise, cat, 0.1, 40),
-                                         ("LeNet, cat", cat, cat, 1.0, 1)])
+    fig = plotting.plot_likeness_ladder([("LeNet, cat", noise, cat, 0.1, 40, 0.4),
+                                         ("LeNet, cat", cat, cat, 1.0, 1, 0.4)])
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
-    assert titles == ["LeNet, cat", "LeNet, cat", "likeness 0.10, rank 40", "likeness 1.00, rank 1",
+    floor = f"needs {dlg.criteria.LEAK_FLOOR:.2f}"  # a photograph's look-alike is below the floor
+    assert titles == ["LeNet, cat", "LeNet, cat", f"likeness 0.10, rank 40\n{floor}",
+                      f"likeness 1.00, rank 1\n{floor}",
                       "thumbnail: does not leak", "thumbnail: leaks"]
     assert fig.get_facecolor()[:3] == (1.0, 1.0, 1.0)
 

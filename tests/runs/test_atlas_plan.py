@@ -58,7 +58,9 @@ def test_the_command_lists_the_sweeps_and_what_is_stored(tmp_path, capsys):
 
 
 def _table(images, seeds, **columns) -> pd.DataFrame:
-    rows = [{"images": name, "seed": seed, "leaks": True, **columns}
+    # a table keeps scores: each image ranked first at a likeness that leaks
+    rows = [{"images": name, "seed": seed, "image_likeness": [0.95], "image_rank": [1],
+             "image_lookalike": [0.5], **columns}
             for seed in seeds for name in images]
     return pd.DataFrame(rows)
 
@@ -97,6 +99,7 @@ def test_the_restarts_baseline_is_dlgs_preset():
 def test_the_stored_atlas_loads_by_sweep_name_and_leaves_running_sweeps_out(tmp_path):
     _table(["cat"], (0,), batch=1).to_parquet(tmp_path / "dlg-base.parquet")
     (tmp_path / "idlg-base.parquet.shards").mkdir()
-    assert list(load_atlas(tmp_path)) == ["dlg-base"]
+    loaded = load_atlas(tmp_path)
+    assert list(loaded) == ["dlg-base"] and loaded["dlg-base"]["leaks"].all()  # judged on read
     with pytest.raises(FileNotFoundError, match="RESULTS_DIR.*python -m dlg_helpers atlas"):
         load_atlas(tmp_path / "elsewhere")
