@@ -104,3 +104,13 @@ def test_a_sweep_over_training_lengths_stores_one_run_per_length(tmp_path):
     assert sorted(records) == [0, 50]
     assert "--trained-steps 50" in records[50]["command"]
     assert records[0]["label_true"] == [3] == [dlg.load_image("digit-3", 32).label]
+
+
+def test_the_leak_decision_is_checked_against_the_labels_and_new_answers(tmp_path, capsys):
+    assert main(["leak-labels"]) == 0
+    out = capsys.readouterr().out
+    assert "chosen on the choose half" in out and "| report | all |" in out
+    bad = tmp_path / "answers.csv"
+    bad.write_text("item,answer\nitem-0000,Z\n")
+    assert main(["leak-labels", "--answers", str(bad)]) == 2
+    assert "one of A, B, C, D or none" in capsys.readouterr().err

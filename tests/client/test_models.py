@@ -6,7 +6,7 @@ from torch import nn
 
 import dlg_helpers as dlg
 from dlg_helpers.client.activations import SigmoidForRelu, count_relu_calls
-from dlg_helpers.client.models import LeNet
+from dlg_helpers.client.models import KnownMaskDropout, LeNet, build_model
 
 # Measured parameter counts (1000 classes, as torchvision builds them) beside the report's.
 MEASURED = {
@@ -140,3 +140,18 @@ def test_a_spec_with_an_unknown_batch_norm_mode_is_refused():
     with pytest.raises(ValueError, match="batch_norm must be 'training' or 'evaluation'"):
         dlg.ModelSpec("x", builder=lambda c, s: nn.Linear(1, 1), image_size=8,
                       normalisation=dlg.Normalisation(), num_classes=2, batch_norm="frozen")
+
+
+def test_the_dropout_control_draws_a_fresh_mask_a_known_one_or_none():
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        fresh, known, evaluation = (build_model(name, size=64) for name in (
+            "resnet18_dropout", "resnet18_dropout_known", "resnet18_dropout_eval"))
+        assert not torch.equal(fresh(x), fresh(x))  # a new mask on every pass
+        assert torch.equal(known(x), known(x))      # the client's mask, every time
+        assert torch.equal(evaluation(x), evaluation(x)) and not evaluation.training
+    layer = KnownMaskDropout(0.5)
+    kept = (layer(torch.ones(1000)) > 0).float().mean()
+    assert 0.4 < kept < 0.6 and torch.equal(layer(torch.ones(1000)), layer(torch.ones(1000)))
+    with pytest.raises(ValueError, match="dropout probability"):
+        KnownMaskDropout(1.0)
