@@ -22,7 +22,7 @@ from ..client.images import load_image
 from ..client.models import build_model, get_spec
 from .intervals import median_interval, wilson
 
-__all__ = ["rates", "image_bootstrap", "image_rate", "level_rates", "resistance",
+__all__ = ["rates", "image_bootstrap", "image_rate", "level_rates", "seed_rates", "resistance",
            "image_features", "RESISTANCE_GROUPS", "resistance_profile", "gradient_budget"]
 
 
@@ -115,6 +115,34 @@ def level_rates(levels: Sequence[tuple[str, Any]]) -> list[dict[str, Any]]:
         rate = image_rate(frame)
         found.append({"label": label, "n": rate["images"], **rate})
     return found
+
+
+def seed_rates(levels: Sequence[tuple[str, Any]]) -> list[dict[str, Any]]:
+    """Each level's share of images leaked under each seed apart, for the levels measured under
+    two seeds or more.
+
+    A seed sets both the network's weights and the attack's random start, so the attacks of a
+    seed share one network. Per level: ``seeds``, one row per seed (``seed``, ``found`` of
+    ``total`` images, its 95 % Wilson interval ``low``-``high``); ``apart``, whether the seeds'
+    intervals do not overlap; and an interval that counts networks, not attacks
+    (``networks_low``-``networks_high``): from the lowest seed's low end to the highest seed's
+    high end, since a handful of networks cannot pin the rate closer than they disagree.
+    """
+    rows = []
+    for label, frame in levels:
+        seeds = []
+        for seed, group in frame.groupby("seed"):
+            found, total = int(group["identified"].sum()), int(group["batch"].sum())
+            low, high = wilson(found, total)
+            seeds.append({"seed": int(seed), "found": found, "total": total, "low": low,
+                          "high": high})
+        if len(seeds) < 2:
+            continue
+        rows.append({"level": label, "seeds": seeds,
+                     "apart": max(s["low"] for s in seeds) > min(s["high"] for s in seeds),
+                     "networks_low": min(s["low"] for s in seeds),
+                     "networks_high": max(s["high"] for s in seeds)})
+    return rows
 
 
 def resistance(frame: Any) -> Any:

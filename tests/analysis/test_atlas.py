@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from dlg_helpers.analysis.atlas import image_bootstrap, image_features, rates, resistance
+from dlg_helpers.analysis.atlas import (image_bootstrap, image_features, rates, resistance,
+                                         seed_rates)
 from dlg_helpers.analysis.intervals import wilson
 
 
@@ -143,3 +144,18 @@ def test_a_sweeps_attacks_are_listed_as_a_reader_reads_them():
     frame = _frame().assign(rank=1, status="matched", steps=12)
     table = attacks_table(frame.head(2)).data
     assert "| cat | yes | 0.900 | 1 | yes | matched | 12 |" in table
+
+
+def test_seeds_are_reported_apart_with_an_interval_that_counts_networks():
+    def level(found_by_seed):
+        return pd.DataFrame([{"seed": seed, "identified": int(i < found), "batch": 1}
+                             for seed, found in found_by_seed.items() for i in range(50)])
+
+    rows = seed_rates([("one start", level({0: 38, 1: 0})), ("base", level({0: 49, 1: 48})),
+                       ("single seed", level({0: 10}))])
+    assert [r["level"] for r in rows] == ["one start", "base"]  # one seed tells nothing apart
+    apart, agree = rows
+    assert apart["apart"] and not agree["apart"]
+    assert [(s["seed"], s["found"], s["total"]) for s in apart["seeds"]] == [(0, 38, 50), (1, 0, 50)]
+    assert apart["networks_low"] == pytest.approx(wilson(0, 50)[0])
+    assert apart["networks_high"] == pytest.approx(wilson(38, 50)[1])
