@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -474,7 +475,8 @@ def plot_likeness_ladder(examples: Sequence[tuple[str, torch.Tensor, torch.Tenso
             ax.axis("off")
         for i, (name, found, truth, likeness, rank, lookalike) in enumerate(examples):
             row, column = 3 * (i // columns), i % columns
-            show_image(axes[row][column], truth, name)
+            # a long model name wraps rather than running into its neighbour's title
+            show_image(axes[row][column], truth, "\n".join(textwrap.wrap(name, 24)))
             verdict = "leaks" if leaks(likeness, rank, lookalike) else "does not leak"
             show_image(axes[row + 1][column], standardise(found),
                        f"likeness {likeness:.2f}, rank {rank}\n"
