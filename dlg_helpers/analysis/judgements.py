@@ -393,8 +393,8 @@ def agreement(person: Sequence[bool], decision: Sequence[bool]) -> Agreement:
 FLOORS = tuple(round(0.40 + 0.02 * i, 2) for i in range(26))
 """The floors :func:`choose_decision` tries (0.40 to 0.90)."""
 
-MARGINS = tuple(round(-0.10 + 0.02 * i, 2) for i in range(11))
-"""The look-alike margins :func:`choose_decision` tries (-0.10 to 0.10)."""
+MARGINS = tuple(round(-0.30 + 0.02 * i, 2) for i in range(21))
+"""The look-alike margins :func:`choose_decision` tries (-0.30 to 0.10)."""
 
 
 def decide(frame: Any, floor: float, margin: float) -> Any:

@@ -126,9 +126,11 @@ class KnownMaskDropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0:
             return x
-        generator = torch.Generator(device=x.device).manual_seed(self.seed)
-        keep = torch.rand(x.shape, generator=generator, device=x.device) >= self.p
-        return x * keep.to(x.dtype) / (1 - self.p)
+        # drawn on the CPU, so the mask is the same on every device (and the meta device that
+        # counts operations, which has no generator)
+        generator = torch.Generator().manual_seed(self.seed)
+        keep = torch.rand(x.shape, generator=generator) >= self.p
+        return x * keep.to(device=x.device, dtype=x.dtype) / (1 - self.p)
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
