@@ -133,3 +133,17 @@ def test_the_null_rarely_calls_a_leak():
     assert len(noise) == len(pool()) and not noise["leaks"].any()
     other = null[null["kind"] == judgements.NULL_KINDS[0]]
     assert len(other) >= 2000 and other["leaks"].mean() < 0.02
+
+
+def test_items_are_drawn_evenly_over_source_and_likeness_with_every_large_model_run():
+    def stored(i, source, model="lenet", attack="dlg"):
+        return judgements.StoredReconstruction(f"k{i}", attack, f"s{i % 3}", model, f"i{i}",
+                                               source, 32, b"")
+
+    items = [stored(i, "digit") for i in range(30)] + [stored(30, "photo", "resnet18")]
+    likeness = [0.05] * 20 + [0.95] * 10 + [0.5]
+    chosen = judgements.choose_items(items, likeness, per_cell=4)
+    assert len(chosen) == len(set(chosen)) == 4 + 4 + 1  # two digit cells, and the ResNet run
+    assert sum(likeness[i] < 0.1 for i in chosen) == 4
+    assert {items[i].setting for i in chosen if likeness[i] < 0.1} == {"s0", "s1", "s2"}
+    assert chosen == judgements.choose_items(items, likeness, per_cell=4)  # fixed by its seed
