@@ -169,10 +169,10 @@ def _parser() -> argparse.ArgumentParser:
     atlas.add_argument("--address", default=None, help="an existing Ray cluster's address")
     atlas.add_argument("--workers", type=int, default=2, help="CPUs of the local Ray")
     labels = commands.add_parser(
-        "leak-labels", help="check the leak decision against people's judgements",
+        "leak-labels", help="check the leak decision against blind judgements by eye",
         description="agreement: choose the decision on the labelled set's 'choose' half and "
-                    "report how the course's decision agrees with people on both halves, per "
-                    "source (with --answers, against your own labellers' answers); null: "
+                    "report how the course's decision agrees with the labellers on both halves, "
+                    "per source (with --answers, against your own labellers' answers); null: "
                     "recompute the null table (reconstructions judged against images they do "
                     "not come from, and noise); sheets: draw each item as labellers see it, "
                     "with an answers.csv to fill in.")
@@ -238,7 +238,7 @@ def _leak_labels(args: argparse.Namespace) -> int:
             for row in table.to_dict("records")]
     print(markdown_table(rows, {
         "half": ("half", str), "source": ("source", str), "items": ("items", str),
-        "person_leaks": ("people identify", str), "agree": ("agree (95 % interval)", str),
+        "person_leaks": ("leak to labellers", str), "agree": ("agree (95 % interval)", str),
         "false_leaks": ("false leaks", str), "missed_leaks": ("missed leaks", str)}).data)
     return 0
 

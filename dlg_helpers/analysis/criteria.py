@@ -70,7 +70,7 @@ def leaks(likeness: float, rank: int, lookalike: float) -> bool:
     :data:`LOOKALIKE_MARGIN`. A reconstruction no closer to a digit than another digit of the
     same shape is would not tell a person which digit it was; a photograph, unlike its
     neighbours, is told apart at a lower likeness. Both numbers were chosen on half of the
-    labelled set of people's judgements and checked on the other half
+    labelled set of blind judgements by eye and checked on the other half
     (:mod:`~dlg_helpers.analysis.judgements`; chapter 6).
     """
     return rank == 1 and likeness >= leak_threshold(lookalike)

@@ -1,12 +1,14 @@
-"""People's judgements of stored reconstructions: the labelled set that checks the leak decision.
+"""Judgements by eye of stored reconstructions: the labelled set that checks the leak decision.
 
-A score says how alike two pictures are; whether a person would pick the private image out is a
-question for people. The labelled set asks it the way an eyewitness is asked: each item shows one
-stored reconstruction and four candidates in a random order, the private image and three
+A score says how alike two pictures are; whether a viewer would pick the private image out is a
+question for viewers. The labelled set asks it the way an eyewitness is asked: each item shows
+one stored reconstruction and four candidates in a random order, the private image and three
 *decoys* of the same source (other photographs, faces or digits of the pool), and the labeller
 names the candidate the reconstruction shows, or says it shows none of them. The labeller never
-sees a score, a file name or which attack made the picture. A reconstruction *leaks to a person*
-when the labeller names its private image.
+sees a score, a file name or which attack made the picture. A reconstruction *leaks to the
+labellers* when most of them name its private image. The stored set's labellers were blind
+model-based helper agents, not people (``results/leak-labels/README.md``); :func:`write_sheets`
+and :func:`with_answers` let people take their place.
 
 The items are drawn from everything the course stores: the atlas's reconstructions (three
 attacks; its factors and defences) and the stored runs of chapters 2-10 (the large models, the
@@ -307,7 +309,7 @@ def with_answers(frame: Any, answers: Any) -> Any:
 
 
 def person_leaks(answers: Sequence[str], shown: Sequence[str], image: str) -> bool:
-    """Whether people identified ``image``: most of the ``answers`` (letters of
+    """Whether the labellers identified ``image``: most of the ``answers`` (letters of
     :data:`CHOICES` or :data:`NONE`, one per labeller) name it among the candidates ``shown``
     (a tie does not count)."""
     named = sum(a != NONE and shown[CHOICES.index(a)] == image for a in answers)
@@ -318,9 +320,9 @@ def load_labelled(folder: str | Path = LABELS_FOLDER) -> Any:
     """The labelled set as a DataFrame, one row per item: where the reconstruction comes from
     (``key``, ``attack``, ``setting``, ``model``, ``image``, ``source``, ``side``), its stored
     picture (``png``), the candidates in the order shown (``shown``), each labeller's answer
-    (``answers``), the half it belongs to (``half``: ``choose`` or ``report``), whether people
-    identified it (``person_leak``, :func:`person_leaks`), its gallery scores recomputed from
-    the stored picture (``likeness``, ``rank``, ``lookalike``,
+    (``answers``), the half it belongs to (``half``: ``choose`` or ``report``), whether the
+    labellers identified it (``person_leak``, :func:`person_leaks`), its gallery scores
+    recomputed from the stored picture (``likeness``, ``rank``, ``lookalike``,
     :func:`~dlg_helpers.analysis.gallery.gallery_scores`) and the course's decision on them
     (``decision_leak``, :func:`~dlg_helpers.analysis.criteria.leaks`).
 
@@ -363,14 +365,14 @@ def split_halves(sources: Sequence[str], seed: int = 0) -> list[str]:
 
 @dataclass(frozen=True)
 class Agreement:
-    """How a decision agrees with people on a set of labelled items.
+    """How a decision agrees with the labellers on a set of labelled items.
 
     Attributes:
         items: how many were judged.
-        agree: on how many the decision and people agree.
-        false_leaks: the decision calls a leak, people identified nothing.
-        missed_leaks: people identified the private image, the decision calls it safe.
-        person_leaks: how many people identified (the false and missed leaks' denominators
+        agree: on how many the decision and the labellers agree.
+        false_leaks: the decision calls a leak, the labellers identified nothing.
+        missed_leaks: the labellers identified the private image, the decision calls it safe.
+        person_leaks: how many the labellers identified (the false and missed leaks' denominators
             are ``items - person_leaks`` and ``person_leaks``).
     """
 
@@ -409,7 +411,7 @@ def decide(frame: Any, floor: float, margin: float) -> Any:
 
 def choose_decision(frame: Any) -> tuple[float, float]:
     """The ``(floor, margin)`` of :func:`~dlg_helpers.analysis.criteria.leaks` that agrees with
-    people on most of ``frame``'s items (its ``likeness``, ``rank``, ``lookalike`` and
+    the labellers on most of ``frame``'s items (its ``likeness``, ``rank``, ``lookalike`` and
     ``person_leak``), trying :data:`FLOORS` and :data:`MARGINS`; of equally good ones, the
     lowest floor and margin (the decision that errs towards calling a leak)."""
     person = frame["person_leak"].to_numpy(bool)
@@ -430,7 +432,7 @@ AGREEMENT_COLUMNS = ("half", "source", "items", "person_leaks", "agree", "agree_
 
 
 def agreement_table(frame: Any, decision: Sequence[bool] | None = None) -> Any:
-    """How a decision agrees with people, per half of the labelled set and per source (and
+    """How a decision agrees with the labellers, per half of the labelled set and per source (and
     ``all``): one row each, with :data:`AGREEMENT_COLUMNS`. ``agree``, ``false_leaks`` and
     ``missed_leaks`` are shares of the row's ``items`` (the error rates the course promises
     to keep at most 5 % each), each with its 95 % Wilson interval (``*_low``, ``*_high``).
