@@ -104,8 +104,9 @@ def imprint_findings(frame: Any) -> dict[str, str]:
     largest = frame[frame["clients"] * frame["batch"] == (frame["clients"] * frame["batch"]).max()]
     share = float(largest["exact"].mean())
     return {"imprint_verdict": "Against a malicious server it stops nothing" if share >= 0.5
-            else "Against a malicious server it is no protection, though collisions in the "
-                 "imprint's bins cost the server most images of the largest round",
+            else "Against a malicious server it is no protection, though its rounding, more "
+                 "than collisions in the imprint's bins, keeps most images of the largest round "
+                 "from coming back as exact copies",
             "imprint_all": rate_text(int(frame["exact"].sum()), len(frame), "images"),
             "imprint_largest": rate_text(int(largest["exact"].sum()), len(largest), "images"),
             "imprint_largest_round": f"{int(largest['clients'].iloc[0])} clients with "

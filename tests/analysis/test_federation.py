@@ -58,5 +58,5 @@ def test_privacy_and_imprint_verdicts_follow_the_counts():
     imprint = pd.DataFrame([dict(clients=c, batch=b, exact=i < 3) for c, b in ((2, 1), (4, 8))
                             for i in range(c * b)])
     found = imprint_findings(imprint)
-    assert found["imprint_largest"].startswith("3 of 32") and "collisions" in found[
+    assert found["imprint_largest"].startswith("3 of 32") and "rounding" in found[
         "imprint_verdict"] and found["imprint_largest_round"] == "4 clients with 8 images each"
