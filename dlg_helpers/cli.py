@@ -274,7 +274,10 @@ def attack_config(args: argparse.Namespace) -> AttackConfig:
     """The attack's settings from parsed arguments: the chosen attack, changed by the options
     given."""
     given = {name: getattr(args, name) for name in CONFIG_OPTIONS if hasattr(args, name)}
-    base = attack_entry(args.attack).config(given.get("steps"))
+    # the trials go into the preset itself: a budget of fewer steps than its default trials
+    # is valid only with fewer trials
+    base = attack_entry(args.attack).config(
+        given.get("steps"), **{"trials": given["trials"]} if "trials" in given else {})
     return replace(base, **given, progress=not args.no_progress)
 
 

@@ -56,8 +56,13 @@ def config_arguments(config: AttackConfig) -> list[str]:
     """
     attack = config.attack
     entry = attack_entry(attack)
-    base = entry.config(config.steps)
-    changed = [name for name in config.changes_from(base) if name != "seed"]
+    try:
+        base = entry.config(config.steps)
+        changed = [name for name in config.changes_from(base) if name != "seed"]
+    except ValueError:  # the preset cannot run so few steps (more trials than steps): the
+        # trials must then be given, whatever they are
+        base = entry.config(config.steps, trials=config.trials)
+        changed = ["trials"] + [n for n in config.changes_from(base) if n != "seed"]
     unsupported = [name for name in changed if name not in CONFIG_OPTIONS]
     if unsupported:
         raise ValueError(f"the command line cannot set {', '.join(unsupported)}; run this "

@@ -88,7 +88,9 @@ def test_the_command_line_gives_back_the_configuration():
                    AttackConfig.inverting_gradients(steps=90, snapshot_every=10, trials=1),
                    AttackConfig.inverting_gradients(boxed=False, lr_decay=False),
                    AttackConfig.inverting_gradients(steps=300),
-                   AttackConfig.inverting_gradients(steps=300, optimiser="lbfgs", signed=False)):
+                   AttackConfig.inverting_gradients(steps=300, optimiser="lbfgs", signed=False),
+                   # fewer steps than the preset's trials: the command must give the trials
+                   AttackConfig.inverting_gradients(steps=1, trials=1)):
         words = ["attack", "--model", "lenet", *config_arguments(config), "--no-progress",
                  "--out", "x"]
         assert attack_config(_parser().parse_args(words)) == replace(config, progress=False), words

@@ -27,7 +27,8 @@ QUICK_PARAMETERS: dict[str, dict[str, object]] = {
     # one image: every model's attack is computed live here (two L-BFGS steps at 224x224)
     "03_resnet18": {"STEPS": 2, "IMAGES": ["cat"], "RESULTS_DIR": "/nonexistent"},
     "04_densenet121": {"STEPS": 2, "IMAGES": ["cat"], "RESULTS_DIR": "/nonexistent"},
-    "05_inception_v3": {"STEPS": 1, "MAX_ITER": 1, "RESULTS_DIR": "/nonexistent"},
+    "05_inception_v3": {"STEPS": 1, "MAX_ITER": 1, "RESULTS_DIR": "/nonexistent",
+                        "CONTROL_STEPS": 4, "INCEPTION_CONTROL": [128, 1], "CHECK_PROSE": False},
     "06_mse_analysis": {"IMAGES": ["cat", "astronaut"], "LARGE_IMAGES": {"resnet18": ["cat"]}},
     "07_threats": {"IMAGES": ["cat"], "SEEDS": [0, 1], "TRAINED_STEPS": [0, 100]},
     "08_future_work": {"BATCH_SIZES": [1, 2], "RESNET_BATCH_SIZES": [1], "LENET_SIDES": [32],
@@ -36,7 +37,7 @@ QUICK_PARAMETERS: dict[str, dict[str, object]] = {
                     "DEFENCES": ["none", "gaussian:0.01", "dpsgd:1.0", "batch:2"],
                     "DLG_STEPS": 2, "IG_STEPS": 4, "PUBLISHED_STEPS": 4, "TRAINING_EPOCHS": 1, "TRAINING_SEEDS": 2,
                     "DP_TARGETS": [8.0], "DP_LEARNING_RATES": [0.5], "DP_CLIPS": [1.0],
-                    "DP_SEEDS": 1, "DIGITS": ["digit-0"], "RESULTS_DIR": TMP},
+                    "DP_SEEDS": 1, "DIGITS": ["digit-0"], "RESULTS_DIR": TMP, "CHECK_PROSE": False},
     # the CI's federation: two clients, one round (the stored measurements are loaded)
     "10_federation": {"CLIENTS": [["face-2"], ["digit-5"]], "STEPS": 3},
     # the stored atlas is read as it is; the live sweep attacks one image for three steps
