@@ -7,18 +7,21 @@ nothing. The book hides it.
 
 The repository's address is one setting, ``repository.url`` (and ``branch``) in ``_config.yml``,
 which also drives the book's launch buttons. ``python -m dlg_helpers.book.colab`` writes the cell
-into every chapter from it (``make book`` runs it first), and ``--check`` reports chapters that are
-out of date, so that a fork changes its address in one place.
+into every chapter from it (``make book`` runs it first), and the address (with the book's GitHub
+Pages address derived from it) into the README and ``CITATION.cff``; ``--check`` reports files
+that are out of date, so that a fork changes its address in one place.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["SETUP_TAG", "repository", "setup_cell_source", "sync_chapters"]
+__all__ = ["SETUP_TAG", "repository", "pages_url", "setup_cell_source", "sync_chapters",
+           "sync_addresses", "ADDRESS_FILES"]
 
 
 SETUP_TAG = "colab-setup"
@@ -40,6 +43,44 @@ def repository(config: str | Path) -> tuple[str, str]:
     if not repo.get("url"):
         raise ValueError(f"{config} sets no repository.url; add the course's repository address")
     return str(repo["url"]).rstrip("/"), str(repo.get("branch") or "main")
+
+
+def pages_url(url: str) -> str:
+    """The GitHub Pages address at which the publishing workflow deploys the book of the
+    repository at ``url`` (``https://github.com/owner/name`` → ``https://owner.github.io/name/``).
+
+    Raises:
+        ValueError: for an address that is not a GitHub repository's.
+    """
+    found = re.fullmatch(r"https://github\.com/([\w.-]+)/([\w.-]+)", url)
+    if not found:
+        raise ValueError(f"{url} is not a GitHub repository address (https://github.com/OWNER/NAME)")
+    return f"https://{found[1].lower()}.github.io/{found[2]}/"
+
+
+ADDRESS_FILES = ("README.md", "CITATION.cff")
+"""The files, beside the chapters, that quote the repository's and the book's addresses."""
+
+_REPOSITORY = re.compile(r"https://github\.com/[\w.-]+/[\w.-]+?(?=[\s\"')>\]]|$)")
+_PAGES = re.compile(r"https://[\w.-]+\.github\.io/[\w.-]+/")
+
+
+def sync_addresses(root: str | Path, config: str | Path, check: bool = False) -> list[Path]:
+    """Write the repository's address and its Pages address into :data:`ADDRESS_FILES` under
+    ``root``. Returns the files that were (with ``check``: would be) changed."""
+    url, _ = repository(config)
+    changed = []
+    for name in ADDRESS_FILES:
+        path = Path(root) / name
+        if not path.is_file():
+            continue
+        text = path.read_text()
+        new = _PAGES.sub(pages_url(url), _REPOSITORY.sub(url, text))
+        if new != text:
+            changed.append(path)
+            if not check:
+                path.write_text(new)
+    return changed
 
 
 def setup_cell_source(url: str, branch: str) -> str:
@@ -92,7 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m dlg_helpers.book.colab [--check] [--config _config.yml] [--chapters
     chapters]``."""
     parser = argparse.ArgumentParser(prog="python -m dlg_helpers.book.colab",
-                                     description="Write the Colab setup cell into every chapter.")
+                                     description="Write the Colab setup cell into every chapter and the "
+                                                 "repository's address into the README and "
+                                                 "CITATION.cff.")
     parser.add_argument("--config", type=Path, default=Path("_config.yml"))
     parser.add_argument("--chapters", type=Path, default=Path("chapters"))
     parser.add_argument("--check", action="store_true",
@@ -100,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         changed = sync_chapters(sorted(args.chapters.glob("*.ipynb")), args.config, args.check)
+        changed += sync_addresses(args.config.parent, args.config, args.check)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

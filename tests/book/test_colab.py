@@ -57,3 +57,32 @@ def test_the_cell_does_nothing_outside_colab(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(setup_cell_source("https://example.org/x", "main"), {})  # no clone, no chdir
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_readme_and_the_citation_follow_the_configured_address(tmp_path):
+    from dlg_helpers.book.colab import pages_url, sync_addresses
+
+    config = tmp_path / "_config.yml"
+    config.write_text("repository:\n  url: https://github.com/Teacher/dlg-fork\n")
+    (tmp_path / "CITATION.cff").write_text(
+        'repository-code: "https://github.com/dlg-course/gradient-leakage"\n'
+        'url: "https://dlg-course.github.io/gradient-leakage/"\n')
+    assert pages_url("https://github.com/Teacher/dlg-fork") == "https://teacher.github.io/dlg-fork/"
+    assert sync_addresses(tmp_path, config, check=True) == [tmp_path / "CITATION.cff"]
+    sync_addresses(tmp_path, config)
+    text = (tmp_path / "CITATION.cff").read_text()
+    assert "https://github.com/Teacher/dlg-fork\"" in text
+    assert "https://teacher.github.io/dlg-fork/" in text
+    assert sync_addresses(tmp_path, config) == []  # idempotent; a missing README is skipped
+    with pytest.raises(ValueError, match="not a GitHub repository"):
+        pages_url("https://example.org/me/fork")
+
+
+def test_the_repositorys_files_quote_the_configured_address():
+    from pathlib import Path
+
+    from dlg_helpers.book.colab import sync_addresses
+
+    root = Path(__file__).resolve().parents[2]
+    assert not sync_addresses(root, root / "_config.yml", check=True), (
+        "run `python -m dlg_helpers.book.colab` (make book does)")
