@@ -19,7 +19,7 @@ import torch
 
 from .attack.config import AttackConfig
 from .attack.registry import ATTACKS, DEFAULT_ATTACK, attack_entry
-from .book.tables import fmt_int, fmt_sci, markdown_table
+from .book.tables import fmt_int, fmt_percent_interval, fmt_sci, markdown_table
 from .client.defences import Defence, parse_defence
 from .client.images import image_names
 from .client.models import model_names
@@ -203,17 +203,15 @@ def _leak_labels(args: argparse.Namespace) -> int:
 
     from .analysis import judgements
     from .analysis.criteria import LEAK_FLOOR, LOOKALIKE_MARGIN, judge_table
-    from .analysis.intervals import wilson
 
     if args.action == "null":
         frame = judge_table(judgements.null_scores(
             judgements.stored_reconstructions(args.results)))
         path = args.dir / judgements.NULL_FILE
         frame.drop(columns="leaks").to_parquet(path, index=False)
-        for (kind, source), group in frame.groupby(["kind", "source"]):
-            low, high = wilson(int(group["leaks"].sum()), len(group))
-            print(f"{kind:28} {source:6} {int(group['leaks'].sum()):4d} of {len(group):5d} "
-                  f"called leaks (95 % interval {low:.3f}-{high:.3f})")
+        for row in judgements.null_table(frame).itertuples():
+            print(f"{row.kind:28} {row.source:6} {row.leaks:4d} of {row.n:5d} "
+                  f"called leaks (95 % interval {row.low:.3f}-{row.high:.3f})")
         print(f"-> {path}")
         return 0
     frame = judgements.load_labelled(args.dir)
@@ -227,14 +225,12 @@ def _leak_labels(args: argparse.Namespace) -> int:
     print(f"chosen on the choose half: floor {chosen[0]:.2f}, margin {chosen[1]:+.2f}; the "
           f"course's: floor {LEAK_FLOOR:.2f}, margin {LOOKALIKE_MARGIN:+.2f}")
     table = judgements.agreement_table(frame)
-
-    def share(row: dict, name: str, key: str) -> str:
-        return (f"{100 * row[key]:.1f} % ({100 * row[f'{name}_low']:.0f}-"
-                f"{100 * row[f'{name}_high']:.0f})")
-
-    rows = [{**row, "agree": share(row, "agree", "agree"),
-             "false_leaks": share(row, "false", "false_leaks"),
-             "missed_leaks": share(row, "missed", "missed_leaks")}
+    rows = [{**row, "agree": fmt_percent_interval(row["agree"], row["agree_low"],
+                                                  row["agree_high"]),
+             "false_leaks": fmt_percent_interval(row["false_leaks"], row["false_low"],
+                                                 row["false_high"]),
+             "missed_leaks": fmt_percent_interval(row["missed_leaks"], row["missed_low"],
+                                                  row["missed_high"])}
             for row in table.to_dict("records")]
     print(markdown_table(rows, {
         "half": ("half", str), "source": ("source", str), "items": ("items", str),

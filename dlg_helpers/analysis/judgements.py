@@ -35,7 +35,8 @@ __all__ = ["LABELS_FOLDER", "SHEET_SIDE", "CHOICES", "NONE", "StoredReconstructi
            "truth_at_sheet_side", "write_sheets", "with_answers", "person_leaks",
            "NULL_FILE", "ANSWERS_FILE", "load_labelled", "split_halves", "Agreement",
            "agreement", "FLOORS", "MARGINS", "decide", "choose_decision", "AGREEMENT_COLUMNS",
-           "agreement_table", "NULL_KINDS", "null_scores"]
+           "agreement_table", "NULL_KINDS", "null_scores", "NULL_COLUMNS",
+           "null_table"]
 
 LABELS_FOLDER = Path("results") / "leak-labels"
 """Where the labelled set is stored: ``items.parquet`` (each item, its candidates in the order
@@ -501,3 +502,25 @@ def null_scores(stored: Sequence[StoredReconstruction], seed: int = 0) -> Any:
                      "likeness": score.likeness, "rank": score.rank,
                      "lookalike": score.lookalike})
     return pd.DataFrame(rows)
+
+
+NULL_COLUMNS = ("kind", "source", "n", "leaks", "rate", "low", "high")
+"""The columns of :func:`null_table`."""
+
+
+def null_table(judged: Any) -> Any:
+    """How often the decision calls a leak where nothing leaked: one row per null kind and
+    source of :func:`null_scores`'s table once judged
+    (:func:`~dlg_helpers.analysis.criteria.judge_table`, which adds ``leaks``), with
+    :data:`NULL_COLUMNS`: the judgements ``n``, the ``leaks`` called, their ``rate`` and its
+    95 % Wilson interval (``low``, ``high``)."""
+    import pandas as pd
+
+    from .intervals import wilson
+
+    rows = []
+    for (kind, source), group in judged.groupby(["kind", "source"]):
+        leaks, n = int(group["leaks"].sum()), len(group)
+        rows.append({"kind": kind, "source": source, "n": n, "leaks": leaks, "rate": leaks / n,
+                     **dict(zip(("low", "high"), wilson(leaks, n)))})
+    return pd.DataFrame(rows, columns=list(NULL_COLUMNS))

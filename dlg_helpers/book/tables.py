@@ -11,7 +11,8 @@ from IPython.display import Markdown
 if TYPE_CHECKING:
     from ..attack.config import AttackConfig
 
-__all__ = ["fmt_spec", "fmt_sci", "fmt_int", "fmt_seconds", "markdown_table", "settings_table"]
+__all__ = ["fmt_spec", "fmt_sci", "fmt_int", "fmt_seconds", "fmt_percent_interval",
+           "markdown_table", "settings_table"]
 
 
 def fmt_sci(value: float | None, digits: int = 1) -> str:
@@ -33,6 +34,12 @@ def fmt_spec(spec: str) -> Callable[[Any], str]:
 def fmt_seconds(value: float | None) -> str:
     """Seconds with one decimal."""
     return "—" if value is None else f"{value:.1f} s"
+
+
+def fmt_percent_interval(rate: float, low: float, high: float, digits: int = 0) -> str:
+    """A share and its interval as a table cell, in per cent: ``"88 % (83–92 %)"``
+    (``digits`` decimals)."""
+    return f"{100 * rate:.{digits}f} % ({100 * low:.{digits}f}–{100 * high:.{digits}f} %)"
 
 
 _NUMBER = re.compile(r"^[-+−]?[\d—∞]")

@@ -135,6 +135,17 @@ def test_the_null_rarely_calls_a_leak():
     assert len(other) >= 2000 and other["leaks"].mean() < 0.02
 
 
+def test_the_null_table_counts_leaks_by_kind_and_source_with_their_interval():
+    judged = pd.DataFrame({"kind": ["noise"] * 3 + ["other"] * 2, "source": ["digit"] * 5,
+                           "leaks": [False, False, False, True, False]})
+    table = judgements.null_table(judged).set_index("kind")
+    assert list(table.reset_index().columns) == list(judgements.NULL_COLUMNS)
+    assert (table.loc["noise", "n"], table.loc["noise", "leaks"]) == (3, 0)
+    assert table.loc["noise", "low"] == 0 and 0 < table.loc["noise", "high"] < 1
+    assert table.loc["other", "rate"] == 0.5 and table.loc["other", "low"] < 0.5 < table.loc[
+        "other", "high"]
+
+
 def test_items_are_drawn_evenly_over_source_and_likeness_with_every_large_model_run():
     def stored(i, source, model="lenet", attack="dlg"):
         return judgements.StoredReconstruction(f"k{i}", attack, f"s{i % 3}", model, f"i{i}",

@@ -2,6 +2,7 @@
 
 from dlg_helpers.book.tables import (
     fmt_int,
+    fmt_percent_interval,
     fmt_sci,
     fmt_seconds,
     fmt_spec,
@@ -15,6 +16,8 @@ def test_formatters_write_numbers_and_a_mark_for_what_is_missing():
     assert fmt_sci(3.4e-4) == "3.4e-04" and fmt_sci(None) == "—"
     assert fmt_int(1234.6) == "1,235" and fmt_int(None) == "never"
     assert fmt_seconds(19.74) == "19.7 s"
+    assert fmt_percent_interval(0.884, 0.83, 0.9249) == "88 % (83–92 %)"
+    assert fmt_percent_interval(0.0107, 0.005, 0.025, digits=1) == "1.1 % (0.5–2.5 %)"
 
 
 def test_a_table_has_a_header_a_rule_and_a_row_per_entry():
