@@ -11,7 +11,8 @@ also gets an interval from a bootstrap over images, which keeps each image's att
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,9 +22,17 @@ from ..attack.objective import total_variation
 from ..client.images import load_image
 from ..client.models import build_model, get_spec
 from .intervals import median_interval, wilson
+from .verdicts import Prevention, Verdict, factor_prevents
 
 __all__ = ["rates", "image_bootstrap", "image_rate", "level_rates", "seed_rates", "resistance",
-           "image_features", "RESISTANCE_GROUPS", "resistance_profile", "gradient_budget"]
+           "image_features", "RESISTANCE_GROUPS", "resistance_profile", "gradient_budget",
+           "LeakRate", "defence_leaks", "IDLG_PAPER_LABEL_ACCURACY", "seed_levels",
+           "RestartAblation", "restart_ablation", "FactorEffect", "factor_effect",
+           "FailedEndings", "failed_endings", "budget_rows", "BudgetOrder", "budget_order"]
+
+IDLG_PAPER_LABEL_ACCURACY = {"DLG": {"MNIST": 0.899, "CIFAR-100": 0.833, "LFW": 0.791},
+                             "iDLG": {"MNIST": 1.0, "CIFAR-100": 1.0, "LFW": 1.0}}
+"""Table 1 of Zhao et al. (2020): the share of labels each attack recovered, by data set."""
 
 
 def _rate(successes: int, trials: int) -> dict[str, float]:
@@ -217,3 +226,227 @@ def gradient_budget(model: str, size: int, batch: int = 1) -> dict[str, Any]:
     return {"model": get_spec(model).display, "size": size, "batch": batch,
             "features": features, "classifier": batch * classifier.in_features,
             "unknowns": unknowns, "ratio": carried / unknowns}
+
+
+@dataclass(frozen=True)
+class LeakRate:
+    """How many of a setting's attacks leaked, of how many, with the rate's 95 % Wilson
+    interval over attacks."""
+
+    leaked: int
+    attacks: int
+    rate: float
+    low: float
+    high: float
+
+
+def defence_leaks(frame: Any, defence: str) -> LeakRate:
+    """The attacks of a sweep's table (``frame``, with its ``defence`` and ``leaks`` columns)
+    made under ``defence`` (its text, e.g. ``"gaussian:0.01"``), and how many leaked.
+
+    Raises:
+        ValueError: when the table holds no attack under that defence.
+    """
+    rows = frame[frame["defence"] == defence]
+    if not len(rows):
+        raise ValueError(f"the table holds no attack under {defence!r}; it has "
+                         f"{', '.join(sorted(map(str, frame['defence'].unique())))}")
+    leaked = int(rows["leaks"].sum())
+    low, high = wilson(leaked, len(rows))
+    return LeakRate(leaked, len(rows), leaked / len(rows), low, high)
+
+
+def seed_levels(tables: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """:func:`seed_rates` for every level of every attack and factor of the atlas measured under
+    two seeds or more, each row with its ``attack`` (display name) and ``factor``. A baseline
+    that several factors share (the same rows of the base table) counts once."""
+    from ..attack.registry import attack_entry
+    from ..runs.atlas import ATLAS_ATTACKS, FACTORS, level_label
+
+    rows, seen = [], set()
+    for attack in ATLAS_ATTACKS:
+        for factor in FACTORS:
+            for label, frame in _labelled(tables, attack, factor):
+                if label == level_label(factor, FACTORS[factor]):
+                    if (attack, frozenset(frame.index)) in seen:
+                        continue
+                    seen.add((attack, frozenset(frame.index)))
+                rows += [{"attack": attack_entry(attack).display, "factor": factor, **row}
+                         for row in seed_rates([(label, frame)])]
+    return rows
+
+
+def _labelled(tables: Mapping[str, Any], attack: str, factor: str) -> list[tuple[str, Any]]:
+    from ..runs.atlas import labelled_levels
+
+    return labelled_levels(dict(tables), attack, factor)
+
+
+@dataclass(frozen=True)
+class RestartAblation:
+    """DLG from one random start against DLG with its preset's restarts, on the same images and
+    seeds: each one's ``(labels right, leaked, attacks)``; the single starts that diverged or
+    stalled far from a match (``unconverged``); its ``wrong`` labels, and how many of them came
+    from those starts; whether the leak shares' and the label shares' 95 % Wilson intervals lie
+    apart. The verdict is on "DLG has convergence problems": DOES_NOT_HOLD when every single
+    start converged, PARTLY when they failed but the restarts leak measurably more (an attacker
+    removes the problem), HOLDS when the restarts do not help."""
+
+    one: tuple[int, int, int]
+    restarts: tuple[int, int, int]
+    unconverged: int
+    wrong: int
+    wrong_unconverged: int
+    leaks_apart: bool
+    labels_apart: bool
+    verdict: Verdict
+
+
+def restart_ablation(tables: Mapping[str, Any]) -> RestartAblation | None:
+    """:class:`RestartAblation` from the atlas's DLG restarts sweep (None until it is stored)."""
+    from ..runs.atlas import FACTORS, factor_levels
+
+    levels = dict(factor_levels(dict(tables), "dlg", "restarts"))
+    if FACTORS["restarts"] not in levels or "0" not in levels:
+        return None
+    one, preset = levels["0"], levels[FACTORS["restarts"]]
+    counts = [(int(rows["label_correct"].sum()), int(rows["leaks"].sum()), len(rows))
+              for rows in (one, preset)]
+    unconverged = one["status"].isin(["diverged", "stalled"])
+    wrong = ~one["label_correct"].astype(bool)
+    leaks_apart = wilson(*counts[0][1:])[1] < wilson(*counts[1][1:])[0]
+    labels_apart = wilson(counts[0][0], counts[0][2])[1] < wilson(counts[1][0], counts[1][2])[0]
+    verdict = (Verdict.DOES_NOT_HOLD if not unconverged.any() else
+               Verdict.PARTLY if leaks_apart else Verdict.HOLDS)
+    return RestartAblation(counts[0], counts[1], int(unconverged.sum()), int(wrong.sum()),
+                           int((wrong & unconverged).sum()), leaks_apart, labels_apart, verdict)
+
+
+@dataclass(frozen=True)
+class FactorEffect:
+    """One factor's level against its baseline for one attack: both :func:`image_rate` rows
+    (with their ``label``) and whether the level prevents leakage
+    (:func:`~dlg_helpers.analysis.verdicts.factor_prevents`)."""
+
+    baseline: Mapping[str, Any]
+    level: Mapping[str, Any]
+    prevention: Prevention
+
+
+def factor_effect(tables: Mapping[str, Any], attack: str, factor: str,
+                  level: str | None = None) -> FactorEffect | None:
+    """:class:`FactorEffect` of the level labelled ``level`` (default: the factor's last,
+    e.g. the largest batch) of ``attack`` (registry key); None when it is not stored."""
+    from ..runs.atlas import FACTORS, level_label
+
+    rows = level_rates(_labelled(tables, attack, factor))
+    baseline = next((r for r in rows if r["label"] == level_label(factor, FACTORS[factor])), None)
+    chosen = [r for r in rows if r["label"] == level] if level else rows[-1:]
+    if baseline is None or not chosen or chosen[0] is baseline:
+        return None
+    return FactorEffect(baseline, chosen[0], factor_prevents(baseline, chosen[0]))
+
+
+@dataclass(frozen=True)
+class FailedEndings:
+    """How the attacks that leaked no image at a batch above one or a side above the base's
+    ended, by the engine's status: came to rest with the gradient matched (``plateaued``),
+    stalled far from a match on every start, ran out of ``budget`` steps, diverged."""
+
+    attacks: int
+    plateaued: int
+    stalled: int
+    budget: int
+    diverged: int
+
+
+def failed_endings(tables: Mapping[str, Any], attack: str = "dlg") -> FailedEndings | None:
+    """:class:`FailedEndings` of ``attack`` (registry key); None when nothing failed or the
+    levels are not stored."""
+    import pandas as pd
+
+    from ..runs.atlas import factor_levels
+
+    base_side = get_spec("lenet").image_size
+    frames = [rows for factor in ("batch", "resolution")
+              for level, rows in factor_levels(dict(tables), attack, factor)
+              if int(level) > (1 if factor == "batch" else base_side)]
+    failed = pd.concat(frames) if frames else None
+    if failed is None or not (~failed["leaks"]).any():
+        return None
+    counts = failed[~failed["leaks"]]["status"].value_counts()
+    return FailedEndings(int((~failed["leaks"]).sum()),
+                         *(int(counts.get(s, 0)) for s in ("plateaued", "stalled", "budget",
+                                                            "diverged")))
+
+
+def budget_rows(tables: Mapping[str, Any], model: str = "lenet") -> list[dict[str, Any]]:
+    """Each image side and batch size stored for any attack, with its :func:`gradient_budget`
+    and, under ``rates``, each measured attack's share of images leaked (:func:`image_rate`
+    rows by the attack's display name), the ratio falling."""
+    from ..attack.registry import attack_entry
+    from ..runs.atlas import ATLAS_ATTACKS, factor_levels, level_label
+
+    base_side = get_spec(model).image_size
+    settings: dict[tuple[int, int], dict[str, Any]] = {}
+    for attack in ATLAS_ATTACKS:
+        for factor in ("resolution", "batch"):
+            levels = factor_levels(dict(tables), attack, factor)
+            labelled = [(level_label(factor, level), frame) for level, frame in levels]
+            for (level, _), rate in zip(levels, level_rates(labelled)):
+                side, batch = ((int(level), 1) if factor == "resolution"
+                               else (base_side, int(level)))
+                if factor == "batch" and batch == 1:
+                    continue  # the resolution factor's base-side level is the same case
+                side_label = level_label("resolution", str(side))
+                row = settings.setdefault((side, batch), {
+                    **gradient_budget(model, side, batch), "rates": {},
+                    "label": f"{'one image' if batch == 1 else rate['label']}, {side_label}"})
+                row["rates"][attack_entry(attack).display] = rate
+    return sorted(settings.values(), key=lambda row: -row["ratio"])
+
+
+@dataclass(frozen=True)
+class BudgetOrder:
+    """Whether the ratio of :func:`gradient_budget` orders the outcomes of the attacks that use
+    the gradient alone (no image prior): at each setting the best of them leaks more than half
+    the images or fewer. ``lowest_leaking`` is the lowest ratio at which more than half leaked,
+    ``highest_resisting`` the highest at which fewer did; HOLDS when the first lies above the
+    second. ``below_one`` counts ``(identified, images)`` per attack over the settings whose
+    ratio is below 1, and ``prior_best`` is, per attack with a prior, its best such setting's
+    :func:`image_rate` row with the setting's ``setting`` label and ``ratio``."""
+
+    lowest_leaking: float | None
+    highest_resisting: float | None
+    below_one: Mapping[str, tuple[int, int]]
+    prior_best: Mapping[str, Mapping[str, Any]]
+    verdict: Verdict
+
+
+def budget_order(rows: Sequence[Mapping[str, Any]],
+                 prior: frozenset[str] | None = None) -> BudgetOrder:
+    """:class:`BudgetOrder` over :func:`budget_rows`; ``prior`` names the attacks with an image
+    prior (default: the atlas's attacks whose preset weighs total variation)."""
+    if prior is None:
+        from ..attack.registry import attack_entry
+        from ..runs.atlas import ATLAS_ATTACKS
+
+        prior = frozenset(attack_entry(a).display for a in ATLAS_ATTACKS
+                          if attack_entry(a).config().tv_weight)
+    blind = {name for row in rows for name in row["rates"]} - prior
+    best = [(row["ratio"], max(row["rates"][n]["rate"] for n in blind if n in row["rates"]))
+            for row in rows if set(row["rates"]) & blind]
+    leaking = [ratio for ratio, rate in best if rate >= 0.5]
+    resisting = [ratio for ratio, rate in best if rate < 0.5]
+    verdict = (Verdict.NOT_MEASURED if not leaking or not resisting else
+               Verdict.HOLDS if min(leaking) > max(resisting) else Verdict.DOES_NOT_HOLD)
+    below: dict[str, tuple[int, int]] = {}
+    prior_best: dict[str, Mapping[str, Any]] = {}
+    for row in (r for r in rows if r["ratio"] < 1):
+        for name, rate in row["rates"].items():
+            found, total = below.get(name, (0, 0))
+            below[name] = (found + rate["identified"], total + rate["images"])
+            if name in prior and rate["rate"] >= prior_best.get(name, {"rate": -1})["rate"]:
+                prior_best[name] = {**rate, "setting": row["label"], "ratio": row["ratio"]}
+    return BudgetOrder(min(leaking, default=None), max(resisting, default=None), below,
+                       prior_best, verdict)

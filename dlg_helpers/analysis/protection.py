@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,9 @@ from .rows import result_row
 
 __all__ = ["NO_DEFENCE", "BATCH", "GUARANTEE", "HEURISTIC", "CHOICE", "MEANINGFUL_EPSILON", "kind_of", "split_batch",
            "private_batch", "describe_defence", "attack_outcomes", "median_outcomes",
-           "compare_attacks",
-           "stopping_settings", "protection_ranking",
-           "gradient_changes"]
+           "compare_attacks", "better_count",
+           "Stopped", "stopped_settings", "protection_ranking", "RankingSummary",
+           "ranking_summary", "gradient_changes"]
 
 
 NO_DEFENCE = "none"
@@ -239,21 +239,33 @@ def compare_attacks(medians: Sequence[Mapping[str, Any]], first: str, second: st
     return rows
 
 
-def stopping_settings(medians: Sequence[Mapping[str, Any]]) -> str:
-    """In words, which defended settings let no image leak under any attack (rows of
-    :func:`median_outcomes`, their order kept).
+def better_count(medians: Sequence[Mapping[str, Any]], first: str, second: str,
+                 defended: Sequence[str]) -> int:
+    """Under how many of the ``defended`` settings ``second`` recovers more than ``first`` (a
+    higher median likeness; rows of :func:`median_outcomes`, settings both were tried under)."""
+    by_key = {(m["attack"], m["defence"]): m for m in medians}
+    return sum(by_key[second, d]["likeness"] > by_key[first, d]["likeness"] for d in defended
+               if (first, d) in by_key and (second, d) in by_key)
 
-    Where the undefended attack leaks nothing either, no setting has anything to stop, and the
-    phrase says so rather than crediting every defence.
-    """
+
+@dataclass(frozen=True)
+class Stopped:
+    """The defended settings under which no image leaked under any attack (in the order of
+    :func:`median_outcomes`), and whether the undefended attacks leaked nothing either, when
+    no setting had anything to stop (``trivial``)."""
+
+    settings: tuple[str, ...]
+    defended: int
+    trivial: bool
+
+
+def stopped_settings(medians: Sequence[Mapping[str, Any]]) -> Stopped:
+    """Which defended settings let no image leak under any attack (rows of
+    :func:`median_outcomes`, their order kept)."""
     worst = _worst(medians)
     defended = [d for d in worst if d != NO_DEFENCE]
-    if not defended:
-        return "none: no defended setting is stored"
-    if NO_DEFENCE in worst and _stops(worst[NO_DEFENCE]):
-        return ("every one, trivially, since the undefended attack already leaks no image at "
-                "this side and budget")
-    return ", ".join(d for d in defended if _stops(worst[d])) or "none of those measured"
+    return Stopped(tuple(d for d in defended if _stops(worst[d])), len(defended),
+                   NO_DEFENCE in worst and _stops(worst[NO_DEFENCE]))
 
 
 def protection_ranking(medians: Sequence[Mapping[str, Any]],
@@ -308,6 +320,36 @@ def protection_ranking(medians: Sequence[Mapping[str, Any]],
                      key=lambda r: math.inf if r["accuracy_drop"] is None else r["accuracy_drop"])
     return stopped + sorted((r for r in ranking if r["setting"] is None),
                             key=lambda r: (r["worst_leaked"], r["worst_likeness"]))
+
+
+@dataclass(frozen=True)
+class RankingSummary:
+    """What a :func:`protection_ranking` answers: of its ``families``, how many stop every attack
+    at some setting (``stopping``); the cheapest that does (``best_*``: family, setting, mean
+    accuracy and its drop from no defence, positive when lower), and the cheapest that changes
+    the gradient itself rather than the batch (``gradient_*``). None where no family stops
+    every attack."""
+
+    families: int
+    stopping: int
+    best_family: str | None
+    best_setting: str | None
+    best_accuracy: float | None
+    best_drop: float | None
+    gradient_family: str | None
+    gradient_setting: str | None
+    gradient_accuracy: float | None
+
+
+def ranking_summary(ranking: Sequence[Mapping[str, Any]]) -> RankingSummary:
+    """The numbers of :class:`RankingSummary` from rows of :func:`protection_ranking`."""
+    stopping = [r for r in ranking if r["setting"] is not None]
+    best = stopping[0] if stopping else {}
+    gradient = next((r for r in stopping if r["family"] != BATCH), {})
+    return RankingSummary(len(ranking), len(stopping), best.get("family"), best.get("setting"),
+                          best.get("accuracy"), best.get("accuracy_drop"),
+                          gradient.get("family"), gradient.get("setting"),
+                          gradient.get("accuracy"))
 
 
 def gradient_changes(model: str, image: str, defences: Sequence[str],

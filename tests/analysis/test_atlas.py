@@ -159,3 +159,126 @@ def test_seeds_are_reported_apart_with_an_interval_that_counts_networks():
     assert [(s["seed"], s["found"], s["total"]) for s in apart["seeds"]] == [(0, 38, 50), (1, 0, 50)]
     assert apart["networks_low"] == pytest.approx(wilson(0, 50)[0])
     assert apart["networks_high"] == pytest.approx(wilson(38, 50)[1])
+
+
+def test_a_defences_leaks_are_counted_with_their_wilson_interval():
+    from dlg_helpers.analysis.atlas import defence_leaks
+
+    frame = pd.DataFrame({"defence": ["none"] * 3 + ["gaussian:0.01"] * 4,
+                          "leaks": [True, True, True, True, False, False, False]})
+    found = defence_leaks(frame, "gaussian:0.01")
+    assert (found.leaked, found.attacks, found.rate) == (1, 4, 0.25)
+    assert (found.low, found.high) == pytest.approx(wilson(1, 4))
+    with pytest.raises(ValueError, match="no attack under 'prune:0.1'; it has gaussian:0.01, none"):
+        defence_leaks(frame, "prune:0.1")
+
+
+def _atlas_table(leaks, labels=None, seeds=(0, 1), batch=1, **columns) -> pd.DataFrame:
+    """An atlas table over the pool's first 50 images, one row per image and seed; ``leaks``
+    and ``labels`` are the shares (of the images, in order) that succeed."""
+    from dlg_helpers.client.pool import pool_sample
+
+    rows = []
+    for seed in seeds:
+        for index, image in enumerate(pool_sample(50)):
+            leaked = index < leaks * 50
+            right = index < (leaks if labels is None else labels) * 50
+            rows.append({"images": image.name, "sources": image.source, "seed": seed,
+                         "leaks": leaked, "identified": int(leaked) * batch, "batch": batch,
+                         "label_correct": right, "labels_recovered": int(right) * batch,
+                         "likeness": 0.95 if leaked else 0.3,
+                         "status": "matched" if leaked else "stalled", **columns})
+    return pd.DataFrame(rows)
+
+
+def test_the_restart_ablation_counts_single_starts_and_judges_the_convergence_claim():
+    from dlg_helpers.analysis.atlas import restart_ablation
+    from dlg_helpers.analysis.verdicts import Verdict
+
+    one = _atlas_table(0.6, 0.8)
+    found = restart_ablation({"dlg-base": _atlas_table(1.0), "dlg-restarts-0": one})
+    assert (found.one, found.restarts) == ((80, 60, 100), (100, 100, 100))
+    assert (found.unconverged, found.wrong, found.wrong_unconverged) == (40, 20, 20)
+    assert found.leaks_apart and found.labels_apart and found.verdict is Verdict.PARTLY
+    same = restart_ablation({"dlg-base": _atlas_table(1.0), "dlg-restarts-0": _atlas_table(1.0)})
+    assert same.verdict is Verdict.DOES_NOT_HOLD and not same.leaks_apart
+    assert restart_ablation({"dlg-base": _atlas_table(1.0)}) is None
+
+
+def test_a_factor_effect_sets_the_largest_level_against_the_baseline():
+    from dlg_helpers.analysis.atlas import factor_effect
+    from dlg_helpers.analysis.verdicts import Verdict
+
+    tables = {"dlg-base": _atlas_table(1.0), "dlg-resolution-16": _atlas_table(1.0),
+              "dlg-resolution-64": _atlas_table(0.02)}
+    effect = factor_effect(tables, "dlg", "resolution")
+    assert (effect.baseline["label"], effect.level["label"]) == ("32 × 32", "64 × 64")
+    assert effect.prevention.verdict is Verdict.HOLDS
+    assert factor_effect(tables, "dlg", "resolution", "16 × 16").prevention.verdict is (
+        Verdict.DOES_NOT_HOLD)
+    tables["dlg-resolution-64"] = _atlas_table(0.5)
+    assert factor_effect(tables, "dlg", "resolution").prevention.verdict is Verdict.PARTLY
+    assert factor_effect(tables, "dlg", "batch") is None
+
+
+def test_the_failed_endings_count_how_the_attacks_that_leaked_nothing_ended():
+    from dlg_helpers.analysis.atlas import failed_endings
+
+    tables = {"dlg-base": _atlas_table(1.0),
+              "dlg-batch-2": _atlas_table(0.0, batch=2, status="plateaued")}
+    found = failed_endings(tables)
+    assert (found.attacks, found.plateaued, found.budget, found.stalled) == (100, 100, 0, 0)
+    assert failed_endings({"dlg-base": _atlas_table(1.0)}) is None
+
+
+def test_the_budget_rows_give_each_setting_its_count_and_each_attacks_rate():
+    from dlg_helpers.analysis.atlas import budget_rows
+
+    tables = {"dlg-base": _atlas_table(1.0), "dlg-batch-2": _atlas_table(0.1, batch=2),
+              "inverting-gradients-base": _atlas_table(1.0),
+              "inverting-gradients-batch-2": _atlas_table(0.6, batch=2)}
+    (row,) = budget_rows(tables)
+    assert row["label"] == "batch of 2, 32 × 32" and row["unknowns"] == 2 * 3 * 32 * 32
+    assert set(row["rates"]) == {"DLG", "inverting gradients"}
+    assert row["rates"]["DLG"]["identified"] == 20
+
+
+def _budget(*settings):
+    """Budget rows from (ratio, {attack: share leaked}) pairs, 100 images each."""
+    return [{"ratio": ratio, "label": f"setting {ratio}",
+             "rates": {name: {"rate": rate, "identified": round(100 * rate), "images": 100}
+                       for name, rate in shares.items()}}
+            for ratio, shares in settings]
+
+
+def test_the_budget_order_holds_where_the_ratio_separates_the_outcomes():
+    from dlg_helpers.analysis.atlas import budget_order
+    from dlg_helpers.analysis.verdicts import Verdict
+
+    prior = frozenset({"inverting gradients"})
+    found = budget_order(_budget((3.0, {"DLG": 0.9, "inverting gradients": 0.8}),
+                                 (1.5, {"DLG": 0.7}),
+                                 (0.9, {"DLG": 0.01, "inverting gradients": 0.68}),
+                                 (0.5, {"DLG": 0.0, "inverting gradients": 0.1})), prior)
+    assert found.verdict is Verdict.HOLDS
+    assert (found.lowest_leaking, found.highest_resisting) == (1.5, 0.9)
+    assert found.below_one == {"DLG": (1, 200), "inverting gradients": (78, 200)}
+    assert found.prior_best["inverting gradients"]["ratio"] == 0.9  # its best setting below 1
+    mixed = budget_order(_budget((3.0, {"DLG": 0.2}), (1.5, {"DLG": 0.7})), prior)
+    assert mixed.verdict is Verdict.DOES_NOT_HOLD
+    assert budget_order(_budget((3.0, {"DLG": 0.9})), prior).verdict is Verdict.NOT_MEASURED
+
+
+def test_seed_levels_count_a_shared_baseline_once_and_find_seeds_apart():
+    from dlg_helpers.analysis.atlas import seed_levels
+    from dlg_helpers.book.atlas_tables import seeds_table
+
+    tables = {"dlg-base": _atlas_table(1.0), "dlg-resolution-64": _atlas_table(0.5),
+              "dlg-defences": _atlas_table(0.5, defence="gaussian:0.01")}
+    rows = seed_levels(tables)
+    assert len(rows) == 3 and not any(row["apart"] for row in rows)  # base, 64 × 64, noise
+    tables["dlg-resolution-64"] = pd.concat([_atlas_table(0.9, seeds=(0,)),
+                                             _atlas_table(0.1, seeds=(1,))])
+    (apart,) = [row for row in seed_levels(tables) if row["apart"]]
+    assert (apart["attack"], apart["level"]) == ("DLG", "64 × 64")
+    assert "seed 0: 45 of 50 (" in seeds_table([apart]).data

@@ -15,7 +15,9 @@ from dlg_helpers.analysis.protection import (MEANINGFUL_EPSILON,
     private_batch,
     protection_ranking,
     split_batch,
-    stopping_settings,
+    better_count,
+    ranking_summary,
+    stopped_settings,
 )
 from dlg_helpers.attack.config import AttackConfig
 from dlg_helpers.book.defence_tables import (
@@ -113,19 +115,39 @@ def test_medians_over_images_per_attack_and_defence(outcome_row):
     assert 0 < medians[0]["leaked_low"] < 2 / 3 < medians[0]["leaked_high"] < 1
 
 
-def test_the_settings_that_stop_every_attack_in_words(outcome_row):
+def test_the_settings_that_stop_every_attack(outcome_row):
     def medians(likeness):
         return median_outcomes([outcome_row(attack, d, "a", s)
                                 for attack, by_defence in likeness.items()
                                 for d, s in by_defence.items()])
     leaking = {"DLG": {"none": 0.9, "prune:0.1": 0.2, "gaussian:0.01": 0.1},
                "IG": {"none": 0.9, "prune:0.1": 0.8, "gaussian:0.01": 0.2}}
-    assert stopping_settings(medians(leaking)) == "gaussian:0.01"  # prune:0.1 lets IG through
-    assert stopping_settings(medians({"IG": {"none": 0.9, "prune:0.1": 0.8}})) == (
-        "none of those measured")
-    assert stopping_settings(medians({"IG": {"none": 0.2, "prune:0.1": 0.1}})).startswith(
-        "every one, trivially")
-    assert stopping_settings(medians({"IG": {"none": 0.9}})).startswith("none: no defended")
+    stopped = stopped_settings(medians(leaking))  # prune:0.1 lets IG through
+    assert stopped.settings == ("gaussian:0.01",) and stopped.defended == 2
+    assert not stopped.trivial
+    assert stopped_settings(medians({"IG": {"none": 0.9, "prune:0.1": 0.8}})).settings == ()
+    trivial = stopped_settings(medians({"IG": {"none": 0.2, "prune:0.1": 0.1}}))
+    assert trivial.trivial and trivial.settings == ("prune:0.1",)
+    assert stopped_settings(medians({"IG": {"none": 0.9}})).defended == 0
+    # IG recovers more than DLG under both defended settings
+    assert better_count(medians(leaking), "DLG", "IG", ["prune:0.1", "gaussian:0.01"]) == 2
+    assert better_count(medians(leaking), "IG", "DLG", ["prune:0.1", "batch:2"]) == 0
+
+
+def test_the_ranking_summary_names_the_cheapest_stopping_families(outcome_row):
+    likeness = {"none": 0.95, "gaussian:0.01": 0.25, "batch:4": 0.2, "prune:0.1": 0.9}
+    rows = [outcome_row(a, d, "a", s) for d, s in likeness.items() for a in ("DLG", "IG")]
+    costs = [{"defence": d, "accuracy": a, "epsilon": None}
+             for d, a in (("none", 0.9), ("gaussian:0.01", 0.85), ("batch:4", 0.95),
+                          ("prune:0.1", 0.9))]
+    summary = ranking_summary(protection_ranking(median_outcomes(rows), costs))
+    assert (summary.families, summary.stopping) == (3, 2)
+    assert (summary.best_family, summary.best_setting) == ("batch", "batch:4")
+    assert summary.best_drop == pytest.approx(-0.05)  # a larger batch trained better here
+    assert (summary.gradient_family, summary.gradient_setting) == ("gaussian", "gaussian:0.01")
+    assert summary.gradient_accuracy == pytest.approx(0.85)
+    nothing = ranking_summary(protection_ranking(median_outcomes(rows[-2:]), costs))
+    assert nothing.stopping == 0 and nothing.best_family is None and nothing.gradient_setting is None
 
 
 def test_the_ranking_takes_each_familys_weakest_stopping_setting_and_orders_by_cost(outcome_row):
