@@ -23,25 +23,32 @@ TMP = "<tmp>"  # stands for the test's own temporary folder
 # Small settings that exercise every code path of a chapter in seconds.
 QUICK_PARAMETERS: dict[str, dict[str, object]] = {
     "01_background": {"IMAGE": "coffee"},
-    "02_lenet": {"STEPS": 3, "IMAGES": ["cat", "coffee"], "SEEDS": [0], "RESULTS_DIR": TMP},
+    "02_lenet": {"STEPS": 3, "IMAGES": ["cat", "coffee"], "SEEDS": [0], "RESULTS_DIR": TMP,
+                 "CHECK_PROSE": False},
     # one image: every model's attack is computed live here (two L-BFGS steps at 224x224)
-    "03_resnet18": {"STEPS": 2, "IMAGES": ["cat"], "RESULTS_DIR": "/nonexistent"},
-    "04_densenet121": {"STEPS": 2, "IMAGES": ["cat"], "RESULTS_DIR": "/nonexistent"},
+    "03_resnet18": {"STEPS": 2, "IMAGES": ["cat"], "RESULTS_DIR": "/nonexistent",
+                    "CHECK_PROSE": False},
+    "04_densenet121": {"STEPS": 2, "IMAGES": ["cat"], "RESULTS_DIR": "/nonexistent",
+                       "CHECK_PROSE": False},
     "05_inception_v3": {"STEPS": 1, "MAX_ITER": 1, "RESULTS_DIR": "/nonexistent",
                         "CONTROL_STEPS": 4, "INCEPTION_CONTROL": [128, 1], "CHECK_PROSE": False},
-    "06_mse_analysis": {"IMAGES": ["cat", "astronaut"], "LARGE_IMAGES": {"resnet18": ["cat"]}},
-    "07_threats": {"IMAGES": ["cat"], "SEEDS": [0, 1], "TRAINED_STEPS": [0, 100]},
+    "06_mse_analysis": {"IMAGES": ["cat", "astronaut"], "LARGE_IMAGES": {"resnet18": ["cat"]},
+                        "CHECK_PROSE": False},
+    "07_threats": {"IMAGES": ["cat"], "SEEDS": [0, 1], "TRAINED_STEPS": [0, 100],
+                   "CHECK_PROSE": False},
     "08_future_work": {"BATCH_SIZES": [1, 2], "RESNET_BATCH_SIZES": [1], "LENET_SIDES": [32],
-                       "RESNET_SIDES": [224]},
+                       "RESNET_SIDES": [224], "CHECK_PROSE": False},
     "09_defences": {"IMAGES": ["cat"],
                     "DEFENCES": ["none", "gaussian:0.01", "dpsgd:1.0", "batch:2"],
                     "DLG_STEPS": 2, "IG_STEPS": 4, "PUBLISHED_STEPS": 4, "TRAINING_EPOCHS": 1, "TRAINING_SEEDS": 2,
                     "DP_TARGETS": [8.0], "DP_LEARNING_RATES": [0.5], "DP_CLIPS": [1.0],
                     "DP_SEEDS": 1, "DIGITS": ["digit-0"], "RESULTS_DIR": TMP, "CHECK_PROSE": False},
     # the CI's federation: two clients, one round (the stored measurements are loaded)
-    "10_federation": {"CLIENTS": [["face-2"], ["digit-5"]], "STEPS": 3},
+    "10_federation": {"CLIENTS": [["face-2"], ["digit-5"]], "STEPS": 3, "CHECK_PROSE": False},
     # the stored atlas is read as it is; the live sweep attacks one image for three steps
     "11_success_rates": {"LIVE_IMAGES": 1, "LIVE_STEPS": 3},
+    # reads stored tables only: its own parameters are quick
+    "12_conclusions": {},
     "instructor": {"GPU_FLOPS": 1e12},
 }
 
