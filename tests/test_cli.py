@@ -1,5 +1,7 @@
 """The command line: attacks, sweeps and the records list."""
 
+import logging
+
 import pytest
 
 import dlg_helpers as dlg
@@ -75,7 +77,7 @@ def test_cli_lists_stored_records_and_names_broken_ones(tmp_path, capsys):
 
 
 @pytest.mark.filterwarnings("ignore::dlg_helpers.attack.engine.AttackDivergedWarning")  # 2-step runs
-def test_a_sweep_stores_every_combination_and_skips_what_is_stored(tmp_path, capsys):
+def test_a_sweep_stores_every_combination_and_skips_what_is_stored(tmp_path, capsys, caplog):
     words = ["sweep", "--model", "lenet", "--images", "cat", "coffee+astronaut", "--seeds", "0",
              "1", "--defences", "none", "prune:0.5", "--steps", "2", "--no-progress",
              "--results", str(tmp_path)]
@@ -85,10 +87,10 @@ def test_a_sweep_stores_every_combination_and_skips_what_is_stored(tmp_path, cap
     assert folders == sorted(f"{images}-seed{seed}{defence}"
                              for images in ("cat", "coffee+astronaut") for seed in (0, 1)
                              for defence in ("", "-prune=0.5"))
-    capsys.readouterr()
+    caplog.clear()
+    caplog.set_level(logging.INFO)
     assert main(words) == 0  # again: everything is stored, nothing is computed
-    out = capsys.readouterr().out
-    assert out.count("Loaded the stored run") == 8 and "Computing" not in out
+    assert caplog.text.count("loaded the stored run") == 8 and "computing" not in caplog.text
     assert main(["records", str(tmp_path), "--report-setting"]) == 0
     listing = capsys.readouterr().out
     assert "(and 8 runs with other settings, attacks or defences)" in listing

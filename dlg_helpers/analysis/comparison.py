@@ -8,6 +8,8 @@ others (hours on a CPU, so they run in the background, not inside a chapter).
 
 from __future__ import annotations
 
+import logging
+
 import math
 import statistics
 from collections.abc import Callable, Mapping, Sequence
@@ -26,10 +28,13 @@ from .criteria import RECONSTRUCTED_MSE, reconstructed, threshold_text
 from .intervals import median_interval, wilson
 from .rows import result_row
 
-__all__ = ["unreconstructed", "reached_of", "values_text", "orders_apart", "Collected", "collect",
+__all__ = ["unreconstructed", "orders_apart", "Collected", "collect",
            "group_summary", "summaries", "value", "leak_counts", "identified_counts",
            "tested_sizes", "measured", "summary_table", "interval_text",
            "leaked_text", "paired_orders", "attempt_counts", "MEASURES", "MAX_COLUMNS"]
+
+# What was loaded, computed or missing: shown by the command line, not in the chapters.
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -159,7 +164,7 @@ def summaries(groups: Mapping[str, Sequence[RunSpec]], results_dir: str | Path,
     nothing when every run is stored)."""
     found = collect(groups, results_dir, threshold)
     if found.missing:
-        print(found.note())
+        _LOG.warning(found.note())
     return found, {row["group"]: row for row in group_summary(found.rows)}
 
 
@@ -191,20 +196,6 @@ def tested_sizes(summary: Mapping[str, Mapping[str, Any]], groups: Mapping[str, 
     return {name: (parameters[name], summary[group]["leaked"], summary[group]["runs"])
             for name, group in groups.items()
             if group in summary and summary[group]["all_diverged"] < summary[group]["runs"]}
-
-
-def reached_of(summary: Mapping[str, Mapping[str, Any]], group: str) -> str:
-    """How many of a group's runs reached the threshold, as ``"k of n"`` (``"nan of nan"`` for
-    a group none of whose runs is stored, as :func:`value` reads it)."""
-    return f"{value(summary, group, 'reached')} of {value(summary, group, 'runs')}"
-
-
-def values_text(summary: Mapping[str, Mapping[str, Any]], groups: Mapping[Any, str], key: str,
-                spec: str = ".2f") -> str:
-    """``key`` of each group as ``"label: value"``, joined by commas; ``groups`` maps a label
-    to its group's name (e.g. a batch size to ``"LeNet, batch of 4"``)."""
-    return ", ".join(f"{label}: {measured(value(summary, group, key), spec)}"
-                     for label, group in groups.items())
 
 
 def measured(number: float, spec: str = ".2g") -> str:
@@ -311,22 +302,6 @@ def attempt_counts(results: Sequence[AttackResult]) -> dict[str, int]:
             counts["attempts"] += 1
             counts[attempt.status] += 1
     return counts
-
-
-def distance_fall(results: Mapping[str, AttackResult]) -> str:
-    """How far each named run's gradient distance fell, from its first step to the closest match
-    it kept, e.g. "LeNet 1.2e-01 → 2.0e-04 (600×)". This is the attacker's own view of success: a
-    distance that barely fell means the attack never matched the gradient, whatever the image."""
-    if not results:
-        return "no run stored"
-    parts = []
-    for name, result in results.items():
-        first, best = result.history[0].grad_distance, result.best_distance
-        ratio = first / best if best else None
-        fall = ("matched exactly" if ratio is None
-                else f"{ratio:.1f}×" if ratio < 10 else f"{ratio:,.0f}×")
-        parts.append(f"{name} {fmt_sci(first)} → {fmt_sci(best)} ({fall})")
-    return "; ".join(parts)
 
 
 def unreconstructed(runs: Mapping[str, AttackResult], step: int, metric: str = "aligned_mse",

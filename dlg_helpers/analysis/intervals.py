@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 __all__ = ["CONFIDENCE", "wilson", "MedianInterval", "median_interval", "rate_text",
-           "share_text", "median_text", "INDICATIVE_BELOW"]
+           "share_text", "INDICATIVE_BELOW"]
 
 CONFIDENCE = 0.95
 """The coverage every interval in the course aims at."""
@@ -104,14 +104,3 @@ def share_text(count: int, total: int, low: float, high: float, what: str = "run
             f"95 % CI {_percent(low, False, digits)}–{_percent(high, digits=digits)})")
 
 
-def median_text(values: Sequence[float], fmt: Callable[[float], str] = "{:.2f}".format) -> str:
-    """A median as prose: ``"0.83 (95 % CI 0.71–0.95, n = 12)"``, ``"0.83 (range 0.71–0.95
-    covers the median with 75 %, n = 3)"`` for few runs, or ``"0.83 (one run)"``."""
-    interval = median_interval(values)
-    if interval.low is None:
-        return f"{fmt(interval.median)} (one run)"
-    span = f"{fmt(interval.low)}–{fmt(interval.high)}"
-    if interval.coverage >= CONFIDENCE:
-        return f"{fmt(interval.median)} (95 % CI {span}, n = {interval.n})"
-    return (f"{fmt(interval.median)} (range {span}, which covers the median with "
-            f"{_percent(interval.coverage)}, n = {interval.n})")

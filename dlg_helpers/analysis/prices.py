@@ -3,6 +3,8 @@ stored so that a chapter's table reads the same on every machine."""
 
 from __future__ import annotations
 
+import logging
+
 import hashlib
 import json
 import statistics
@@ -18,6 +20,9 @@ from ..client.training import TrainingConfig, train
 from .protection import split_batch
 
 __all__ = ["TRAINING_SEEDS", "COSTS_FOLDER", "training_costs", "stored_training_costs"]
+
+# What was loaded, computed or missing: shown by the command line, not in the chapters.
+_LOG = logging.getLogger(__name__)
 
 
 TRAINING_SEEDS = 5
@@ -89,15 +94,15 @@ def stored_training_costs(defences: Sequence[str], config: TrainingConfig = Trai
                 raise ValueError("made with other settings")
             stored = content["rows"]
         except (ValueError, KeyError, TypeError) as error:
-            print(f"not using {path}: {error}")
+            _LOG.warning("not using %s: %s", path, error)
     wanted = list(dict.fromkeys(defences))
     missing = wanted if recompute else [d for d in wanted if d not in stored]
     if len(missing) < len(wanted):
-        print(f"Loaded the stored prices of {len(wanted) - len(missing)} defence settings from "
-              f"{path.name} ({seeds} trainings each)")
+        _LOG.info("loaded the stored prices of %d defence settings from %s (%d trainings each)",
+                  len(wanted) - len(missing), path.name, seeds)
     if missing:
-        print(f"Training {model} {seeds} times under each of {len(missing)} settings "
-              f"({'asked to recompute' if recompute else 'not stored'})")
+        _LOG.info("training %s %d times under each of %d settings (%s)", model, seeds,
+                  len(missing), "asked to recompute" if recompute else "not stored")
         stored.update({row["defence"]: row for row in
                        training_costs(missing, config, model, seeds)})
         if save:

@@ -9,6 +9,8 @@ background.
 
 from __future__ import annotations
 
+import logging
+
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -34,6 +36,9 @@ __all__ = ["NO_DEFENCE", "BATCH", "GUARANTEE", "HEURISTIC", "CHOICE", "MEANINGFU
            "compare_attacks", "better_count",
            "Stopped", "stopped_settings", "protection_ranking", "RankingSummary",
            "ranking_summary", "gradient_changes"]
+
+# What was loaded, computed or missing: shown by the command line, not in the chapters.
+_LOG = logging.getLogger(__name__)
 
 
 NO_DEFENCE = "none"
@@ -174,10 +179,11 @@ def attack_outcomes(model: str, images: Sequence[str], defences: Sequence[str],
                                                 device=device, log=lambda _: None)):
             results[index] = result
     rows = [{**case, **result_row(results[index])} for index, (case, _) in enumerate(cases)]
-    print(f"{model}: {stored} stored runs loaded, {computed} computed, {len(missing)} missing "
-          f"({len(attacks)} attacks x {len(defences)} defences x {len(images)} images)")
+    _LOG.info("%s: %d stored runs loaded, %d computed, %d missing (%d attacks x %d defences x "
+              "%d images)", model, stored, computed, len(missing), len(attacks), len(defences),
+              len(images))
     if missing:
-        print(missing_note(missing))
+        _LOG.warning(missing_note(missing))
     return rows
 
 

@@ -8,14 +8,14 @@ from typing import Any
 
 from IPython.display import Markdown
 
-from ..analysis.atlas import image_bootstrap, rates
-from ..analysis.atlas_findings import IDLG_PAPER_LABEL_ACCURACY
+from ..analysis.atlas import IDLG_PAPER_LABEL_ACCURACY, image_bootstrap, rates
 from ..attack.registry import attack_entry
 from ..runs.atlas import ATLAS, level_label
 from .tables import markdown_table
 
 __all__ = ["SOURCE_NAMES", "percent_interval", "base_table", "source_table", "label_table",
-           "profile_table", "factor_table", "budget_table", "plan_table", "attacks_table"]
+           "profile_table", "factor_table", "budget_table", "plan_table", "attacks_table",
+           "seeds_table"]
 
 SOURCE_NAMES = {"photo": "photograph crops", "face": "LFW faces", "digit": "digits"}
 """A pool source in prose; the iDLG paper's nearest data set is beside it in the label table."""
@@ -111,7 +111,7 @@ def factor_table(by_attack: Mapping[str, Sequence[Mapping[str, Any]]]) -> Markdo
 
 
 def budget_table(rows: Sequence[Mapping[str, Any]]) -> Markdown:
-    """:func:`~dlg_helpers.analysis.atlas_findings.budget_rows`: each setting's numbers the
+    """:func:`~dlg_helpers.analysis.atlas.budget_rows`: each setting's numbers the
     gradient carries about the images, the unknowns, their ratio, and the share of images each
     measured attack leaked."""
     attacks = list(dict.fromkeys(name for row in rows for name in row["rates"]))
@@ -157,3 +157,17 @@ def attacks_table(frame: Any) -> Markdown:
         "likeness": ("likeness", "{:.3f}".format), "rank": ("rank", str),
         "label_correct": ("label right", yes_no), "status": ("ended", str),
         "steps": ("steps", str)})
+
+
+def seeds_table(rows: Sequence[Mapping[str, Any]]) -> Markdown:
+    """:func:`~dlg_helpers.analysis.atlas.seed_levels` rows: each level's attack, the images
+    leaked under each seed (its network) with their interval, and the interval over the
+    networks."""
+    cells = [{**row, "each": "; ".join(
+        f"seed {s['seed']}: {s['found']} of {s['total']} ({100 * s['low']:.0f}–"
+        f"{100 * s['high']:.0f} %)" for s in row["seeds"]),
+        "networks": f"{100 * row['networks_low']:.0f}–{100 * row['networks_high']:.0f} %"}
+        for row in rows]
+    return markdown_table(cells, {
+        "attack": ("attack", str), "level": ("level", str), "each": ("each network: leaked", str),
+        "networks": ("over the networks", str)})

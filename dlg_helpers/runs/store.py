@@ -8,6 +8,8 @@ Records that do not match, or cannot be read, are named with the reason and neve
 
 from __future__ import annotations
 
+import logging
+
 import glob
 import json
 from collections.abc import Callable, Sequence
@@ -26,6 +28,9 @@ from .run import run_attack
 from .spec import RunSpec
 
 __all__ = ["StoredRunError", "find_record", "stored_result", "load_or_run", "run_many"]
+
+# What was loaded, computed or missing: shown by the command line, not in the chapters.
+_LOG = logging.getLogger(__name__)
 
 
 class StoredRunError(ValueError):
@@ -101,7 +106,7 @@ def stored_result(spec: RunSpec, results_dir: str | Path, *,
     """
     folder, refusals = find_record(spec, results_dir)
     for refusal in [] if quiet else refusals:
-        print(f"not using {refusal}")
+        _LOG.warning("not using %s", refusal)
     if folder is None:
         return None
     record = load_record(folder)
@@ -110,9 +115,9 @@ def stored_result(spec: RunSpec, results_dir: str | Path, *,
     except (FileNotFoundError, ValueError) as error:
         raise StoredRunError(str(error)) from error
     if not quiet:
-        print(f"Loaded the stored run {folder.name} of {spec.model} (computed on "
-              f"{record['device']} in {record['wall_seconds'] / 60:.0f} min, torch "
-              f"{record['torch_version']}); recompute it with: {record['command']}")
+        _LOG.info("loaded the stored run %s of %s (computed on %s in %.0f min, torch %s); "
+                  "recompute it with: %s", folder.name, spec.model, record["device"],
+                  record["wall_seconds"] / 60, record["torch_version"], record["command"])
     return result
 
 
@@ -149,9 +154,9 @@ def load_or_run(spec: RunSpec, results_dir: str | Path = "results", *,
     out = spec.folder(results_dir)
     if save:
         _check_free(spec, results_dir)
-    print(f"Computing {spec.model} on {'+'.join(spec.images)} "
-          f"({'asked to recompute' if recompute else 'no stored run matches'}); in the "
-          f"background instead: {spec.command(out)}")
+    _LOG.info("computing %s on %s (%s); in the background instead: %s", spec.model,
+              "+".join(spec.images), "asked to recompute" if recompute else "no stored run matches",
+              spec.command(out))
     result = run_attack(spec.model, list(spec.images), spec.config, model_seed=spec.model_seed,
                         size=spec.size, device=target, checkpoint=checkpoint,
                         checkpoint_every=checkpoint_every,

@@ -7,7 +7,6 @@ import pytest
 
 from dlg_helpers.analysis.comparison import (
     collect,
-    distance_fall,
     group_summary,
     measured,
     orders_apart,
@@ -66,28 +65,11 @@ def test_paired_orders_refuses_two_runs_of_one_group_on_one_image():
         paired_orders(rows, "a", "b")
 
 
-def test_distance_fall_reads_each_runs_first_and_kept_distance(make_result):
-    text = distance_fall({"matched": make_result([0.12, 0.01, 0.0002]),
-                          "stuck": make_result([0.45, 0.40, 0.37])})
-    assert text == "matched 1.2e-01 → 2.0e-04 (600×); stuck 4.5e-01 → 3.7e-01 (1.2×)"
-    assert distance_fall({"exact": make_result([0.3, 0.0])}) == "exact 3.0e-01 → 0.0e+00 (matched exactly)"
-    assert distance_fall({}) == "no run stored"
-
-
 def test_orders_apart_compare_the_images_both_ran_on(make_result):
     high = {"cat": make_result([1.0, 0.1]), "dog": make_result([1.0, 1.0])}
     low = {"cat": make_result([1.0, 1e-4])}
     assert orders_apart(high, low, 1) == pytest.approx({"cat": 3.0})
     assert orders_apart(low, high, 1) == pytest.approx({"cat": -3.0})
-
-
-def test_reached_and_values_read_a_summary_by_group():
-    from dlg_helpers.analysis.comparison import reached_of, values_text
-
-    summary = {"a": {"reached": 2, "runs": 3, "ssim_median": 0.5}}
-    assert reached_of(summary, "a") == "2 of 3"
-    assert values_text(summary, {1: "a", 2: "b"}, "ssim_median") == (
-        "1: 0.50, 2: not measured yet")
 
 
 def test_counts_read_a_summary_and_tested_sizes_leave_out_what_tested_nothing():

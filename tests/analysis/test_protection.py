@@ -2,27 +2,43 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 
-from dlg_helpers.analysis.protection import (MEANINGFUL_EPSILON, 
+from dlg_helpers.analysis.protection import (
+    MEANINGFUL_EPSILON,
     attack_outcomes,
+    better_count,
     compare_attacks,
     describe_defence,
     gradient_changes,
     median_outcomes,
     private_batch,
     protection_ranking,
-    split_batch,
-    better_count,
     ranking_summary,
+    split_batch,
     stopped_settings,
 )
 from dlg_helpers.attack.config import AttackConfig
 from dlg_helpers.book.defence_tables import (
     gradient_change_table,
+
 )
+
+
+@pytest.fixture(autouse=True)
+def _log_info(caplog):
+    """The package logs what it loads, computes or refuses at INFO; these tests read it."""
+    caplog.set_level(logging.INFO)
+
+
+def _logged(caplog) -> str:
+    """What was logged since the last call."""
+    text = caplog.text
+    caplog.clear()
+    return text
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
 
@@ -73,15 +89,15 @@ def test_under_a_larger_batch_the_attack_faces_the_whole_private_batch(tmp_path)
 
 
 @pytest.mark.filterwarnings("ignore::dlg_helpers.attack.engine.AttackDivergedWarning")  # 2 steps
-def test_outcomes_are_computed_once_then_loaded(tmp_path, capsys):
+def test_outcomes_are_computed_once_then_loaded(tmp_path, caplog):
     attacks = {"DLG": AttackConfig(steps=2, progress=False),
                "IG": AttackConfig.inverting_gradients(steps=4, trials=1, progress=False)}
     arguments = ("lenet", ["cat", "coffee"], ["none", "prune:0.5"], attacks, tmp_path)
     first = attack_outcomes(*arguments)
-    assert "0 stored runs loaded, 8 computed, 0 missing" in capsys.readouterr().out
+    assert "0 stored runs loaded, 8 computed, 0 missing" in _logged(caplog)
     again = attack_outcomes(*arguments)
-    out = capsys.readouterr().out
-    assert "8 stored runs loaded, 0 computed" in out and "Loaded the stored run" not in out
+    out = _logged(caplog)
+    assert "8 stored runs loaded, 0 computed" in out and "loaded the stored run" not in out
     assert again == first and len(first) == 8
     assert {(r["attack"], r["family"], r["image"]) for r in first} == {
         (a, f, i) for a in ("DLG", "IG") for f in ("none", "prune") for i in ("cat", "coffee")}
@@ -90,13 +106,13 @@ def test_outcomes_are_computed_once_then_loaded(tmp_path, capsys):
 
 
 @pytest.mark.filterwarnings("ignore::dlg_helpers.attack.engine.AttackDivergedWarning")  # 2 steps
-def test_missing_runs_of_a_slow_model_are_listed_with_their_commands_not_computed(tmp_path, capsys):
+def test_missing_runs_of_a_slow_model_are_listed_with_their_commands_not_computed(tmp_path, caplog):
     attacks = {"DLG": AttackConfig(steps=2, progress=False)}
     arguments = ("lenet", ["cat"], ["none", "prune:0.5"], attacks, tmp_path)
     attack_outcomes(*arguments[:2], ["none"], attacks, tmp_path, size=16)
     capsys.readouterr()
     rows = attack_outcomes(*arguments, size=16, compute_missing=False)
-    out = capsys.readouterr().out
+    out = _logged(caplog)
     assert [r["defence"] for r in rows] == ["none"]  # the stored run at 16x16 only
     assert "1 stored runs loaded, 0 computed, 1 missing" in out
     assert "--defence prune:0.5" in out and "--size 16" in out

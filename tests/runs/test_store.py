@@ -1,6 +1,7 @@
 """Stored runs: the right record is used, the wrong ones are refused, and the store is honest."""
 
 import json
+import logging
 import math
 import shlex
 from dataclasses import asdict, replace
@@ -15,6 +16,20 @@ from dlg_helpers.runs import store
 from dlg_helpers.runs.record import load_record
 from dlg_helpers.runs.spec import REPORT_SETTING, RunSpec, in_report_setting, run_specs
 from dlg_helpers.runs.store import StoredRunError, find_record, load_or_run
+
+
+@pytest.fixture(autouse=True)
+def _log_info(caplog):
+    """The package logs what it loads, computes or refuses at INFO; these tests read it."""
+    caplog.set_level(logging.INFO)
+
+
+def _logged(caplog) -> str:
+    """What was logged since the last call."""
+    text = caplog.text
+    caplog.clear()
+    return text
+
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
 
@@ -45,21 +60,21 @@ def test_the_stored_command_recreates_a_matching_record(stored):
     assert folder == results / "lenet" / spec.folder_name and refusals == []
 
 
-def test_a_matching_record_is_loaded_and_announced(stored, capsys):
+def test_a_matching_record_is_loaded_and_announced(stored, caplog):
     spec, results = stored
     result = load_or_run(spec, results)
-    assert f"Loaded the stored run {spec.folder_name}" in capsys.readouterr().out
+    assert f"loaded the stored run {spec.folder_name}" in _logged(caplog)
     assert result.steps == 3 and result.final_mse == load_record(
         results / "lenet" / spec.folder_name)["final_mse"]
 
 
-def test_a_record_with_other_settings_is_refused_by_name_and_the_run_computed(stored, capsys):
+def test_a_record_with_other_settings_is_refused_by_name_and_the_run_computed(stored, caplog):
     spec, results = stored
     other = replace(spec, config=replace(TINY, steps=2))
     result = load_or_run(other, results)
-    out = capsys.readouterr().out
+    out = _logged(caplog)
     assert "made with other settings: steps 3 (wanted 2)" in out
-    assert "Computing lenet on coffee (no stored run matches)" in out
+    assert "computing lenet on coffee (no stored run matches)" in out
     assert result.steps == 2
 
 
@@ -78,11 +93,11 @@ def test_a_record_stored_before_the_line_search_existed_still_matches(stored):
     assert "line_search None (wanted 'strong_wolfe')" in refusals[0]
 
 
-def test_a_corrupt_record_is_refused_and_named(stored, capsys):
+def test_a_corrupt_record_is_refused_and_named(stored, caplog):
     spec, results = stored
     (results / "lenet" / spec.folder_name / "record.json").write_text("{ truncated")
     result = load_or_run(spec, results)
-    out = capsys.readouterr().out
+    out = _logged(caplog)
     assert f"{spec.folder_name}: unreadable" in out and "corrupt" in out
     assert result.steps == 3
 
@@ -94,18 +109,18 @@ def test_a_matching_record_with_broken_arrays_raises_with_the_fix(stored):
         load_or_run(spec, results)
 
 
-def test_recompute_and_save_replace_the_record(stored, capsys, monkeypatch):
+def test_recompute_and_save_replace_the_record(stored, caplog, monkeypatch):
     spec, results = stored
     (results / "chapters").mkdir()
     monkeypatch.chdir(results / "chapters")  # as a chapter does: results are at ../
     load_or_run(spec, Path(".."), recompute=True, save=True)
-    assert "asked to recompute" in capsys.readouterr().out
+    assert "asked to recompute" in _logged(caplog)
     record = load_record(results / "lenet" / spec.folder_name)
     assert record["command"].startswith("python -m dlg_helpers attack --model lenet")
     # the stored command runs from the folder that holds the results, not from chapters/
     assert record["command"].endswith(f"--out {results.name}/lenet/{spec.folder_name}")
     load_or_run(spec, results)
-    assert "Loaded the stored run" in capsys.readouterr().out
+    assert "loaded the stored run" in _logged(caplog)
 
 
 def test_batches_and_sizes_are_part_of_the_identity(tmp_path):
@@ -167,10 +182,10 @@ def test_every_committed_record_is_complete_and_matches_its_command():
         assert spec.folder_name == folder.name  # where load_or_run would store it
 
 
-def test_recompute_none_loads_on_a_cpu(stored, capsys):
+def test_recompute_none_loads_on_a_cpu(stored, caplog):
     spec, results = stored
     load_or_run(spec, results, recompute=None, device="cpu")
-    assert "Loaded the stored run" in capsys.readouterr().out
+    assert "loaded the stored run" in _logged(caplog)
 
 
 def test_folders_are_unique_to_the_run_and_the_report_setting_keeps_the_plain_name():
