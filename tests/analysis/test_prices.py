@@ -76,7 +76,7 @@ def test_stored_prices_are_reloaded_completed_and_refused_when_made_otherwise(tm
     assert both[0] == first[0] and set(json.loads(path.read_text())["rows"]) == {"none",
                                                                                   "prune:0.1"}
     assert stored_training_costs(["prune:0.1"], config, seeds=2, results_dir=tmp_path) == both[1:]
-    assert "training" not in _logged(caplog)  # all stored: nothing trained
+    assert "training lenet" not in _logged(caplog)  # all stored: nothing trained
     # another number of seeds or another budget is another setting, in another file
     stored_training_costs(["none"], config, seeds=1, results_dir=tmp_path, save=True)
     assert len(list((tmp_path / "training").glob("*.json"))) == 2

@@ -110,7 +110,7 @@ def test_missing_runs_of_a_slow_model_are_listed_with_their_commands_not_compute
     attacks = {"DLG": AttackConfig(steps=2, progress=False)}
     arguments = ("lenet", ["cat"], ["none", "prune:0.5"], attacks, tmp_path)
     attack_outcomes(*arguments[:2], ["none"], attacks, tmp_path, size=16)
-    capsys.readouterr()
+    caplog.clear()
     rows = attack_outcomes(*arguments, size=16, compute_missing=False)
     out = _logged(caplog)
     assert [r["defence"] for r in rows] == ["none"]  # the stored run at 16x16 only
