@@ -11,6 +11,7 @@ also gets an interval from a bootstrap over images, which keeps each image's att
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ from .intervals import median_interval, wilson
 from .verdicts import Prevention, Verdict, factor_prevents
 
 __all__ = ["rates", "image_bootstrap", "image_rate", "level_rates", "seed_rates", "resistance",
-           "image_features", "RESISTANCE_GROUPS", "resistance_profile", "gradient_budget",
+           "image_features", "RESISTANCE_GROUPS", "resistance_profile", "network_budget", "gradient_budget",
            "LeakRate", "defence_leaks", "IDLG_PAPER_LABEL_ACCURACY", "seed_levels",
            "RestartAblation", "restart_ablation", "FactorEffect", "factor_effect",
            "FailedEndings", "failed_endings", "budget_rows", "BudgetOrder", "budget_order"]
@@ -202,6 +203,23 @@ def resistance_profile(frame: Any, size: int = 32) -> list[dict[str, Any]]:
     return profile
 
 
+def network_budget(network: torch.nn.Module, image_shape: Sequence[int]) -> dict[str, Any]:
+    """:func:`gradient_budget` for any ``network`` with a linear classifier last, on images of
+    ``image_shape`` (batch first): ``features`` (every gradient entry of the layers before the
+    classifier, counted once), ``classifier`` (its input width per image, all its outer products
+    can give away), ``unknowns`` (the images' values) and their ``ratio``."""
+    linear = [m for m in network.modules() if isinstance(m, torch.nn.Linear)]
+    if not linear:
+        raise ValueError("the count needs a network whose classifier is an nn.Linear layer")
+    classifier = linear[-1]
+    head = sum(p.numel() for p in classifier.parameters())
+    features = sum(p.numel() for p in network.parameters()) - head
+    batch, unknowns = image_shape[0], math.prod(image_shape)
+    carried = features + batch * classifier.in_features
+    return {"features": features, "classifier": batch * classifier.in_features,
+            "unknowns": unknowns, "ratio": carried / unknowns}
+
+
 def gradient_budget(model: str, size: int, batch: int = 1) -> dict[str, Any]:
     """What one shared gradient can tell about a batch, counted: the numbers it carries about
     the images against the numbers the attack must find.
@@ -214,18 +232,12 @@ def gradient_budget(model: str, size: int, batch: int = 1) -> dict[str, Any]:
     equally well, and the gradient alone cannot tell which was the private one (a prior about
     what images look like still can). The count is an upper
     bound (the equations are not all independent), in the spirit of Zhu and Blaschko's rank
-    analysis (R-GAP).
+    analysis (R-GAP). :func:`network_budget` counts the same for any network.
     """
     network = build_model(model, size=size)
-    classifier = [m for m in network.modules() if isinstance(m, torch.nn.Linear)][-1]
-    head = sum(p.numel() for p in classifier.parameters())
-    features = sum(p.numel() for p in network.parameters()) - head
     channels = next(m for m in network.modules() if isinstance(m, torch.nn.Conv2d)).in_channels
-    unknowns = batch * channels * size * size
-    carried = features + batch * classifier.in_features
     return {"model": get_spec(model).display, "size": size, "batch": batch,
-            "features": features, "classifier": batch * classifier.in_features,
-            "unknowns": unknowns, "ratio": carried / unknowns}
+            **network_budget(network, (batch, channels, size, size))}
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import torch
 
 from dlg_helpers.analysis.atlas import (image_bootstrap, image_features, rates, resistance,
                                          seed_rates)
@@ -282,3 +283,17 @@ def test_seed_levels_count_a_shared_baseline_once_and_find_seeds_apart():
     (apart,) = [row for row in seed_levels(tables) if row["apart"]]
     assert (apart["attack"], apart["level"]) == ("DLG", "64 × 64")
     assert "seed 0: 45 of 50 (" in seeds_table([apart]).data
+
+
+def test_the_budget_counts_the_classifier_by_its_input_and_the_rest_once():
+    from dlg_helpers.analysis.atlas import gradient_budget, network_budget
+
+    network = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(),
+                                  torch.nn.Linear(4 * 6 * 6, 10))
+    one = network_budget(network, (1, 3, 8, 8))
+    assert (one["features"], one["classifier"], one["unknowns"]) == (3 * 4 * 9 + 4, 144, 192)
+    two = network_budget(network, (2, 3, 8, 8))
+    assert two["classifier"] == 288 and two["ratio"] < one["ratio"]
+    assert gradient_budget("lenet", 32)["ratio"] == pytest.approx(8904 / 3072)
+    with pytest.raises(ValueError, match="nn.Linear"):
+        network_budget(torch.nn.Conv2d(3, 4, 3), (1, 3, 8, 8))
