@@ -22,7 +22,8 @@ import statistics
 import torch
 
 from dlg_helpers import AttackConfig, build_model, load_image, reconstruct, run_attack
-from dlg_helpers.attack.baseline import compare_with_original, original_dlg
+from dlg_helpers.analysis.original import compare_with_original
+from dlg_helpers.attack.baseline import original_dlg
 from dlg_helpers.client.victim import Victim
 
 

@@ -20,6 +20,7 @@ import torch
 
 from .attack.config import AttackConfig
 from .attack.registry import ATTACKS, DEFAULT_ATTACK, attack_entry
+from .attack.trace import AttackResult
 from .book.tables import fmt_int, fmt_percent_interval, fmt_sci, markdown_table
 from .client.defences import Defence, parse_defence
 from .client.images import image_names
@@ -30,7 +31,7 @@ from .runs.record import list_records, save_record
 from .runs.run import run_attack
 from .runs.spec import in_report_setting, run_specs
 from .runs.store import load_or_run, run_many
-from .runs.atlas import ATLAS, ATLAS_FOLDER, atlas_sweep
+from .runs.atlas_plan import ATLAS, ATLAS_FOLDER, atlas_sweep
 from .analysis.judgements import LABELS_FOLDER
 from .runs.sweep import Sweep, SweepCase, pool_sweep, run_sweep, shards_folder
 
@@ -156,7 +157,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="CPUs of the local Ray (one shard each)")
     atlas = commands.add_parser(
         "atlas", help="run the success-rate atlas's sweeps whose tables are missing",
-        description="Run, in order, the sweeps of the atlas (dlg_helpers.runs.atlas) whose "
+        description="Run, in order, the sweeps of the atlas (dlg_helpers.runs.atlas_plan) whose "
                     "tables are not yet in DIR: each is a 'sweep ... --table', checkpointed shard "
                     "by shard, so the same command started again resumes where it stopped.")
     atlas.add_argument("--only", nargs="+", default=None, metavar="NAME",
@@ -293,8 +294,21 @@ def _attack(args: argparse.Namespace, argv: Sequence[str]) -> int:
     images = "+".join(args.image)
     path = save_record(result, args.out, model=args.model, image=images, device=str(device),
                        command=command, trained_steps=args.trained_steps)
-    print(f"{args.model} on {images}: {result.summary()} -> {path}")
+    print(f"{args.model} on {images}: {_run_line(result)} -> {path}")
     return 0
+
+
+def _run_line(result: AttackResult) -> str:
+    """The run in one line for the terminal: ``"MSE 3.7e-04; label 3, right; matched after 116
+    steps (2,321 evaluations, 10.8 s)"``; a batch lists its labels."""
+    labels = ", ".join(map(str, result.label_pred))
+    judged = ("right" if result.label_correct else
+              f"wrong (true: {', '.join(map(str, result.label_true))})")
+    ended = "budget spent" if result.status == "budget" else result.status
+    steps = f"{result.steps:,} step{'' if result.steps == 1 else 's'}"
+    return (f"MSE {result.final_mse:.1e}; label{'s' if len(result.label_pred) > 1 else ''} "
+            f"{labels}, {judged}; {ended} after {steps} ({result.evaluations:,} evaluations, "
+            f"{result.wall_seconds:.1f} s)")
 
 
 def _table_sweep(args: argparse.Namespace, config: AttackConfig) -> int:

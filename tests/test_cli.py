@@ -116,3 +116,11 @@ def test_the_leak_decision_is_checked_against_the_labels_and_new_answers(tmp_pat
     bad.write_text("item,answer\nitem-0000,Z\n")
     assert main(["leak-labels", "--answers", str(bad)]) == 2
     assert "one of A, B, C, D or none" in capsys.readouterr().err
+
+
+def test_a_run_is_summed_up_in_one_line_for_the_terminal(make_result):
+    from dlg_helpers.cli import _run_line
+
+    line = _run_line(make_result([1.0, 1e-4]))
+    assert line.startswith("MSE ") and "label 1, " in line and "[" not in line
+    assert line.endswith("; budget spent after 1 step (40 evaluations, 1.0 s)")

@@ -273,7 +273,7 @@ def seed_levels(tables: Mapping[str, Any]) -> list[dict[str, Any]]:
     two seeds or more, each row with its ``attack`` (display name) and ``factor``. A baseline
     that several factors share (the same rows of the base table) counts once."""
     from ..attack.registry import attack_entry
-    from ..runs.atlas import ATLAS_ATTACKS, FACTORS, level_label
+    from ..runs.atlas_plan import ATLAS_ATTACKS, FACTORS, level_label
 
     rows, seen = [], set()
     for attack in ATLAS_ATTACKS:
@@ -289,7 +289,7 @@ def seed_levels(tables: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _labelled(tables: Mapping[str, Any], attack: str, factor: str) -> list[tuple[str, Any]]:
-    from ..runs.atlas import labelled_levels
+    from ..runs.atlas_plan import labelled_levels
 
     return labelled_levels(dict(tables), attack, factor)
 
@@ -316,7 +316,7 @@ class RestartAblation:
 
 def restart_ablation(tables: Mapping[str, Any]) -> RestartAblation | None:
     """:class:`RestartAblation` from the atlas's DLG restarts sweep (None until it is stored)."""
-    from ..runs.atlas import FACTORS, factor_levels
+    from ..runs.atlas_plan import FACTORS, factor_levels
 
     levels = dict(factor_levels(dict(tables), "dlg", "restarts"))
     if FACTORS["restarts"] not in levels or "0" not in levels:
@@ -349,7 +349,7 @@ def factor_effect(tables: Mapping[str, Any], attack: str, factor: str,
                   level: str | None = None) -> FactorEffect | None:
     """:class:`FactorEffect` of the level labelled ``level`` (default: the factor's last,
     e.g. the largest batch) of ``attack`` (registry key); None when it is not stored."""
-    from ..runs.atlas import FACTORS, level_label
+    from ..runs.atlas_plan import FACTORS, level_label
 
     rows = level_rates(_labelled(tables, attack, factor))
     baseline = next((r for r in rows if r["label"] == level_label(factor, FACTORS[factor])), None)
@@ -377,7 +377,7 @@ def failed_endings(tables: Mapping[str, Any], attack: str = "dlg") -> FailedEndi
     levels are not stored."""
     import pandas as pd
 
-    from ..runs.atlas import factor_levels
+    from ..runs.atlas_plan import factor_levels
 
     base_side = get_spec("lenet").image_size
     frames = [rows for factor in ("batch", "resolution")
@@ -397,7 +397,7 @@ def budget_rows(tables: Mapping[str, Any], model: str = "lenet") -> list[dict[st
     and, under ``rates``, each measured attack's share of images leaked (:func:`image_rate`
     rows by the attack's display name), the ratio falling."""
     from ..attack.registry import attack_entry
-    from ..runs.atlas import ATLAS_ATTACKS, factor_levels, level_label
+    from ..runs.atlas_plan import ATLAS_ATTACKS, factor_levels, level_label
 
     base_side = get_spec(model).image_size
     settings: dict[tuple[int, int], dict[str, Any]] = {}
@@ -441,7 +441,7 @@ def budget_order(rows: Sequence[Mapping[str, Any]],
     prior (default: the atlas's attacks whose preset weighs total variation)."""
     if prior is None:
         from ..attack.registry import attack_entry
-        from ..runs.atlas import ATLAS_ATTACKS
+        from ..runs.atlas_plan import ATLAS_ATTACKS
 
         prior = frozenset(attack_entry(a).display for a in ATLAS_ATTACKS
                           if attack_entry(a).config().tv_weight)

@@ -125,7 +125,7 @@ def _source_of(name: str) -> str:
 
 
 def _atlas_reconstructions(folder: Path) -> list[StoredReconstruction]:
-    from ..runs.atlas import ATLAS, load_atlas
+    from ..runs.atlas_plan import ATLAS, load_atlas
     from .gallery import gallery_scores
 
     found = []

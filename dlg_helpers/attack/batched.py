@@ -37,7 +37,6 @@ from tqdm import tqdm
 from ..client.gradients import classification_loss
 from ..client.models import Normalisation
 from ..client.victim import Victim
-from ..analysis.observer import GroundTruth
 from ..devices import keep_freed_memory
 from .batched_optim import BatchedAdam, BatchedLBFGS
 from .config import AttackConfig, Status
@@ -45,6 +44,7 @@ from .engine import (AttackDivergedWarning, attack_finished, attempt_seed, learn
                      random_start, status_after_step)
 from .labels import classifier_gradient, idlg_labels, require_readable_labels
 from .objective import DISTANCES, total_variation
+from .observer import Observer
 from .trace import AttackResult, Attempt, StepRecord
 
 __all__ = ["BatchedAttack", "reconstruct_many"]
@@ -55,7 +55,7 @@ class _Bookkeeping:
     """What one attack of the batch keeps between steps (the engine's attempt state)."""
 
     seed: int
-    observer: GroundTruth
+    observer: Observer
     defence: str | None
     step: int = 0
     evaluations: int = 0

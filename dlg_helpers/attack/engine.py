@@ -28,13 +28,13 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ..analysis.observer import GroundTruth
 from ..client.defences import Defence
 from ..client.models import Normalisation
 from ..client.victim import SharedUpdate, Victim
 from .config import LR_DECAY_MILESTONES, AttackConfig, Status, config_dict
 from .labels import classifier_gradient, idlg_labels, require_readable_labels
 from .objective import _Objective
+from .observer import Observer
 from .trace import AttackResult, Attempt, StepRecord
 
 __all__ = ["AttackDivergedWarning", "Attack", "reconstruct", "attempt_seed", "random_start",
@@ -164,7 +164,7 @@ class Attack:
     def __init__(self, model: nn.Module, update: SharedUpdate,
                  config: AttackConfig = AttackConfig(),
                  normalisation: Normalisation = Normalisation(), *,
-                 observer: GroundTruth,
+                 observer: Observer,
                  known_labels: torch.Tensor | list[int] | None = None) -> None:
         device = next(model.parameters()).device
         self.config = config

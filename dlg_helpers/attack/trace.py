@@ -98,18 +98,6 @@ class AttackResult:
     def wall_seconds(self) -> float:
         return self.history[-1].seconds
 
-    def summary(self) -> str:
-        """The run in one line a reader can take in: ``"MSE 3.7e-04; label 3, right; matched
-        after 116 steps (2,321 evaluations, 10.8 s)"``; a batch lists its labels."""
-        plural = "s" if len(self.label_pred) > 1 else ""
-        labels = ", ".join(map(str, self.label_pred))
-        judged = ("right" if self.label_correct else
-                  f"wrong (true: {', '.join(map(str, self.label_true))})")
-        ended = "budget spent" if self.status == "budget" else self.status
-        steps = f"{self.steps:,} step{'' if self.steps == 1 else 's'}"
-        return (f"MSE {self.final_mse:.1e}; label{plural} {labels}, {judged}; {ended} after "
-                f"{steps} ({self.evaluations:,} evaluations, {self.wall_seconds:.1f} s)")
-
     def first_step_below(self, threshold: float, metric: str = "mse") -> int | None:
         """The first step whose ``metric`` (``"mse"`` or ``"aligned_mse"``) is below
         ``threshold``, or None."""

@@ -10,7 +10,7 @@ from IPython.display import Markdown
 
 from ..analysis.atlas import IDLG_PAPER_LABEL_ACCURACY, image_bootstrap, rates
 from ..attack.registry import attack_entry
-from ..runs.atlas import ATLAS, level_label
+from ..runs.atlas_plan import ATLAS, level_label
 from .tables import markdown_table
 
 __all__ = ["SOURCE_NAMES", "percent_interval", "base_table", "source_table", "label_table",
@@ -126,7 +126,7 @@ def budget_table(rows: Sequence[Mapping[str, Any]]) -> Markdown:
 
 
 def plan_table(tables: Mapping[str, Any]) -> Markdown:
-    """The atlas's stored sweeps (:data:`~dlg_helpers.runs.atlas.ATLAS`, by name in
+    """The atlas's stored sweeps (:data:`~dlg_helpers.runs.atlas_plan.ATLAS`, by name in
     ``tables``): the attack, what the sweep changes from the base case, and its attacks, images
     and seeds."""
     rows = []

@@ -27,9 +27,3 @@ def test_resting_step_is_where_lbfgs_stops_moving(make_result):
     assert resting.resting_step() == 2
     moving = make_result([9, 5, 2, 1], evaluations=[20, 40, 60, 61])
     assert moving.resting_step() is None
-
-
-def test_a_run_sums_itself_up_in_one_readable_line(make_result):
-    line = make_result([1.0, 1e-4]).summary()
-    assert line.startswith("MSE ") and "label 1, " in line and "[" not in line
-    assert line.endswith("; budget spent after 1 step (40 evaluations, 1.0 s)")

@@ -49,14 +49,20 @@ def prose(notebook: dict) -> str:
                 continue
             if in_code or in_math or stripped.startswith(("|", "#")):
                 continue
+            if not stripped or re.match(r"^([-*]|\d+\.)\s", stripped):
+                kept.append("\n")  # a paragraph or a list item starts a new sentence
             kept.append(stripped)
+        kept.append("\n")
     return " ".join(kept)
 
 
 def sentences(text: str) -> list[str]:
-    """``text`` cut after each full stop, question or exclamation mark followed by a space and
-    a capital, a bracket or a glue role."""
-    return [s for s in re.split(r"(?<=[.?!])\s+(?=[A-Z(*{\[])", text) if s.strip()]
+    """``text`` cut at paragraph and list-item breaks, and after each full stop, question or
+    exclamation mark (or colon) followed by a space and a capital, a bracket or a glue role."""
+    found = []
+    for block in text.split("\n"):
+        found += [s.strip() for s in re.split(r"(?<=[.?!:])\s+(?=[A-Z(*{\[])", block)]
+    return [s for s in found if s]
 
 
 def stats(notebook: dict) -> dict[str, float]:

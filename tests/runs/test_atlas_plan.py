@@ -9,7 +9,7 @@ import pytest
 from dlg_helpers.cli import main
 from dlg_helpers.client.pool import pool_batches, pool_sample
 from dlg_helpers.attack.registry import attack_entry
-from dlg_helpers.runs.atlas import (ATLAS, ATLAS_ATTACKS, BATCH_SIZES, FACTOR_IMAGES, FACTORS,
+from dlg_helpers.runs.atlas_plan import (ATLAS, ATLAS_ATTACKS, BATCH_SIZES, FACTOR_IMAGES, FACTORS,
                                     RESTARTS, atlas_sweep, baseline_rows, factor_levels,
                                     labelled_levels, level_label, load_atlas)
 
