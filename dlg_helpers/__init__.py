@@ -65,13 +65,13 @@ from .runs.run import run_attack
 # from the command line does not import matplotlib and the analysis it never uses.
 _MODULES = {"atlas": ".analysis.atlas", "atlas_plots": ".book.atlas_plots",
             "atlas_tables": ".book.atlas_tables",
-            "pool": ".client.pool", "sweeps": ".runs.sweep", "comparison": ".analysis.comparison", "costs": ".analysis.costs",
+            "pool": ".client.pool", "sweep": ".runs.sweep", "comparison": ".analysis.comparison", "costs": ".analysis.costs",
             "criteria": ".analysis.criteria", "gallery": ".analysis.gallery",
             "intervals": ".analysis.intervals", "calibration": ".analysis.calibration",
             "decomposition": ".analysis.decomposition", "metrics": ".analysis.metrics",
             "protection": ".analysis.protection", "verdicts": ".analysis.verdicts",
             "plotting": ".book.plotting", "summaries": ".book.summaries",
-            "tables": ".book.tables", "records": ".runs.record"}
+            "tables": ".book.tables", "record": ".runs.record"}
 
 
 def __getattr__(name: str) -> ModuleType:

@@ -48,11 +48,11 @@ def test_collect_loads_stored_runs_and_names_the_commands_of_missing_ones(stored
         summary_table([three], measures=("psnr",))
 
 
-def test_summaries_print_what_is_missing_and_value_reads_nan_for_it(stored, capsys):
+def test_summaries_warn_of_what_is_missing_and_value_reads_nan_for_it(stored, caplog):
     spec, results = stored
     _, by_group = summaries({"stored": [spec], "absent": [replace(spec, images=("rocket",))]},
                             results)
-    assert "1 wanted runs are not stored yet" in capsys.readouterr().out
+    assert "1 wanted runs are not stored yet" in caplog.text
     assert value(by_group, "stored", "runs") == 1 and math.isnan(value(by_group, "absent", "runs"))
     assert measured(math.nan) == "not measured yet" and measured(0.123, ".1f") == "0.1"
     assert by_group["stored"]["seconds_per_evaluation"] > 0

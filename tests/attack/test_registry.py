@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shlex
 from dataclasses import replace
 
@@ -69,14 +70,16 @@ def test_a_second_adam_attack_is_its_own_attack(toy):
         register_attack(toy)
 
 
-def test_a_registered_attack_runs_through_the_cli_the_store_and_a_table(toy, tmp_path, capsys):
+def test_a_registered_attack_runs_through_the_cli_the_store_and_a_table(toy, tmp_path, capsys,
+                                                                        caplog):
     spec = RunSpec("lenet", ("coffee",), toy.config())
     command = shlex.split(spec.command(tmp_path / "lenet" / spec.folder_name))
     assert "--attack toy-adam" in shlex.join(command)
     assert main(command[3:] + ["--no-progress"]) == 0
     assert find_record(spec, tmp_path)[0] == tmp_path / "lenet" / "coffee-seed0-toy"
+    caplog.set_level(logging.INFO)
     result = load_or_run(spec, tmp_path)
-    assert "Loaded the stored run coffee-seed0-toy" in capsys.readouterr().out
+    assert "loaded the stored run coffee-seed0-toy" in caplog.text
     assert result.config.attack == "toy-adam" and result.steps == 6
     (row,) = list_records(tmp_path)
     assert row["attack"] == "toy Adam"

@@ -149,7 +149,7 @@ def test_the_stored_lenet_record_is_what_the_code_computes(tmp_path):
     spec = RunSpec("lenet", ("cat",), config)
     assert find_record(spec, RESULTS)[0] == folder
     fresh = load_or_run(spec, tmp_path, recompute=True)
-    stored = dlg.records.load_result(folder)
+    stored = dlg.record.load_result(folder)
     assert len(fresh.history) == len(stored.history)
     assert [r.label_pred for r in fresh.history] == [r.label_pred for r in stored.history]
     assert fresh.history[0].mse == pytest.approx(stored.history[0].mse, rel=1e-6)  # the start
@@ -168,7 +168,7 @@ def test_every_committed_record_is_complete_and_matches_its_command():
     assert folders, "results/ holds no records"
     for folder in folders:
         record = load_record(folder)
-        result = dlg.records.load_result(folder)
+        result = dlg.record.load_result(folder)
         assert record["model"] == folder.parent.name
         assert f"--out results/{folder.parent.name}/{folder.name}" in record["command"]
         assert result.history[-1].step == record["steps"]
