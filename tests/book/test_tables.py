@@ -45,3 +45,15 @@ def test_attacks_are_compared_by_the_settings_in_which_they_differ():
     assert "| steps | 300 | 2,000 |" in table and "| optimiser | lbfgs | adam |" in table
     assert "| signed | no | yes |" in table
     assert not any(line.startswith("| history size") for line in table)  # the same in both
+
+
+def test_glue_stores_a_numpy_scalar_as_a_python_number(monkeypatch):
+    import numpy as np
+    import myst_nb
+
+    from dlg_helpers.book import text
+
+    stored = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: stored.update({name: value}))
+    text.glue("share", np.float64(0.25))
+    assert type(stored["share"]) is float and stored["share"] == 0.25
