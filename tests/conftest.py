@@ -3,6 +3,7 @@ built book."""
 
 from __future__ import annotations
 
+import logging
 import shlex
 import subprocess
 import sys
@@ -24,6 +25,20 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(autouse=True, scope="session")
 def _one_thread() -> None:
     torch.set_num_threads(1)
+
+
+@pytest.fixture()
+def logged(caplog) -> Callable[[], str]:
+    """What the package logged (it logs what it loads, computes or refuses, at INFO) since the
+    last call of the returned function."""
+    caplog.set_level(logging.INFO)
+
+    def read() -> str:
+        text = caplog.text
+        caplog.clear()
+        return text
+
+    return read
 
 
 @pytest.fixture(scope="session")

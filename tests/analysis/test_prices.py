@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import math
 from pathlib import Path
 
@@ -12,18 +11,6 @@ import pytest
 from dlg_helpers.analysis.prices import stored_training_costs, training_costs
 from dlg_helpers.client.training import TrainingConfig
 
-
-@pytest.fixture(autouse=True)
-def _log_info(caplog):
-    """The package logs what it loads, computes or refuses at INFO; these tests read it."""
-    caplog.set_level(logging.INFO)
-
-
-def _logged(caplog) -> str:
-    """What was logged since the last call."""
-    text = caplog.text
-    caplog.clear()
-    return text
 
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
@@ -64,29 +51,29 @@ def test_training_costs_give_the_mean_accuracy_over_seeds_and_epsilon():
         training_costs(["none"], seeds=0)
 
 
-def test_stored_prices_are_reloaded_completed_and_refused_when_made_otherwise(tmp_path, caplog):
+def test_stored_prices_are_reloaded_completed_and_refused_when_made_otherwise(tmp_path, logged):
     config = TrainingConfig(epochs=1, steps=20)
     first = stored_training_costs(["none"], config, seeds=2, results_dir=tmp_path, save=True)
     (path,) = (tmp_path / "training").glob("*.json")
-    assert "training lenet 2 times under each of 1 settings (not stored)" in _logged(caplog)
+    assert "training lenet 2 times under each of 1 settings (not stored)" in logged()
     both = stored_training_costs(["none", "prune:0.1"], config, seeds=2, results_dir=tmp_path,
                                  save=True)
-    out = _logged(caplog)
+    out = logged()
     assert "loaded the stored prices of 1 defence settings" in out and "each of 1 settings" in out
     assert both[0] == first[0] and set(json.loads(path.read_text())["rows"]) == {"none",
                                                                                   "prune:0.1"}
     assert stored_training_costs(["prune:0.1"], config, seeds=2, results_dir=tmp_path) == both[1:]
-    assert "training lenet" not in _logged(caplog)  # all stored: nothing trained
+    assert "training lenet" not in logged()  # all stored: nothing trained
     # another number of seeds or another budget is another setting, in another file
     stored_training_costs(["none"], config, seeds=1, results_dir=tmp_path, save=True)
     assert len(list((tmp_path / "training").glob("*.json"))) == 2
     content = json.loads(path.read_text())
     path.write_text(json.dumps({**content, "identity": {**content["identity"], "seeds": 9}}))
     stored_training_costs(["none"], config, seeds=2, results_dir=tmp_path)
-    assert "made with other settings" in _logged(caplog)
+    assert "made with other settings" in logged()
     path.write_text("{ truncated")
     assert len(stored_training_costs(["none"], config, seeds=2, results_dir=tmp_path)) == 1
-    assert f"not using {path}" in _logged(caplog)
+    assert f"not using {path}" in logged()
 
 
 @pytest.mark.slow

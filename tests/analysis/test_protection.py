@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pytest
@@ -27,18 +26,6 @@ from dlg_helpers.book.defence_tables import (
 
 )
 
-
-@pytest.fixture(autouse=True)
-def _log_info(caplog):
-    """The package logs what it loads, computes or refuses at INFO; these tests read it."""
-    caplog.set_level(logging.INFO)
-
-
-def _logged(caplog) -> str:
-    """What was logged since the last call."""
-    text = caplog.text
-    caplog.clear()
-    return text
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
 
@@ -89,14 +76,14 @@ def test_under_a_larger_batch_the_attack_faces_the_whole_private_batch(tmp_path)
 
 
 @pytest.mark.filterwarnings("ignore::dlg_helpers.attack.engine.AttackDivergedWarning")  # 2 steps
-def test_outcomes_are_computed_once_then_loaded(tmp_path, caplog):
+def test_outcomes_are_computed_once_then_loaded(tmp_path, logged):
     attacks = {"DLG": AttackConfig(steps=2, progress=False),
                "IG": AttackConfig.inverting_gradients(steps=4, trials=1, progress=False)}
     arguments = ("lenet", ["cat", "coffee"], ["none", "prune:0.5"], attacks, tmp_path)
     first = attack_outcomes(*arguments)
-    assert "0 stored runs loaded, 8 computed, 0 missing" in _logged(caplog)
+    assert "0 stored runs loaded, 8 computed, 0 missing" in logged()
     again = attack_outcomes(*arguments)
-    out = _logged(caplog)
+    out = logged()
     assert "8 stored runs loaded, 0 computed" in out and "loaded the stored run" not in out
     assert again == first and len(first) == 8
     assert {(r["attack"], r["family"], r["image"]) for r in first} == {
@@ -106,13 +93,13 @@ def test_outcomes_are_computed_once_then_loaded(tmp_path, caplog):
 
 
 @pytest.mark.filterwarnings("ignore::dlg_helpers.attack.engine.AttackDivergedWarning")  # 2 steps
-def test_missing_runs_of_a_slow_model_are_listed_with_their_commands_not_computed(tmp_path, caplog):
+def test_missing_runs_of_a_slow_model_are_listed_with_their_commands_not_computed(tmp_path, logged):
     attacks = {"DLG": AttackConfig(steps=2, progress=False)}
     arguments = ("lenet", ["cat"], ["none", "prune:0.5"], attacks, tmp_path)
     attack_outcomes(*arguments[:2], ["none"], attacks, tmp_path, size=16)
-    caplog.clear()
+    logged()
     rows = attack_outcomes(*arguments, size=16, compute_missing=False)
-    out = _logged(caplog)
+    out = logged()
     assert [r["defence"] for r in rows] == ["none"]  # the stored run at 16x16 only
     assert "1 stored runs loaded, 0 computed, 1 missing" in out
     assert "--defence prune:0.5" in out and "--size 16" in out

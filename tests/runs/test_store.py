@@ -1,7 +1,6 @@
 """Stored runs: the right record is used, the wrong ones are refused, and the store is honest."""
 
 import json
-import logging
 import math
 import shlex
 from dataclasses import asdict, replace
@@ -17,18 +16,6 @@ from dlg_helpers.runs.record import load_record
 from dlg_helpers.runs.spec import REPORT_SETTING, RunSpec, in_report_setting, run_specs
 from dlg_helpers.runs.store import StoredRunError, find_record, load_or_run
 
-
-@pytest.fixture(autouse=True)
-def _log_info(caplog):
-    """The package logs what it loads, computes or refuses at INFO; these tests read it."""
-    caplog.set_level(logging.INFO)
-
-
-def _logged(caplog) -> str:
-    """What was logged since the last call."""
-    text = caplog.text
-    caplog.clear()
-    return text
 
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
@@ -60,19 +47,19 @@ def test_the_stored_command_recreates_a_matching_record(stored):
     assert folder == results / "lenet" / spec.folder_name and refusals == []
 
 
-def test_a_matching_record_is_loaded_and_announced(stored, caplog):
+def test_a_matching_record_is_loaded_and_announced(stored, logged):
     spec, results = stored
     result = load_or_run(spec, results)
-    assert f"loaded the stored run {spec.folder_name}" in _logged(caplog)
+    assert f"loaded the stored run {spec.folder_name}" in logged()
     assert result.steps == 3 and result.final_mse == load_record(
         results / "lenet" / spec.folder_name)["final_mse"]
 
 
-def test_a_record_with_other_settings_is_refused_by_name_and_the_run_computed(stored, caplog):
+def test_a_record_with_other_settings_is_refused_by_name_and_the_run_computed(stored, logged):
     spec, results = stored
     other = replace(spec, config=replace(TINY, steps=2))
     result = load_or_run(other, results)
-    out = _logged(caplog)
+    out = logged()
     assert "made with other settings: steps 3 (wanted 2)" in out
     assert "computing lenet on coffee (no stored run matches)" in out
     assert result.steps == 2
@@ -93,11 +80,11 @@ def test_a_record_stored_before_the_line_search_existed_still_matches(stored):
     assert "line_search None (wanted 'strong_wolfe')" in refusals[0]
 
 
-def test_a_corrupt_record_is_refused_and_named(stored, caplog):
+def test_a_corrupt_record_is_refused_and_named(stored, logged):
     spec, results = stored
     (results / "lenet" / spec.folder_name / "record.json").write_text("{ truncated")
     result = load_or_run(spec, results)
-    out = _logged(caplog)
+    out = logged()
     assert f"{spec.folder_name}: unreadable" in out and "corrupt" in out
     assert result.steps == 3
 
@@ -109,18 +96,18 @@ def test_a_matching_record_with_broken_arrays_raises_with_the_fix(stored):
         load_or_run(spec, results)
 
 
-def test_recompute_and_save_replace_the_record(stored, caplog, monkeypatch):
+def test_recompute_and_save_replace_the_record(stored, logged, monkeypatch):
     spec, results = stored
     (results / "chapters").mkdir()
     monkeypatch.chdir(results / "chapters")  # as a chapter does: results are at ../
     load_or_run(spec, Path(".."), recompute=True, save=True)
-    assert "asked to recompute" in _logged(caplog)
+    assert "asked to recompute" in logged()
     record = load_record(results / "lenet" / spec.folder_name)
     assert record["command"].startswith("python -m dlg_helpers attack --model lenet")
     # the stored command runs from the folder that holds the results, not from chapters/
     assert record["command"].endswith(f"--out {results.name}/lenet/{spec.folder_name}")
     load_or_run(spec, results)
-    assert "loaded the stored run" in _logged(caplog)
+    assert "loaded the stored run" in logged()
 
 
 def test_batches_and_sizes_are_part_of_the_identity(tmp_path):
@@ -182,10 +169,10 @@ def test_every_committed_record_is_complete_and_matches_its_command():
         assert spec.folder_name == folder.name  # where load_or_run would store it
 
 
-def test_recompute_none_loads_on_a_cpu(stored, caplog):
+def test_recompute_none_loads_on_a_cpu(stored, logged):
     spec, results = stored
     load_or_run(spec, results, recompute=None, device="cpu")
-    assert "loaded the stored run" in _logged(caplog)
+    assert "loaded the stored run" in logged()
 
 
 def test_folders_are_unique_to_the_run_and_the_report_setting_keeps_the_plain_name():
