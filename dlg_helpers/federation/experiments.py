@@ -48,7 +48,7 @@ from ..attack.objective import gradient_distance
 from ..client.models import get_spec
 from ..analysis.criteria import judge_table, leaks, reconstructed
 from ..analysis.observer import GroundTruth
-from ..analysis.verdicts import Verdict
+from ..analysis.verdicts import Verdict, share_outcome
 from ..client.gradients import shared_gradient
 from ..client.images import load_image
 from ..client.pool import distinct_label_batches, pool, pool_sample
@@ -515,9 +515,7 @@ def tally(rows: Any, column: str = "leaks") -> Tally:
 
 def _spread(cells: Sequence[Tally]) -> Verdict:
     """HOLDS when most images leaked in every cell, DOES_NOT_HOLD when in none, PARTLY else."""
-    most = sum(cell.most for cell in cells)
-    return (Verdict.NOT_MEASURED if not cells else Verdict.HOLDS if most == len(cells)
-            else Verdict.DOES_NOT_HOLD if most == 0 else Verdict.PARTLY)
+    return share_outcome(sum(cell.most for cell in cells), len(cells))
 
 
 @dataclass(frozen=True)
