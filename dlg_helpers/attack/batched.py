@@ -27,6 +27,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -45,6 +46,7 @@ from .engine import (AttackDivergedWarning, attack_finished, attempt_seed, learn
 from .labels import classifier_gradient, idlg_labels, require_readable_labels
 from .objective import DISTANCES, total_variation
 from .observer import Observer
+from .structured import LinearTaps, target_terms
 from .trace import AttackResult, Attempt, StepRecord
 
 __all__ = ["BatchedAttack", "reconstruct_many"]
@@ -86,6 +88,9 @@ class BatchedAttack:
         config: the attack's settings, shared by all; each attack's random start comes from its
             own seed.
         seeds: each attack's seed (None: ``config.seed`` for all).
+        structured: match linear layers' weight gradients through their factors, never forming
+            them (:mod:`~dlg_helpers.attack.structured`), as
+            :class:`~dlg_helpers.attack.engine.Attack` does.
 
     Raises:
         ValueError: for victims whose inputs differ in shape, whose models differ in
@@ -110,7 +115,7 @@ class BatchedAttack:
         return None
 
     def __init__(self, victims: Sequence[Victim], config: AttackConfig = AttackConfig(),
-                 seeds: Sequence[int] | None = None) -> None:
+                 seeds: Sequence[int] | None = None, *, structured: bool = True) -> None:
         if not victims:
             raise ValueError("give at least one victim to attack")
         seeds = [config.seed] * len(victims) if seeds is None else list(seeds)
@@ -138,8 +143,17 @@ class BatchedAttack:
         self.frozen = {name: p.detach() for name, p in model.named_parameters()
                        if not p.requires_grad}
         self.frozen.update({name: b for name, b in model.named_buffers()})
-        self.targets = {name: torch.stack([u.gradient[i] for u in updates])
-                        for i, name in enumerate(names)}
+        # Linear layers' weight gradients are matched through their factors (:mod:`.structured`):
+        # their targets are kept as the float64 T and the ‖T‖² that the three sums need.
+        self.taps = (LinearTaps(model, torch.zeros(updates[0].input_shape, device=self.device),
+                                names) or None) if structured else None
+        taken = set(self.taps.weights if self.taps else ())
+        self.direct_names = [name for name in names if name not in taken]
+        self.targets: dict[str, Any] = {}
+        for i, name in enumerate(names):
+            stacked = torch.stack([u.gradient[i] for u in updates])
+            self.targets[name] = (torch.vmap(target_terms)(stacked) if name in taken
+                                  else stacked)
         models = [victim.model for victim in victims]
         self.shared_weights = all(m is model for m in models)
         if self.shared_weights:
@@ -190,7 +204,7 @@ class BatchedAttack:
     # -- the objective -----------------------------------------------------------------------
 
     def _matching(self, point: torch.Tensor, weights: dict[str, torch.Tensor],
-                  target: dict[str, torch.Tensor], fixed: torch.Tensor | None
+                  target: dict[str, Any], fixed: torch.Tensor | None
                   ) -> tuple[torch.Tensor, torch.Tensor]:
         """One attack's objective at ``point`` (its image, then its label logits when they are
         optimised; ``fixed``: its one-hot labels when they are not), and its gradient distance
@@ -199,26 +213,64 @@ class BatchedAttack:
         soft = (F.softmax(point[self.image_size:].view(self.logits_shape), dim=-1)
                 if fixed is None else fixed)
 
-        def loss(w: dict[str, torch.Tensor]) -> torch.Tensor:
-            return classification_loss(functional_call(self.model, {**w, **self.frozen},
-                                                       (image,)), soft)
-
-        gradient = grad(loss)(weights)
-        matching = DISTANCES[self.config.distance]([gradient[n] for n in self.names],
-                                                   [target[n] for n in self.names])
+        matching = (self._direct_matching if self.taps is None else self._structured_matching)(
+            image, soft, weights, target)
         value = matching
         if self.config.tv_weight:
             value = matching + self.config.tv_weight * total_variation(image)
         return value, matching.detach()
 
+    def _direct_matching(self, image: torch.Tensor, soft: torch.Tensor,
+                         weights: dict[str, torch.Tensor], target: dict[str, Any]
+                         ) -> torch.Tensor:
+        """One attack's gradient distance, every parameter's gradient formed."""
+        def loss(w: dict[str, torch.Tensor]) -> torch.Tensor:
+            return classification_loss(functional_call(self.model, {**w, **self.frozen},
+                                                       (image,)), soft)
+
+        gradient = grad(loss)(weights)
+        return DISTANCES[self.config.distance]([gradient[n] for n in self.names],
+                                               [target[n] for n in self.names])
+
+    def _structured_matching(self, image: torch.Tensor, soft: torch.Tensor,
+                             weights: dict[str, torch.Tensor], target: dict[str, Any]
+                             ) -> torch.Tensor:
+        """One attack's gradient distance with the taken linear layers' weight gradients never
+        formed: the gradient at a zero probe added to a layer's output is δ, and the layer's
+        input rows come out beside the loss."""
+        assert self.taps is not None
+        taps = self.taps
+        held = {name: weights[name] for name in taps.weights}
+
+        def loss(direct: dict[str, torch.Tensor], probes: dict[str, list[torch.Tensor]]
+                 ) -> tuple[torch.Tensor, dict[str, list[torch.Tensor]]]:
+            with taps.tapped(probes) as caught:
+                outputs = functional_call(self.model, {**direct, **held, **self.frozen},
+                                          (image,))
+            return (classification_loss(outputs, soft),
+                    {name: [rows for rows, _ in pairs] for name, pairs in caught.items()})
+
+        (gradient, deltas), inputs = grad(loss, argnums=(0, 1), has_aux=True)(
+            {name: weights[name] for name in self.direct_names}, taps.probes(image))
+        return DISTANCES[self.config.distance](
+            [gradient[n] for n in self.direct_names], [target[n] for n in self.direct_names],
+            taps.terms(inputs, deltas, {name: target[name] for name in taps.weights}))
+
     def _evaluate(self, rows: torch.Tensor, points: torch.Tensor
                   ) -> tuple[torch.Tensor, torch.Tensor]:
         """The objective and its gradient for attacks ``rows`` at ``points``, remembering each
         attack's best point by its gradient distance (what the attacker can measure)."""
+        # Every attack in order is the common case: no copy of the large targets then.
+        everyone = len(rows) == len(self.attacks)
+
+        def pick(tensor: torch.Tensor) -> torch.Tensor:
+            return tensor if everyone else tensor[rows]
+
         weights = self.weights if self.shared_weights else {
-            name: w[rows] for name, w in self.weights.items()}
-        targets = {name: t[rows] for name, t in self.targets.items()}
-        fixed = None if self.fixed_targets is None else self.fixed_targets[rows]
+            name: pick(w) for name, w in self.weights.items()}
+        targets = {name: pick(t) if isinstance(t, torch.Tensor) else (pick(t[0]), pick(t[1]))
+                   for name, t in self.targets.items()}
+        fixed = None if self.fixed_targets is None else pick(self.fixed_targets)
         gradient, (value, distance) = self._objective(points, weights, targets, fixed)
         for index in rows.tolist():
             self.attacks[index].evaluations += 1

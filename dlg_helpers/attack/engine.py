@@ -159,13 +159,17 @@ class Attack:
             (:meth:`~dlg_helpers.client.victim.Victim.ground_truth`).
         known_labels: the true labels, for ``label_mode="known"`` only (a stronger attacker,
             told them).
+        structured: match linear layers' weight gradients through their factors, never
+            forming them (:mod:`~dlg_helpers.attack.structured`; the same distance up to float
+            rounding, and faster); False forms every gradient, as the original code did.
     """
 
     def __init__(self, model: nn.Module, update: SharedUpdate,
                  config: AttackConfig = AttackConfig(),
                  normalisation: Normalisation = Normalisation(), *,
                  observer: Observer,
-                 known_labels: torch.Tensor | list[int] | None = None) -> None:
+                 known_labels: torch.Tensor | list[int] | None = None,
+                 structured: bool = True) -> None:
         device = next(model.parameters()).device
         self.config = config
         self.normalisation = normalisation
@@ -182,7 +186,8 @@ class Attack:
             fixed = torch.as_tensor(known_labels, device=device).reshape(-1).long()
         elif config.label_mode == "idlg":
             fixed = torch.tensor(idlg_labels(model, shared, update.examples), device=device)
-        self.objective = _Objective(model, shared, fixed, config, update.local_steps)
+        self.objective = _Objective(model, shared, fixed, config, update.local_steps,
+                                    input_shape=update.input_shape, structured=structured)
         self.bounds = normalisation.input_bounds(torch.empty(update.input_shape, device=device))
         self.history: list[StepRecord] = []
         self.attempts: list[Attempt] = []
@@ -444,9 +449,10 @@ class Attack:
         return path
 
     @classmethod
-    def against(cls, victim: Victim, config: AttackConfig = AttackConfig()) -> Attack:
+    def against(cls, victim: Victim, config: AttackConfig = AttackConfig(), *,
+                structured: bool = True) -> Attack:
         """The attack on the update ``victim`` shares, measured against its private batch
-        (told its labels only for ``label_mode="known"``).
+        (told its labels only for ``label_mode="known"``; ``structured`` as for the class).
 
         Raises:
             ValueError: for iDLG on a batch whose labels repeat (it reads distinct labels only).
@@ -454,7 +460,8 @@ class Attack:
         require_readable_labels(victim.labels.tolist(), config.label_mode)
         return cls(victim.model, victim.share(), config, victim.normalisation,
                    observer=victim.ground_truth(),
-                   known_labels=victim.labels if config.label_mode == "known" else None)
+                   known_labels=victim.labels if config.label_mode == "known" else None,
+                   structured=structured)
 
     @classmethod
     def resume(cls, path: str | Path, victim: Victim,

@@ -9,6 +9,7 @@ variation: natural images are mostly smooth, noise is not.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -17,6 +18,7 @@ from torch import nn
 
 from ..client.gradients import classification_loss
 from ..client.local_steps import LocalSteps, local_update
+from .structured import LinearTaps, LinearTerms, target_terms
 
 if TYPE_CHECKING:  # the settings module validates against DISTANCES, defined here
     from .config import AttackConfig
@@ -49,15 +51,30 @@ class _Objective:
 
     def __init__(self, model: nn.Module, shared: list[torch.Tensor],
                  fixed_labels: torch.Tensor | None, config: AttackConfig,
-                 local_steps: LocalSteps | None = None) -> None:
+                 local_steps: LocalSteps | None = None, *,
+                 input_shape: tuple[int, ...] | None = None, structured: bool = True) -> None:
         self.model = model
         self.local_steps = local_steps
-        self.parameters = [p for p in model.parameters() if p.requires_grad]
+        named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+        self.parameters = [p for _, p in named]
         self.shared = shared
         self.fixed_labels = fixed_labels
         self.matching = DISTANCES[config.distance]
         self.tv_weight = config.tv_weight
         self.evaluations = 0
+        # Linear layers' weight gradients are matched through their factors (:mod:`.structured`)
+        # unless asked not to, or when the client took several local steps (whose update is a
+        # sum over changing weights, not one outer product per row).
+        self.taps: LinearTaps | None = None
+        if structured and local_steps is None and input_shape is not None:
+            device = self.parameters[0].device
+            taps = LinearTaps(model, torch.zeros(input_shape, device=device),
+                              [name for name, _ in named])
+            self.taps = taps or None
+        taken = set(self.taps.weights if self.taps else ())
+        self.direct = [i for i, (name, _) in enumerate(named) if name not in taken]
+        self.targets = {name: target_terms(shared[i]) for i, (name, _) in enumerate(named)
+                        if name in taken}
         self.best_distance: float
         self.best_input: torch.Tensor | None
         self.best_labels: list[int]
@@ -87,12 +104,15 @@ class _Objective:
         """The objective to minimise (matching loss plus prior) and the gradient distance."""
         self.evaluations += 1
         labels = self.soft_labels(label_logits)
-        if self.local_steps is None:
+        if self.taps is not None:
+            matching = self._structured_matching(dummy, labels, create_graph)
+        elif self.local_steps is None:
             loss = classification_loss(self.model(dummy), labels)
             grads = torch.autograd.grad(loss, self.parameters, create_graph=create_graph)
+            matching = self.matching(list(grads), self.shared)
         else:  # the client took several steps: take them on the guess too, and match their sum
             grads = local_update(self.model, dummy, labels, self.local_steps, create_graph)
-        matching = self.matching(list(grads), self.shared)
+            matching = self.matching(list(grads), self.shared)
         distance = float(matching.detach())
         if distance < self.best_distance:  # False for NaN, so a diverged point is never kept
             self.best_distance = distance
@@ -102,26 +122,63 @@ class _Objective:
             return matching + self.tv_weight * total_variation(dummy), distance
         return matching, distance
 
+    def _structured_matching(self, dummy: torch.Tensor, labels: torch.Tensor,
+                             create_graph: bool) -> torch.Tensor:
+        """The distance with the taken linear layers' weight gradients never formed: the loss's
+        gradient at their outputs is δ, and their caught inputs are h."""
+        assert self.taps is not None
+        with self.taps.tapped() as caught:
+            loss = classification_loss(self.model(dummy), labels)
+        outputs = [output for name in self.taps.weights for _, output in caught[name]]
+        grads = torch.autograd.grad(loss, [self.parameters[i] for i in self.direct] + outputs,
+                                    create_graph=create_graph)
+        direct, rest = list(grads[:len(self.direct)]), iter(grads[len(self.direct):])
+        deltas = {name: [next(rest) for _ in caught[name]] for name in self.taps.weights}
+        inputs = {name: [rows for rows, _ in pairs] for name, pairs in caught.items()}
+        return self.matching(direct, [self.shared[i] for i in self.direct],
+                             self.taps.terms(inputs, deltas, self.targets))
+
     def predicted_labels(self, label_logits: torch.Tensor) -> list[int]:
         if self.fixed_labels is not None:
             return self.fixed_labels.tolist()
         return label_logits.detach().argmax(dim=-1).tolist()
 
 
-def gradient_distance(dummy: list[torch.Tensor], shared: list[torch.Tensor]) -> torch.Tensor:
-    """Squared Euclidean distance between two gradients, summed over all parameters (DLG's loss)."""
-    return sum(((d - s) ** 2).sum() for d, s in zip(dummy, shared, strict=True))
+def gradient_distance(dummy: Sequence[torch.Tensor], shared: Sequence[torch.Tensor],
+                      linear: Sequence[LinearTerms] = ()) -> torch.Tensor:
+    """Squared Euclidean distance between two gradients, summed over all parameters (DLG's loss).
+
+    ``linear``: the layers whose weight gradients are given by their three sums instead
+    (:mod:`~dlg_helpers.attack.structured`): ‖G − T‖² = ‖G‖² − 2⟨G, T⟩ + ‖T‖², formed in
+    float64, where the sums nearly cancel.
+    """
+    distance = sum(((d - s) ** 2).sum() for d, s in zip(dummy, shared, strict=True))
+    for terms in linear:
+        distance = distance + (terms.own - 2 * terms.dot + terms.target).to(_dtype(shared))
+    return distance
 
 
-def cosine_distance(dummy: list[torch.Tensor], shared: list[torch.Tensor]) -> torch.Tensor:
+def cosine_distance(dummy: Sequence[torch.Tensor], shared: Sequence[torch.Tensor],
+                    linear: Sequence[LinearTerms] = ()) -> torch.Tensor:
     """One minus the cosine similarity of the two gradients, each seen as one long vector.
 
     Geiping et al. (2020) match directions rather than magnitudes: the magnitude of a gradient
     mostly says how wrong the network is, the direction says what the input was. In [0, 2].
+    ``linear`` as for :func:`gradient_distance`.
     """
+    dtype = _dtype(shared)
     dot = sum((d * s).sum() for d, s in zip(dummy, shared, strict=True))
-    norms = (sum((d ** 2).sum() for d in dummy) * sum((s ** 2).sum() for s in shared)).sqrt()
-    return 1 - dot / norms
+    own = sum((d ** 2).sum() for d in dummy)
+    target = sum((s ** 2).sum() for s in shared)
+    for terms in linear:
+        dot = dot + terms.dot.to(dtype)
+        own = own + terms.own.to(dtype)
+        target = target + terms.target.to(dtype)
+    return 1 - dot / (own * target).sqrt()
+
+
+def _dtype(shared: Sequence[torch.Tensor]) -> torch.dtype:
+    return shared[0].dtype if shared else torch.get_default_dtype()
 
 
 DISTANCES = {"euclidean": gradient_distance, "cosine": cosine_distance}
