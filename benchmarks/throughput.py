@@ -3,21 +3,24 @@
 Everything is measured side by side in this one run, so machine load affects all rows alike:
 
 1. the machine's float32 matrix-multiply rate (a 2048 x 2048 product), the ceiling;
-2. LeNet at 32 x 32, DLG in the report's setting: attacks run one at a time with the engine
-   (:class:`~dlg_helpers.attack.engine.Attack`), then K at once with the batched engine
-   (:class:`~dlg_helpers.attack.batched.BatchedAttack`), each for the same few steps with no
-   early stop, so that every row does the same work per attack, each on one thread (how a
-   sweep runs, a shard per core) and on all. Attacks per minute are for whole attacks of the
-   report's 300 steps, from the measured time per attack-step, against the fastest solo row
-   and against the solo row on as many threads; GFLOP/s per evaluation counts the objective's
-   operations (PyTorch's FLOP counter);
+2. LeNet at 32 x 32, DLG in the report's setting and inverting gradients in its preset: attacks
+   run one at a time with the engine (:class:`~dlg_helpers.attack.engine.Attack`), then K at
+   once with the batched engine (:class:`~dlg_helpers.attack.batched.BatchedAttack`), each for
+   the same few steps with no early stop, so that every row does the same work per attack, each
+   on one thread (how a sweep runs, a shard per core) and on all, and each with every gradient
+   formed ("direct") and with the linear layer's weight gradient matched through its factors
+   ("structured", :mod:`~dlg_helpers.attack.structured`). Attacks per minute are for whole
+   attacks (DLG's 300 steps, inverting gradients' 6,000), from the measured time per
+   attack-step, against the fastest solo row and against the fastest solo row on as many
+   threads; GFLOP/s per evaluation counts the objective's operations (PyTorch's FLOP counter);
 3. L-BFGS on its own (a quadratic objective that costs next to nothing, with the history of
    100 pairs full, as it is for most of an attack): ``torch.optim.LBFGS`` on one problem and
    :class:`~dlg_helpers.attack.batched_optim.BatchedLBFGS` on K, per iteration. What the
    optimiser alone costs per attack-iteration bounds what batching can gain however fast the
    objective gets;
 4. ResNet-18 at 224 x 224, one evaluation of the objective as the engine runs it, in the
-   default memory format and in channels-last, on one thread and on all cores.
+   default memory format and in channels-last, direct and structured, on one thread and on all
+   cores.
 
     python benchmarks/throughput.py                # about 15 minutes on 2 cores
     python benchmarks/throughput.py --ks 8 32 --steps 4 --no-resnet
@@ -39,7 +42,7 @@ from dlg_helpers.attack.engine import Attack, AttackDivergedWarning
 from dlg_helpers.client.models import build_model
 from dlg_helpers.client.victim import Victim, victim
 
-REPORT_STEPS = 300
+IG_STEPS_PER_DLG_STEP = 20  # DLG's L-BFGS evaluations per step (max_iter), Adam's one
 LENET_UNKNOWNS = 3 * 32 * 32 + 100  # DLG's variables on LeNet at 32 x 32: pixels and label logits
 
 
@@ -61,12 +64,23 @@ def lenet_clients(count: int) -> list[Victim]:
     return [Victim(model, c.pixels, c.labels, c.normalisation) for c in clients]
 
 
-def lenet_rows(ks: list[int], steps: int, solo_runs: int
+def attack_config(attack: str, steps: int) -> AttackConfig:
+    """``"dlg"`` (the report's L-BFGS) or ``"inverting-gradients"`` (signed Adam, cosine) for
+    ``steps`` steps with no early stop and no snapshots, so every row does the same work."""
+    if attack == "inverting-gradients":
+        return AttackConfig.inverting_gradients(steps=steps, trials=1, snapshot_every=0,
+                                                progress=False)
+    return AttackConfig(steps=steps, match_ratio=0, patience=0, restarts=0, snapshot_every=0,
+                        progress=False)
+
+
+def lenet_rows(ks: list[int], steps: int, solo_runs: int, attack: str = "dlg"
                ) -> list[tuple[str, int, float, float]]:
-    """(label, threads, seconds per attack-step, seconds per evaluation) for attacks one at a
-    time and for each K, each on one thread and on all (the fastest solo row first)."""
-    config = AttackConfig(steps=steps, match_ratio=0, patience=0, restarts=0,
-                          snapshot_every=0, progress=False)
+    """(label, threads, seconds per attack-step, seconds per evaluation) for ``attack`` run one
+    at a time and for each K, each on one thread and on all, each with every gradient formed
+    (direct) and with the linear layer's matched through its factors (structured); the
+    fastest solo row first."""
+    config = attack_config(attack, steps)
     clients = lenet_clients(max(ks + [solo_runs]))
     solo, batched = [], []
     threads = torch.get_num_threads()
@@ -143,13 +157,14 @@ def lbfgs_alone(ks: list[int], dim: int = LENET_UNKNOWNS, steps: int = 8,
     return rows
 
 
-def resnet_seconds(channels_last: bool, threads: int, repeats: int = 3) -> float:
+def resnet_seconds(channels_last: bool, threads: int, structured: bool = True,
+                   repeats: int = 3) -> float:
     """Seconds per evaluation of DLG's objective on ResNet-18 at 224 x 224 (batch 1)."""
     torch.set_num_threads(threads)
     client = victim("resnet18", "cat")
     if channels_last:
         client.model.to(memory_format=torch.channels_last)
-    attack = Attack.against(client, AttackConfig(progress=False))
+    attack = Attack.against(client, AttackConfig(progress=False), structured=structured)
     dummy = torch.randn(client.inputs.shape)
     if channels_last:
         dummy = dummy.contiguous(memory_format=torch.channels_last)
@@ -184,21 +199,29 @@ def main() -> None:
 
     torch.set_num_threads(cores)
     lenet_flops = flops_per_evaluation("lenet", 1, 32)
-    print(f"\nLeNet 32x32, DLG ({lenet_flops / 1e9:.4f} GFLOP per evaluation), "
-          f"{args.steps} steps per attack")
-    rows = lenet_rows(sorted(args.ks), args.steps, args.solo_runs)
-    print(f"{'':38} {'attacks/min':>12} {'x solo':>7} {'x solo, same threads':>21} "
-          f"{'GFLOP/s':>8} {'of matmul':>10}")
-    fastest, solo_evaluation = rows[0][2], rows[0][3]
-    solo_by_threads: dict[int, float] = {}  # the fastest solo row on each number of threads
-    for label, count, per_step, _ in rows:
-        if label.startswith("one at a time"):
-            solo_by_threads[count] = min(per_step, solo_by_threads.get(count, per_step))
-    for label, count, per_step, per_evaluation in rows:
-        rate = lenet_flops / per_evaluation / 1e9
-        print(f"{label:38} {60 / (per_step * REPORT_STEPS):12.1f} {fastest / per_step:7.1f} "
-              f"{solo_by_threads[count] / per_step:21.1f} {rate:8.1f} "
-              f"{rate / ceilings[count]:10.1%}")
+    # Inverting gradients takes one evaluation a step, DLG up to 20: IG_STEPS_PER_DLG_STEP times
+    # the steps give both about the same work per row.
+    for attack, steps, budget in (
+            ("dlg", args.steps, AttackConfig().steps),
+            ("inverting-gradients", args.steps * IG_STEPS_PER_DLG_STEP,
+             AttackConfig.inverting_gradients().steps)):
+        print(f"\nLeNet 32x32, {attack_config(attack, 1).name} ({lenet_flops / 1e9:.4f} GFLOP "
+              f"per evaluation), {steps} steps per attack; attacks/min of its {budget:,} steps")
+        rows = lenet_rows(sorted(args.ks), steps, args.solo_runs, attack)
+        print(f"{'':38} {'attacks/min':>12} {'x solo':>7} {'x solo, same threads':>21} "
+              f"{'GFLOP/s':>8} {'of matmul':>10}")
+        fastest = rows[0][2]
+        if attack == "dlg":
+            solo_evaluation = rows[0][3]
+        solo_by_threads: dict[int, float] = {}  # the fastest solo row on each number of threads
+        for label, count, per_step, _ in rows:
+            if label.startswith("one at a time"):
+                solo_by_threads[count] = min(per_step, solo_by_threads.get(count, per_step))
+        for label, count, per_step, per_evaluation in rows:
+            rate = lenet_flops / per_evaluation / 1e9
+            print(f"{label:38} {60 / (per_step * budget):12.1f} {fastest / per_step:7.1f} "
+                  f"{solo_by_threads[count] / per_step:21.1f} {rate:8.1f} "
+                  f"{rate / ceilings[count]:10.1%}")
 
     print(f"\nL-BFGS alone ({LENET_UNKNOWNS} variables, history 100 full), {cores} thread(s)")
     print(f"{'':38} {'ms/iteration':>12} {'ceiling':>8}")
@@ -211,13 +234,15 @@ def main() -> None:
         return
     resnet_flops = flops_per_evaluation("resnet18", 1, 224)
     print(f"\nResNet-18 224x224, one DLG evaluation ({resnet_flops / 1e9:.1f} GFLOP)")
-    print(f"{'':34} {'seconds':>8} {'GFLOP/s':>8} {'of matmul':>10}")
+    print(f"{'':46} {'seconds':>8} {'GFLOP/s':>8} {'of matmul':>10}")
     for threads in sorted({1, cores}):
         for channels_last in (False, True):
-            seconds = resnet_seconds(channels_last, threads)
-            rate = resnet_flops / seconds / 1e9
-            label = f"{'channels-last' if channels_last else 'default layout'}, {threads} thread(s)"
-            print(f"{label:34} {seconds:8.2f} {rate:8.1f} {rate / ceilings[threads]:10.1%}")
+            for structured in (False, True):
+                seconds = resnet_seconds(channels_last, threads, structured)
+                rate = resnet_flops / seconds / 1e9
+                label = (f"{'channels-last' if channels_last else 'default layout'}, "
+                         f"{threads} thread(s), {'structured' if structured else 'direct'}")
+                print(f"{label:46} {seconds:8.2f} {rate:8.1f} {rate / ceilings[threads]:10.1%}")
 
 
 if __name__ == "__main__":

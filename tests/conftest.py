@@ -1,5 +1,5 @@
 """Shared fixtures: one thread for steady CPU timings; a LeNet and an image; toy results; the
-built book."""
+built book. And how ``make test`` spreads the tests over the cores (pytest-xdist)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,48 @@ from dlg_helpers.cli import main
 from dlg_helpers.runs.spec import RunSpec
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# How ``make test`` (``pytest -n auto``) spreads the tests over the cores: the test ids of one
+# group run on one worker, in order (see worker_group).
+RAY_USERS = ("tests/federation/", "tests/runs/test_sweep.py", "10_federation")
+"""Tests that start Ray (Flower's simulations, the sweep on Ray, chapter 10): one group, since two
+local Ray clusters at once would compete for the same cores and for Ray's ports."""
+
+BOOK_READERS = ("tests/book/test_book.py", "tests/book/test_browser.py")
+"""Modules that read the built book (the session fixture ``book_html``): one build, one group."""
+
+SPREAD = ("tests/book/test_chapters.py",)
+"""Modules whose tests are spread one by one: each is long (a chapter's quick run) and stands
+alone, so they balance the cores best apart."""
+
+
+def worker_group(nodeid: str) -> str:
+    """The group of the test ``nodeid`` under pytest-xdist.
+
+    A notebook's cells share one kernel and run in order, so a notebook is a group; any other
+    module is a group too, so that its module-scoped fixtures (the nbgrader course, the browser)
+    are made once; Ray's users and the book's readers are one group each.
+    """
+    module = nodeid.split("::")[0]
+    if any(user in nodeid for user in RAY_USERS):
+        return "ray"
+    if module in BOOK_READERS:
+        return "book"
+    if module in SPREAD:
+        return nodeid
+    return module
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist's scheduler by scope, with :func:`worker_group` as the scope. (Its loadgroup
+    marks do not group under pytest 9, whose test ids it can no longer rewrite.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Grouped(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_group(nodeid)
+
+    return Grouped(config, log)
 
 
 @pytest.fixture(autouse=True, scope="session")

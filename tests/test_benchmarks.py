@@ -18,11 +18,15 @@ def throughput():
     return module
 
 
-def test_the_lenet_rows_time_solo_and_batched_attacks(throughput) -> None:
-    rows = throughput.lenet_rows([2], steps=1, solo_runs=1)
+@pytest.mark.parametrize("attack,steps", [("dlg", 1), ("inverting-gradients", 3)])
+def test_the_lenet_rows_time_solo_and_batched_attacks_direct_and_structured(
+        throughput, attack, steps) -> None:
+    rows = throughput.lenet_rows([2], steps=steps, solo_runs=1, attack=attack)
     labels = [label for label, *_ in rows]
     assert labels[0].startswith("one at a time")  # the baseline comes first
-    assert any(label.startswith("batched, K = 2, 1 thr") for label in labels)
+    for form in ("direct", "structured"):
+        assert f"batched, K = 2, 1 thr, {form}" in labels
+        assert f"one at a time, 1 thr, {form}" in labels
     assert all(per_step > 0 and per_evaluation > 0 for *_, per_step, per_evaluation in rows)
 
 
