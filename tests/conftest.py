@@ -24,9 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # How ``make test`` (``pytest -n auto``) spreads the tests over the cores: the test ids of one
 # group run on one worker, in order (see worker_group).
-RAY_USERS = ("tests/federation/", "tests/runs/test_sweep.py", "10_federation")
-"""Tests that start Ray (Flower's simulations, the sweep on Ray, chapter 10): one group, since two
-local Ray clusters at once would compete for the same cores and for Ray's ports."""
+RAY_USERS = ("tests/federation/", "tests/runs/test_sweep.py", "chapters/10_federation.ipynb",
+             "tests/book/test_chapters.py::test_chapter_runs_with_quick_parameters[10_federation]")
+"""Tests that start Ray (Flower's simulations, the sweep on Ray, chapter 10), by the start of
+their ids: one group, since two local Ray clusters at once would compete for the same cores and
+for Ray's ports."""
 
 BOOK_READERS = ("tests/book/test_book.py", "tests/book/test_browser.py")
 """Modules that read the built book (the session fixture ``book_html``): one build, one group."""
@@ -44,24 +46,43 @@ def worker_group(nodeid: str) -> str:
     are made once; Ray's users and the book's readers are one group each.
     """
     module = nodeid.split("::")[0]
-    if any(user in nodeid for user in RAY_USERS):
-        return "ray"
     if module in BOOK_READERS:
         return "book"
+    if nodeid.startswith(RAY_USERS):
+        return "ray"
     if module in SPREAD:
         return nodeid
     return module
 
 
+LONGEST_FIRST = ("tests/test_assignments.py", "ray", "book", "chapters/02_lenet.ipynb",
+                 "tests/attack/test_engine.py", "chapters/11_success_rates.ipynb",
+                 "chapters/instructor.ipynb", "tests/book/test_chapters.py")
+"""The groups that take longest (measured with ``--durations``), started first so that no worker
+is left with a long one at the end while the other waits."""
+
+
+def _start_rank(item: pytest.Item) -> int:
+    group = worker_group(item.nodeid)
+    group = item.nodeid.split("::")[0] if group == item.nodeid else group  # a spread test
+    return LONGEST_FIRST.index(group) if group in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_start_rank)  # stable: a group's tests keep their order
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """pytest-xdist's scheduler by scope, with :func:`worker_group` as the scope. (Its loadgroup
-    marks do not group under pytest 9, whose test ids it can no longer rewrite.)"""
+    """pytest-xdist's scheduler by scope, with :func:`worker_group` as the scope, taking the
+    groups in collection order (:data:`LONGEST_FIRST` first). (Its loadgroup marks do not group
+    under pytest 9, whose test ids it can no longer rewrite.)"""
     from xdist.scheduler import LoadScopeScheduling
 
     class Grouped(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             return worker_group(nodeid)
 
+    config.option.loadscopereorder = False
     return Grouped(config, log)
 
 
