@@ -27,7 +27,7 @@ from .verdicts import Prevention, Verdict, factor_prevents
 
 __all__ = ["rates", "image_bootstrap", "image_rate", "level_rates", "seed_rates", "resistance",
            "image_features", "RESISTANCE_GROUPS", "resistance_profile", "network_budget", "gradient_budget",
-           "LeakRate", "defence_leaks", "IDLG_PAPER_LABEL_ACCURACY", "seed_levels",
+           "defence_leaks", "IDLG_PAPER_LABEL_ACCURACY", "seed_levels",
            "RestartAblation", "restart_ablation", "FactorEffect", "factor_effect",
            "FailedEndings", "failed_endings", "budget_rows", "BudgetOrder", "budget_order"]
 
@@ -240,21 +240,10 @@ def gradient_budget(model: str, size: int, batch: int = 1) -> dict[str, Any]:
             **network_budget(network, (batch, channels, size, size))}
 
 
-@dataclass(frozen=True)
-class LeakRate:
-    """How many of a setting's attacks leaked, of how many, with the rate's 95 % Wilson
-    interval over attacks."""
-
-    leaked: int
-    attacks: int
-    rate: float
-    low: float
-    high: float
-
-
-def defence_leaks(frame: Any, defence: str) -> LeakRate:
-    """The attacks of a sweep's table (``frame``, with its ``defence`` and ``leaks`` columns)
-    made under ``defence`` (its text, e.g. ``"gaussian:0.01"``), and how many leaked.
+def defence_leaks(frame: Any, defence: str) -> dict[str, Any]:
+    """:func:`rates` of the attacks of a sweep's table (``frame``, with its ``defence`` column)
+    made under ``defence`` (its text, e.g. ``"gaussian:0.01"``): ``n``, ``leaked``, ``rate``
+    with its Wilson ``low`` and ``high``, and the rest.
 
     Raises:
         ValueError: when the table holds no attack under that defence.
@@ -263,9 +252,7 @@ def defence_leaks(frame: Any, defence: str) -> LeakRate:
     if not len(rows):
         raise ValueError(f"the table holds no attack under {defence!r}; it has "
                          f"{', '.join(sorted(map(str, frame['defence'].unique())))}")
-    leaked = int(rows["leaks"].sum())
-    low, high = wilson(leaked, len(rows))
-    return LeakRate(leaked, len(rows), leaked / len(rows), low, high)
+    return rates(rows)[0]
 
 
 def seed_levels(tables: Mapping[str, Any]) -> list[dict[str, Any]]:

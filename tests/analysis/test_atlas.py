@@ -166,10 +166,11 @@ def test_a_defences_leaks_are_counted_with_their_wilson_interval():
     from dlg_helpers.analysis.atlas import defence_leaks
 
     frame = pd.DataFrame({"defence": ["none"] * 3 + ["gaussian:0.01"] * 4,
-                          "leaks": [True, True, True, True, False, False, False]})
+                          "leaks": [True, True, True, True, False, False, False],
+                          "likeness": [0.9, 0.9, 0.9, 0.8, 0.1, 0.2, 0.3]})
     found = defence_leaks(frame, "gaussian:0.01")
-    assert (found.leaked, found.attacks, found.rate) == (1, 4, 0.25)
-    assert (found.low, found.high) == pytest.approx(wilson(1, 4))
+    assert (found["leaked"], found["n"], found["rate"]) == (1, 4, 0.25)
+    assert (found["low"], found["high"]) == pytest.approx(wilson(1, 4))
     with pytest.raises(ValueError, match="no attack under 'prune:0.1'; it has gaussian:0.01, none"):
         defence_leaks(frame, "prune:0.1")
 
