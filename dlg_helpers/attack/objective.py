@@ -72,7 +72,8 @@ class _Objective:
                               [name for name, _ in named])
             self.taps = taps or None
         taken = set(self.taps.weights if self.taps else ())
-        self.direct = [i for i, (name, _) in enumerate(named) if name not in taken]
+        self.direct_parameters = [p for name, p in named if name not in taken]
+        self.direct_shared = [g for (name, _), g in zip(named, shared) if name not in taken]
         self.targets = {name: target_terms(shared[i]) for i, (name, _) in enumerate(named)
                         if name in taken}
         self.best_distance: float
@@ -104,15 +105,8 @@ class _Objective:
         """The objective to minimise (matching loss plus prior) and the gradient distance."""
         self.evaluations += 1
         labels = self.soft_labels(label_logits)
-        if self.taps is not None:
-            matching = self._structured_matching(dummy, labels, create_graph)
-        elif self.local_steps is None:
-            loss = classification_loss(self.model(dummy), labels)
-            grads = torch.autograd.grad(loss, self.parameters, create_graph=create_graph)
-            matching = self.matching(list(grads), self.shared)
-        else:  # the client took several steps: take them on the guess too, and match their sum
-            grads = local_update(self.model, dummy, labels, self.local_steps, create_graph)
-            matching = self.matching(list(grads), self.shared)
+        matching = (self._direct_matching if self.taps is None else self._structured_matching)(
+            dummy, labels, create_graph)
         distance = float(matching.detach())
         if distance < self.best_distance:  # False for NaN, so a diverged point is never kept
             self.best_distance = distance
@@ -122,6 +116,16 @@ class _Objective:
             return matching + self.tv_weight * total_variation(dummy), distance
         return matching, distance
 
+    def _direct_matching(self, dummy: torch.Tensor, labels: torch.Tensor,
+                         create_graph: bool) -> torch.Tensor:
+        """The distance with every parameter's gradient formed."""
+        if self.local_steps is None:
+            loss = classification_loss(self.model(dummy), labels)
+            grads = torch.autograd.grad(loss, self.parameters, create_graph=create_graph)
+        else:  # the client took several steps: take them on the guess too, and match their sum
+            grads = local_update(self.model, dummy, labels, self.local_steps, create_graph)
+        return self.matching(list(grads), self.shared)
+
     def _structured_matching(self, dummy: torch.Tensor, labels: torch.Tensor,
                              create_graph: bool) -> torch.Tensor:
         """The distance with the taken linear layers' weight gradients never formed: the loss's
@@ -130,12 +134,13 @@ class _Objective:
         with self.taps.tapped() as caught:
             loss = classification_loss(self.model(dummy), labels)
         outputs = [output for name in self.taps.weights for _, output in caught[name]]
-        grads = torch.autograd.grad(loss, [self.parameters[i] for i in self.direct] + outputs,
+        grads = torch.autograd.grad(loss, self.direct_parameters + outputs,
                                     create_graph=create_graph)
-        direct, rest = list(grads[:len(self.direct)]), iter(grads[len(self.direct):])
+        count = len(self.direct_parameters)
+        direct, rest = list(grads[:count]), iter(grads[count:])
         deltas = {name: [next(rest) for _ in caught[name]] for name in self.taps.weights}
         inputs = {name: [rows for rows, _ in pairs] for name, pairs in caught.items()}
-        return self.matching(direct, [self.shared[i] for i in self.direct],
+        return self.matching(direct, self.direct_shared,
                              self.taps.terms(inputs, deltas, self.targets))
 
     def predicted_labels(self, label_logits: torch.Tensor) -> list[int]:

@@ -83,12 +83,9 @@ class LinearTaps:
         model: the attacker's copy of the shared model.
         example: an input of the shape the attack optimises.
         trained: the names of the parameters the shared gradient covers, in its order.
-        run: how to run the model on an input (default ``model(example)``); the batched engine
-            passes its functional call.
     """
 
-    def __init__(self, model: nn.Module, example: torch.Tensor, trained: Sequence[str],
-                 run: Any = None) -> None:
+    def __init__(self, model: nn.Module, example: torch.Tensor, trained: Sequence[str]) -> None:
         owners = Counter(id(p) for _, p in model.named_parameters(remove_duplicate=False))
         candidates = {f"{name}.weight" if name else "weight": module
                       for name, module in model.named_modules()
@@ -96,12 +93,12 @@ class LinearTaps:
                       and owners[id(module.weight)] == 1}
         candidates = {name: m for name, m in candidates.items() if name in trained}
         self._modules = candidates
-        self.calls: dict[str, list[torch.Size]] = {}
+        self.calls: dict[str, list[torch.Size]] = {}  # empty: the pass below is not checked
         modes = {m: m.training for m in model.modules()}
         model.eval()
         try:
             with torch.no_grad(), self.tapped() as caught:
-                (run or model)(example)
+                model(example)
         finally:
             for module, training in modes.items():
                 module.train(training)
