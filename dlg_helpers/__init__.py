@@ -14,17 +14,21 @@ The package is laid out as the data flows, from a private image to a page of the
   with restarts and checkpoints (:mod:`.attack.engine`), many attacks in one computation
   (:mod:`.attack.batched`, its optimisers in :mod:`.attack.batched_optim`), what it leaves behind
   (:mod:`.attack.trace`), and the original loop as a baseline (:mod:`.attack.baseline`).
+- :mod:`~dlg_helpers.measures`: one run scored against the truth it tried to recover. Image
+  metrics after the attacker's colour correction (:mod:`.measures.metrics`), identification in a
+  gallery (:mod:`.measures.gallery`), what counts as what, leaking first
+  (:mod:`.measures.criteria`, chosen on people's judgements in :mod:`.measures.judgements`), the
+  truth as the attack's observer (:mod:`.measures.observer`), a run as a table row
+  (:mod:`.measures.rows`) and intervals (:mod:`.measures.intervals`).
 - :mod:`~dlg_helpers.runs`: one run end to end (:mod:`.runs.run`), what identifies it
   (:mod:`.runs.spec`, :mod:`.runs.options`), its record on disk (:mod:`.runs.record`), and the
   store that reuses it (:mod:`.runs.store`); sweeps of many attacks stored as one table
   (:mod:`.runs.sweep`).
-- :mod:`~dlg_helpers.analysis`: judging runs. Image metrics after the attacker's colour
-  correction (:mod:`.analysis.metrics`), identification in a gallery (:mod:`.analysis.gallery`),
-  what counts as what, leaking first (:mod:`.analysis.criteria`, calibrated in
-  :mod:`.analysis.calibration`), rows and groups of runs (:mod:`.analysis.rows`,
-  :mod:`.analysis.comparison`) with their intervals (:mod:`.analysis.intervals`), the MSE
-  decomposition, costs, probes of the gradient, the defence study and its prices, and the
-  verdicts on the report's claims; success rates over a sweep's table (:mod:`.analysis.atlas`).
+- :mod:`~dlg_helpers.analysis`: outcomes over many runs. Groups of runs with their medians and
+  intervals (:mod:`.analysis.comparison`), the MSE decomposition, costs, probes of the gradient,
+  the leak decision's ladder of examples (:mod:`.analysis.calibration`), the defence study and its
+  prices, the verdicts on the report's claims, and success rates over a sweep's table
+  (:mod:`.analysis.atlas`).
 - :mod:`~dlg_helpers.federation`: the attack inside a real federation. Flower clients and a
   curious FedAvg server that keeps every reply (:mod:`.federation.simulation`), and the gradient
   read back from the weights sent and received (:mod:`.federation.recover`).
@@ -40,15 +44,15 @@ so are the modules the chapters call by name (``from dlg_helpers import plotting
 import importlib
 from types import ModuleType
 
-from .analysis.metrics import image_metrics, mse, psnr, ssim
-from .attack.config import AttackConfig
 from .attack.batched import reconstruct_many
+from .attack.config import AttackConfig
 from .attack.engine import Attack, reconstruct
 from .attack.labels import idlg_label
 from .attack.objective import gradient_distance
 from .attack.trace import AttackResult
 from .client.gradients import shared_gradient
 from .client.images import ImageSample, image_names, load_cifar10, load_cifar100, load_image
+from .measures.metrics import image_metrics, mse, psnr, ssim
 from .client.models import (
     ModelSpec,
     Normalisation,
@@ -63,15 +67,16 @@ from .runs.run import run_attack
 
 # The modules the chapters use by name load when first asked for, so that an attack started
 # from the command line does not import matplotlib and the analysis it never uses.
-_MODULES = {"atlas": ".analysis.atlas", "atlas_plots": ".book.atlas_plots",
-            "atlas_tables": ".book.atlas_tables",
-            "pool": ".client.pool", "sweep": ".runs.sweep", "comparison": ".analysis.comparison", "costs": ".analysis.costs",
-            "criteria": ".analysis.criteria", "gallery": ".analysis.gallery",
-            "intervals": ".analysis.intervals", "calibration": ".analysis.calibration",
-            "decomposition": ".analysis.decomposition", "metrics": ".analysis.metrics",
-            "protection": ".analysis.protection", "verdicts": ".analysis.verdicts",
-            "plotting": ".book.plotting", "summaries": ".book.summaries",
-            "tables": ".book.tables", "record": ".runs.record"}
+_MODULES = {"pool": ".client.pool",
+            "criteria": ".measures.criteria", "gallery": ".measures.gallery",
+            "intervals": ".measures.intervals", "metrics": ".measures.metrics",
+            "record": ".runs.record", "sweep": ".runs.sweep",
+            "atlas": ".analysis.atlas", "calibration": ".analysis.calibration",
+            "comparison": ".analysis.comparison", "costs": ".analysis.costs",
+            "decomposition": ".analysis.decomposition", "protection": ".analysis.protection",
+            "verdicts": ".analysis.verdicts",
+            "atlas_plots": ".book.atlas_plots", "atlas_tables": ".book.atlas_tables",
+            "plotting": ".book.plotting", "summaries": ".book.summaries", "tables": ".book.tables"}
 
 
 def __getattr__(name: str) -> ModuleType:

@@ -26,13 +26,13 @@ from .client.defences import Defence, parse_defence
 from .client.images import image_names
 from .client.models import model_names
 from .devices import pick_device
+from .measures.judgements import LABELS_FOLDER
+from .runs.atlas_plan import ATLAS, ATLAS_FOLDER, atlas_sweep
 from .runs.options import CONFIG_OPTIONS, flag
 from .runs.record import list_records, save_record
 from .runs.run import run_attack
 from .runs.spec import in_report_setting, run_specs
 from .runs.store import load_or_run, run_many
-from .runs.atlas_plan import ATLAS, ATLAS_FOLDER, atlas_sweep
-from .analysis.judgements import LABELS_FOLDER
 from .runs.sweep import Sweep, SweepCase, pool_sweep, run_sweep, shards_folder
 
 __all__ = ["main", "CHECKPOINT_FILE", "attack_config"]
@@ -203,8 +203,8 @@ def _parser() -> argparse.ArgumentParser:
 def _leak_labels(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .analysis import judgements
-    from .analysis.criteria import LEAK_FLOOR, LOOKALIKE_MARGIN, judge_table
+    from .measures import judgements
+    from .measures.criteria import LEAK_FLOOR, LOOKALIKE_MARGIN, judge_table
 
     if args.action == "null":
         frame = judge_table(judgements.null_scores(

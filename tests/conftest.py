@@ -139,7 +139,8 @@ def make_result() -> Callable[..., dlg.AttackResult]:
         image = torch.zeros(1, 3, 4, 4)
         return dlg.AttackResult(reconstruction=image, truth=image, label_true=[1],
                                 label_pred=[1], history=history,
-                                attempts=[Attempt(0, "budget", len(values) - 1, min(values))])
+                                attempts=[Attempt(0, "budget", len(values) - 1, min(values))],
+                                final_mse=0.0)
 
     return make
 

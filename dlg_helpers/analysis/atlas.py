@@ -2,7 +2,7 @@
 images resist.
 
 Every rate is the share of attacks that leak by the course's one definition
-(:func:`~dlg_helpers.analysis.criteria.leaks`, derived from the table's scores when it is read:
+(:func:`~dlg_helpers.measures.criteria.leaks`, derived from the table's scores when it is read:
 its ``leaks`` column), with its
 Wilson interval over attacks. The attacks on one image under several weight seeds are not
 independent draws (an image that resists tends to resist under every seed), so the base case
@@ -22,7 +22,7 @@ import torch
 from ..attack.objective import total_variation
 from ..client.images import load_image
 from ..client.models import build_model, get_spec
-from .intervals import median_interval, wilson
+from ..measures.intervals import median_interval, wilson
 from .verdicts import Prevention, Verdict, factor_prevents
 
 __all__ = ["rates", "image_bootstrap", "image_rate", "level_rates", "seed_rates", "resistance",

@@ -1,6 +1,6 @@
 """Where "leaks" begins: every stored reconstruction judged in the gallery, the ladder of
 pictures that shows what a likeness looks like, and the counts that show what the decision
-(:func:`~dlg_helpers.analysis.criteria.leaks`) changes."""
+(:func:`~dlg_helpers.measures.criteria.leaks`) changes."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..measures.criteria import leak_threshold, leaks
+from ..measures.gallery import gallery_scores
+from ..measures.metrics import match_batch
 from ..runs.record import RECORD_FILE, load_result
-from .criteria import leak_threshold, leaks
-from .gallery import gallery_scores
-from .metrics import match_batch
 
 __all__ = ["judged_images", "ladder", "calibration_counts"]
 
@@ -20,7 +20,7 @@ def judged_images(results_dir: str | Path) -> list[dict[str, Any]]:
     """Every private image of every stored run under ``results_dir``: its run (``model/folder``),
     ``model`` and ``image`` name, its place in the batch, its reconstruction and truth
     (1, 3, H, W), its gallery scores ``likeness``, ``rank`` and ``lookalike``
-    (:func:`~dlg_helpers.analysis.gallery.gallery_scores`), and whether it ``leaks``."""
+    (:func:`~dlg_helpers.measures.gallery.gallery_scores`), and whether it ``leaks``."""
     judged = []
     for record in sorted(Path(results_dir).glob(f"*/*/{RECORD_FILE}")):
         result = load_result(record.parent)
@@ -67,7 +67,7 @@ def ladder(judged: Sequence[dict[str, Any]], rungs: Sequence[float],
 
 def calibration_counts(judged: Sequence[dict[str, Any]]) -> dict[str, int]:
     """How many private images the stored runs hold, how many rank first in the gallery, and
-    how many of those reach their threshold (:func:`~dlg_helpers.analysis.criteria.leak_threshold`,
+    how many of those reach their threshold (:func:`~dlg_helpers.measures.criteria.leak_threshold`,
     they leak) or fall short of it."""
     first = [j for j in judged if j["rank"] == 1]
     reached = [j["likeness"] >= leak_threshold(j["lookalike"]) for j in first]

@@ -1,5 +1,6 @@
 """Stored runs side by side: collect them by group, summarise each group with medians and spread,
-for the analysis chapters to read and glue into their prose.
+for the analysis chapters to read and glue into their prose (the book's
+:func:`~dlg_helpers.book.tables.summary_table` shows a summary).
 
 The analysis chapters only read runs: a group lists the :class:`~dlg_helpers.runs.spec.RunSpec` s it
 wants, :func:`collect` loads those that are stored and returns the commands that would make the
@@ -12,26 +13,22 @@ import logging
 
 import math
 import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from IPython.display import Markdown
-
 from ..attack.trace import AttackResult
-from ..book.tables import fmt_sci, markdown_table
 from ..client.models import get_spec
+from ..measures.criteria import RECONSTRUCTED_MSE, reconstructed
+from ..measures.intervals import median_interval, wilson
+from ..measures.rows import result_row
 from ..runs.spec import RunSpec
 from ..runs.store import stored_result
-from .criteria import RECONSTRUCTED_MSE, reconstructed, threshold_text
-from .intervals import median_interval, wilson
-from .rows import result_row
 
 __all__ = ["unreconstructed", "orders_apart", "Collected", "collect",
            "group_summary", "summaries", "value", "leak_counts", "identified_counts",
-           "tested_sizes", "measured", "summary_table", "interval_text",
-           "leaked_text", "paired_orders", "attempt_counts", "MEASURES", "MAX_COLUMNS"]
+           "tested_sizes", "paired_orders", "attempt_counts"]
 
 # What was loaded, computed or missing: shown by the command line, not in the chapters.
 _LOG = logging.getLogger(__name__)
@@ -44,10 +41,6 @@ class Collected:
     results: dict[str, list[AttackResult]]
     rows: list[dict[str, Any]]
     missing: list[str]
-
-    def note(self) -> str:
-        """What is missing and the commands that make it (:func:`missing_note`)."""
-        return missing_note(self.missing)
 
 
 def missing_note(commands: Sequence[str]) -> str:
@@ -63,7 +56,7 @@ def collect(groups: Mapping[str, Sequence[RunSpec]], results_dir: str | Path,
             threshold: float = RECONSTRUCTED_MSE) -> Collected:
     """Load the stored run of every spec in every group (nothing is computed).
 
-    Each row is :func:`~dlg_helpers.analysis.rows.result_row` (judged against ``threshold``,
+    Each row is :func:`~dlg_helpers.measures.rows.result_row` (judged against ``threshold``,
     with ``input_mse`` in the model's input units) plus ``group``, ``model``, ``images``,
     ``size`` and ``seed``; ``missing`` holds the
     command of each run not stored.
@@ -97,17 +90,17 @@ def _median_fields(key: str, values: Sequence[float]) -> dict[str, Any]:
 
 def group_summary(rows: Sequence[Mapping[str, Any]], by: str | tuple[str, ...] = "group"
                   ) -> list[dict[str, Any]]:
-    """The one summariser: one row per group of :func:`~dlg_helpers.analysis.rows.result_row`
+    """The one summariser: one row per group of :func:`~dlg_helpers.measures.rows.result_row`
     rows, in first-seen order.
 
     A group is the rows with the same ``by`` key (or tuple of keys; ``group`` holds its value).
     Each summary gives how many ``runs``; how many ``leaked`` (the course's definition,
-    :func:`~dlg_helpers.analysis.criteria.leaks`) with the rate's 95 % Wilson interval
+    :func:`~dlg_helpers.measures.criteria.leaks`) with the rate's 95 % Wilson interval
     (``leaked_low``, ``leaked_high``), and how many of its ``private_images`` were ``identified``;
     for each score in ``mse, aligned_mse, ssim, r2`` and the best-recovered image's ``best_*``
     and ``likeness`` the median with its order-statistic interval (``*_low``, ``*_high``, None
     for one run) and that interval's ``*_coverage``
-    (:func:`~dlg_helpers.analysis.intervals.median_interval`); the median PSNR and steps; runs
+    (:func:`~dlg_helpers.measures.intervals.median_interval`); the median PSNR and steps; runs
     with every label right, and labels recovered out of all private labels; how many runs
     reconstructed the image exactly (the report's MSE) with the right label (``successes``); how
     many reached an MSE below the rows' threshold and the median first step they did; median
@@ -160,11 +153,11 @@ def group_summary(rows: Sequence[Mapping[str, Any]], by: str | tuple[str, ...] =
 def summaries(groups: Mapping[str, Sequence[RunSpec]], results_dir: str | Path,
               threshold: float = RECONSTRUCTED_MSE
               ) -> tuple[Collected, dict[str, dict[str, Any]]]:
-    """:func:`collect` and :func:`group_summary` by group name; prints what is missing (and
+    """:func:`collect` and :func:`group_summary` by group name; logs what is missing (and
     nothing when every run is stored)."""
     found = collect(groups, results_dir, threshold)
     if found.missing:
-        _LOG.warning(found.note())
+        _LOG.warning(missing_note(found.missing))
     return found, {row["group"]: row for row in group_summary(found.rows)}
 
 
@@ -196,76 +189,6 @@ def tested_sizes(summary: Mapping[str, Mapping[str, Any]], groups: Mapping[str, 
     return {name: (parameters[name], summary[group]["leaked"], summary[group]["runs"])
             for name, group in groups.items()
             if group in summary and summary[group]["all_diverged"] < summary[group]["runs"]}
-
-
-def measured(number: float, spec: str = ".2g") -> str:
-    """``number`` formatted with ``spec``, or "not measured yet" for NaN (a missing run)."""
-    return "not measured yet" if math.isnan(number) else format(number, spec)
-
-
-def interval_text(row: Mapping[str, Any], prefix: str,
-                  fmt: Callable[[float], str] = fmt_sci) -> str:
-    """``prefix``'s median with its interval, e.g. ``"0.83 [0.71, 0.95]"``; one run shows one
-    number. (The interval's coverage is in the row as ``<prefix>_coverage``.)"""
-    median, low, high = (row[f"{prefix}_{end}"] for end in ("median", "low", "high"))
-    return fmt(median) if low is None else f"{fmt(median)} [{fmt(low)}, {fmt(high)}]"
-
-
-def leaked_text(row: Mapping[str, Any]) -> str:
-    """A group's leak rate as a table writes it: ``"4/5 (38–96 %)"``, the 95 % Wilson interval
-    in brackets."""
-    return (f"{row['leaked']}/{row['runs']} "
-            f"({100 * row['leaked_low']:.0f}–{100 * row['leaked_high']:.0f} %)")
-
-
-def _two(value: float) -> str:
-    return f"{value:.2f}"
-
-
-MEASURES: tuple[str, ...] = ("leaked", "likeness", "r2", "labels", "mse", "below")
-"""The columns :func:`summary_table` can show, in their order: runs leaked (with the 95 %
-interval), the best image's likeness and R² (medians with their intervals), labels recovered,
-the report's MSE and how many runs reached its threshold."""
-
-MAX_COLUMNS = 7  # what fits the book's text column at 1280 px
-
-
-def summary_table(summary: Sequence[Mapping[str, Any]], group_header: str = "runs of",
-                  extra: Mapping[str, tuple[str, Callable[[Any], str]]] | None = None,
-                  measures: Sequence[str] = MEASURES) -> Markdown:
-    """:func:`group_summary` as a Markdown table: the group's name, the ``extra`` columns (row
-    key -> header, formatter, for keys the caller put in the rows), then the ``measures``
-    (:data:`MEASURES`, in that order).
-
-    Raises:
-        ValueError: for an unknown measure, or more than :data:`MAX_COLUMNS` columns in all
-            (name fewer measures, or put the extra columns in a table of their own).
-    """
-    unknown = [m for m in measures if m not in MEASURES]
-    if unknown:
-        raise ValueError(f"unknown measures {unknown}; choose from {list(MEASURES)}")
-    width = 1 + len(extra or {}) + len(measures)
-    if width > MAX_COLUMNS:
-        raise ValueError(f"{width} columns do not fit the page ({MAX_COLUMNS} at most): name "
-                         "fewer measures, or put the extra columns in a table of their own")
-    if not summary:
-        return Markdown("*No run of these groups is stored.*")
-    thresholds = {row["threshold"] for row in summary}
-    reached = ("MSE < " + threshold_text(thresholds.pop()) if len(thresholds) == 1
-               else "reached its threshold")
-    rows = [{**row, "leaked": leaked_text(row),
-             "likeness": interval_text(row, "likeness", _two),
-             "r2": interval_text(row, "best_r2", _two),
-             "mse": interval_text(row, "mse"),
-             "labels": f"{row['labels_recovered']}/{row['labels']}",
-             "below": (f"{row['reached']}/{row['runs']}, step {row['first_below']:.0f}"
-                       if row["reached"] else f"0/{row['runs']}")}
-            for row in summary]
-    headers = {"leaked": "leaked (95 % CI)", "likeness": "likeness", "r2": "R²",
-               "labels": "labels", "mse": "report's MSE", "below": reached}
-    return markdown_table(rows, {
-        "group": (group_header, str), **(extra or {}),
-        **{m: (headers[m], str) for m in MEASURES if m in measures}})
 
 
 def paired_orders(rows: Sequence[Mapping[str, Any]], higher: str, lower: str,
@@ -307,7 +230,7 @@ def attempt_counts(results: Sequence[AttackResult]) -> dict[str, int]:
 def unreconstructed(runs: Mapping[str, AttackResult], step: int, metric: str = "aligned_mse",
                     threshold: float = RECONSTRUCTED_MSE) -> list[str]:
     """The images (runs by image name) whose ``metric`` after ``step`` steps does not count as
-    reconstructed (:func:`~dlg_helpers.analysis.criteria.reconstructed`)."""
+    reconstructed (:func:`~dlg_helpers.measures.criteria.reconstructed`)."""
     return [image for image, run in runs.items()
             if not reconstructed(run.value_at(step, metric), threshold)]
 

@@ -11,7 +11,7 @@ orthogonal, so the two shares add up to the whole error and each can be read on 
 - :func:`by_channel`: the red, green and blue errors (disjoint pixels of the error image);
 - :func:`by_alignment`: the part a contrast gain and a colour cast explain (what a training-mode
   batch norm hides from the gradient) and what is left, the aligned MSE
-  (:func:`~dlg_helpers.analysis.metrics.aligned_mse`): a least-squares residual is orthogonal to the
+  (:func:`~dlg_helpers.measures.metrics.aligned_mse`): a least-squares residual is orthogonal to the
   fit;
 - :func:`by_frequency`: low versus high spatial frequencies, in cycles per image side (an ideal
   low-pass filter in Fourier space; Parseval's theorem makes the parts orthogonal);
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import torch
 
 from ..attack.trace import AttackResult
-from .metrics import align_to_truth, match_batch
+from ..measures.metrics import align_to_truth, match_batch
 
 __all__ = ["MSEParts", "split_mse", "by_channel", "by_alignment", "by_frequency", "centre_mask",
            "by_region", "decompose", "median_shares"]
@@ -114,7 +114,7 @@ def by_channel(reconstruction: torch.Tensor, truth: torch.Tensor) -> dict[str, f
 
 
 def by_alignment(reconstruction: torch.Tensor, truth: torch.Tensor) -> MSEParts:
-    """The error split into what :func:`~dlg_helpers.analysis.metrics.align_to_truth` removes
+    """The error split into what :func:`~dlg_helpers.measures.metrics.align_to_truth` removes
     (contrast
     and colour cast) and the rest, whose MSE is the aligned MSE."""
     return _alignment_parts(_matched(reconstruction, truth), truth)

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from tqdm import tqdm
 
-from ..attack.baseline import BaselineStep, original_dlg
+from ..attack.baseline import BaselineStep
 from ..attack.config import AttackConfig
 from ..attack.engine import reconstruct
 from ..attack.trace import AttackResult
 from ..client.images import load_image
 from ..client.models import build_model, get_spec
-from ..client.victim import Victim
-from .criteria import RECONSTRUCTED_MSE
+from ..measures.criteria import RECONSTRUCTED_MSE
+from ..runs.store import load_or_run_original
 
 __all__ = ["OriginalVsEngine", "compare_with_original"]
 
@@ -62,25 +63,27 @@ class OriginalVsEngine:
 
 def compare_with_original(image: str, seeds: Iterable[int],
                           config: AttackConfig = AttackConfig(),
-                          engine_runs: Mapping[int, AttackResult] | None = None
+                          engine_runs: Mapping[int, AttackResult] | None = None,
+                          results_dir: str | Path | None = None, *, recompute: bool = False
                           ) -> list[OriginalVsEngine]:
-    """For each seed, the original 300-step loop and then the engine on LeNet (seeded weights).
+    """For each seed, the original loop (``config.steps`` steps) and the engine on LeNet (seeded
+    weights).
 
     Both draw their first random start from the seed, so the engine follows the original's
     trajectory until it stops or restarts. ``engine_runs`` gives the engine's run of a seed
     when it is already at hand (a stored run of ``config`` with that seed); the rest are
-    computed.
+    computed. The original's history is read from ``results_dir`` when stored there (and not
+    ``recompute``), else computed and stored there
+    (:func:`~dlg_helpers.runs.store.load_or_run_original`); with no ``results_dir`` it is
+    computed and kept in memory only.
     """
     sample = load_image(image, get_spec("lenet").image_size)
     known = engine_runs or {}
     comparisons = []
     for seed in tqdm(list(seeds), desc="original vs engine", unit="seed", mininterval=1.0):
-        network = build_model("lenet", seed=seed)
-        victim = Victim(network, sample.pixels, sample.label)
-        _, original = original_dlg(network, victim.share(), victim.ground_truth(),
-                                   steps=config.steps,
-                                   seed=seed)
+        original = load_or_run_original(image, seed, config.steps, results_dir,
+                                        recompute=recompute, save=results_dir is not None)
         engine = known[seed] if seed in known else reconstruct(
-            network, sample.pixels, sample.label, replace(config, seed=seed))
+            build_model("lenet", seed=seed), sample.pixels, sample.label, replace(config, seed=seed))
         comparisons.append(OriginalVsEngine(seed=seed, original=original, engine=engine))
     return comparisons

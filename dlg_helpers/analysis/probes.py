@@ -11,7 +11,7 @@ from torch import nn
 from ..attack.objective import gradient_distance
 from ..client.gradients import shared_gradient
 from ..client.victim import victim
-from .metrics import mse
+from ..measures.metrics import mse
 
 __all__ = ["uniform_noise", "gradient_gaps", "relative_gradient_gap"]
 

@@ -25,11 +25,11 @@ from ..client.defences import Composed, parse_defence
 from ..client.images import image_names
 from ..client.victim import victim
 from ..devices import pick_device
+from ..measures.intervals import rate_text
+from ..measures.rows import result_row
 from ..runs.spec import RunSpec
 from ..runs.store import load_or_run, run_many, stored_result
 from .comparison import group_summary, missing_note
-from .intervals import rate_text
-from .rows import result_row
 
 __all__ = ["NO_DEFENCE", "BATCH", "GUARANTEE", "HEURISTIC", "CHOICE", "MEANINGFUL_EPSILON", "kind_of", "split_batch",
            "private_batch", "describe_defence", "attack_outcomes", "median_outcomes",
@@ -127,7 +127,7 @@ def attack_outcomes(model: str, images: Sequence[str], defences: Sequence[str],
                     compute_missing: bool = True,
                     device: str | None = None) -> list[dict[str, Any]]:
     """Every attack on every image under every defence: one row each
-    (:func:`~dlg_helpers.analysis.rows.result_row`, with the attack, defence, its family and
+    (:func:`~dlg_helpers.measures.rows.result_row`, with the attack, defence, its family and
     strength, and the image).
 
     Under ``batch:B`` the client's batch is the image and B - 1 others (:func:`private_batch`);
@@ -189,7 +189,7 @@ def attack_outcomes(model: str, images: Sequence[str], defences: Sequence[str],
 
 def median_outcomes(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One row per (attack, defence), in first-seen order (the summariser's groups): over the
-    images, how many ``leaked`` (:func:`~dlg_helpers.analysis.criteria.leaks`) with the 95 %
+    images, how many ``leaked`` (:func:`~dlg_helpers.measures.criteria.leaks`) with the 95 %
     interval of the rate, the medians of the best-recovered image's ``likeness`` and ``r2`` and
     of the report's ``mse``, ``psnr`` and ``ssim``, and the share whose label was recovered."""
     medians = []
@@ -279,7 +279,7 @@ def protection_ranking(medians: Sequence[Mapping[str, Any]],
     """For each defence family, its weakest setting that stops every attack, and what it costs.
 
     A setting stops an attack when none of the images it was tried on leaks
-    (:func:`~dlg_helpers.analysis.criteria.leaks`); with a handful of images that is a small
+    (:func:`~dlg_helpers.measures.criteria.leaks`); with a handful of images that is a small
     sample, and the rate's interval says how small. Settings are tried in the order they appear
     (list each family weakest first); DP-SGD only at an ε of at most :data:`MEANINGFUL_EPSILON`,
     and not at all when none of its settings is. Families that stop every attack are ranked by the accuracy

@@ -5,7 +5,7 @@ dataclass: the counts and medians that test one claim of the report, and a :clas
 chapter writes its own sentences around those numbers and asserts, in a hidden cell, the verdict
 its words rely on, so a changed measurement fails the chapter's test until the prose is rewritten.
 Whether a run shows its image is the course's one definition of leakage
-(:func:`~dlg_helpers.analysis.criteria.leaks`).
+(:func:`~dlg_helpers.measures.criteria.leaks`).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from enum import Enum
 from typing import Any
 
 from ..attack.trace import AttackResult
+from ..measures.criteria import FALLING_WINDOW, diverged, fall, still_falling
+from ..measures.intervals import INDICATIVE_BELOW, wilson
+from ..measures.rows import result_row
 from .comparison import attempt_counts, leak_counts, paired_orders
-from .criteria import FALLING_WINDOW, diverged, fall, still_falling
-from .intervals import INDICATIVE_BELOW, wilson
-from .rows import result_row
 
 __all__ = ["Verdict", "is_indicative", "share_outcome", "within_an_order", "converges_by",
            "Effect", "effect_on_attack", "BatchOutcome", "batch_makes_worse", "OrderGap",
@@ -45,7 +45,7 @@ class Verdict(Enum):
 
 
 def is_indicative(runs: int) -> bool:
-    """A verdict on fewer than :data:`~dlg_helpers.analysis.intervals.INDICATIVE_BELOW` runs is
+    """A verdict on fewer than :data:`~dlg_helpers.measures.intervals.INDICATIVE_BELOW` runs is
     indicative: too few to tell the model from the luck of one random start."""
     return runs < INDICATIVE_BELOW
 
@@ -67,7 +67,7 @@ def within_an_order(*gaps: float) -> Verdict:
 
 def converges_by(median_step: float | None, about: tuple[int, int]) -> Verdict:
     """The report's "converges in about N steps", read as a median first step below the
-    threshold within ``about`` (:func:`~dlg_helpers.analysis.criteria.about_steps`)."""
+    threshold within ``about`` (:func:`~dlg_helpers.measures.criteria.about_steps`)."""
     if median_step is None:
         return Verdict.NOT_MEASURED
     return Verdict.HOLDS if about[0] <= median_step <= about[1] else Verdict.DOES_NOT_HOLD
@@ -410,7 +410,7 @@ def how_it_ended(result: AttackResult, budget: int, window: int = FALLING_WINDOW
                  metric: str = "aligned_mse") -> RunEnding:
     """Every attempt diverged; or the run stopped early (matched, or its attempts used up); or it
     ran all ``budget`` steps and ``metric`` was still falling
-    (:func:`~dlg_helpers.analysis.criteria.still_falling`) or had levelled off."""
+    (:func:`~dlg_helpers.measures.criteria.still_falling`) or had levelled off."""
     nan = float("nan")
     attempts = len(result.attempts)
     if diverged(result):

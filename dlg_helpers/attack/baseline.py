@@ -8,17 +8,13 @@ paper's notebook does. The benchmark and the LeNet chapter compare the engine ag
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
-from ..client.images import load_image
-from ..client.models import build_model, get_spec
-from ..client.victim import SharedUpdate, Victim
+from ..client.victim import SharedUpdate
 from .labels import classifier_gradient
 from .objective import gradient_distance
 from .observer import Observer

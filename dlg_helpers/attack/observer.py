@@ -2,7 +2,7 @@
 imports nothing that judges it.
 
 The attack hands each iterate to an observer for the record (never to steer) and files what it
-found with it at the end. :class:`~dlg_helpers.analysis.observer.GroundTruth` is the observer
+found with it at the end. :class:`~dlg_helpers.measures.observer.GroundTruth` is the observer
 the victim provides; a test can pass any object with these methods.
 """
 
@@ -27,8 +27,8 @@ class Observer(Protocol):
         ...
 
     def result(self, **found: Any) -> AttackResult:
-        """The attack's findings (every field of :class:`AttackResult` but the truth) filed
-        with the private batch."""
+        """The attack's findings (every field of :class:`AttackResult` but the truth and its
+        MSE) filed with the private batch and the reconstruction's MSE to it."""
         ...
 
     def state(self) -> dict[str, torch.Tensor]:

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..analysis.metrics import mse
 from .config import AttackConfig, Status
 
 __all__ = ["StepRecord", "Attempt", "AttackResult"]
@@ -22,7 +21,7 @@ class StepRecord:
 
     ``mse`` is the report's measure; ``aligned_mse`` the MSE after the contrast and colour-cast
     correction that batch norm hides from the gradient
-    (:func:`~dlg_helpers.analysis.metrics.aligned_mse`).
+    (:func:`~dlg_helpers.measures.metrics.aligned_mse`).
     """
 
     step: int
@@ -50,7 +49,8 @@ class AttackResult:
     """Everything a reconstruction produced.
 
     ``reconstruction`` is the iterate with the smallest gradient distance over all attempts,
-    in [0, 1] pixel space (not clipped), shape (B, 3, H, W).
+    in [0, 1] pixel space (not clipped), shape (B, 3, H, W). ``final_mse`` is its MSE to the
+    truth, measured by the observer that filed the result (the attack never computes it).
     """
 
     reconstruction: torch.Tensor
@@ -59,6 +59,7 @@ class AttackResult:
     label_pred: list[int]
     history: list[StepRecord]
     attempts: list[Attempt]
+    final_mse: float
     snapshots: dict[int, torch.Tensor] = field(default_factory=dict)
     config: AttackConfig = field(default_factory=AttackConfig)
     defence: str | None = None  # what the victim did to its gradient (``Defence.text()``)
@@ -67,10 +68,6 @@ class AttackResult:
     def status(self) -> Status:
         """How the attempt that produced the reconstruction ended."""
         return min(self.attempts, key=lambda a: a.best_distance).status
-
-    @property
-    def final_mse(self) -> float:
-        return mse(self.reconstruction, self.truth)
 
     @property
     def best_distance(self) -> float:

@@ -127,8 +127,9 @@ def budget_table(rows: Sequence[Mapping[str, Any]]) -> Markdown:
 
 def plan_table(tables: Mapping[str, Any]) -> Markdown:
     """The atlas's stored sweeps (:data:`~dlg_helpers.runs.atlas_plan.ATLAS`, by name in
-    ``tables``): the attack, what the sweep changes from the base case, and its attacks, images
-    and seeds."""
+    ``tables``): the attack, what the sweep changes from the base case, its attacks, the
+    different private images they attack (a batch counts each of its images; an image attacked
+    under several weight seeds counts once) and the weight seeds."""
     rows = []
     for sweep in ATLAS:
         table = tables.get(sweep.name)
@@ -138,13 +139,13 @@ def plan_table(tables: Mapping[str, Any]) -> Markdown:
                    ", ".join(sorted(set(table["defence"]))) if sweep.factor == "defences" else
                    level_label(sweep.factor, sweep.level))
         images = {name for entry in table["images"] for name in entry.split("+")}
-        rows.append({"name": sweep.name, "attack": attack_entry(sweep.attack).display,
+        rows.append({"attack": attack_entry(sweep.attack).display,
                      "changes": changes, "attacks": len(table), "images": len(images),
                      "seeds": table["seed"].nunique()})
     return markdown_table(rows, {
-        "name": ("table", str), "attack": ("attack", str), "changes": ("changed", str),
-        "attacks": ("attacks", "{:,}".format), "images": ("images", str),
-        "seeds": ("seeds", str)})
+        "attack": ("attack", str), "changes": ("changed", str),
+        "attacks": ("attacks", "{:,}".format), "images": ("different images", str),
+        "seeds": ("weight seeds", str)})
 
 
 def attacks_table(frame: Any) -> Markdown:

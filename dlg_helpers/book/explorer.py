@@ -14,8 +14,8 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
-from ..analysis.metrics import match_batch, standardise
 from ..attack.trace import AttackResult
+from ..measures.metrics import match_batch, standardise
 from .plotting import METRIC_LABELS, _styled, show_image, step_label
 
 __all__ = ["explorer_figure", "explore"]

@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from ..analysis.atlas import rates
-from ..analysis.criteria import LEAK_FLOOR
-from ..federation.experiments import MULTI_STEP, SINGLE_STEP
+from ..runs.federation_plan import MULTI_STEP, SINGLE_STEP
+from ..measures.criteria import LEAK_FLOOR
 from .plotting import _styled
 
 __all__ = ["plot_fedavg"]

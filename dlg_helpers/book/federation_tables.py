@@ -1,5 +1,5 @@
 """The federation chapter's tables, from the stored measurements
-(:mod:`~dlg_helpers.federation.experiments`): every share of leaked images with its count and
+(:mod:`~dlg_helpers.runs.federation_plan`): every share of leaked images with its count and
 95 % Wilson interval, every median likeness with its interval."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 from IPython.display import Markdown
 
 from ..analysis.atlas import rates
-from ..analysis.intervals import wilson
-from ..federation.experiments import MULTI_STEP, SINGLE_STEP
+from ..runs.federation_plan import MULTI_STEP, SINGLE_STEP
+from ..measures.intervals import wilson
 from .tables import fmt_sci, markdown_table
 
 __all__ = ["share_cell", "likeness_cell", "fedavg_table", "secure_table", "quantisation_rows",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from ..analysis.metrics import standardise
+from ..measures.metrics import standardise
 from ..runs.record import load_result
 from .plotting import plot_images
 

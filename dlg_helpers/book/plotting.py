@@ -20,10 +20,10 @@ from IPython.display import HTML
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..analysis.criteria import LEAK_FLOOR, RECONSTRUCTED_MSE
-from ..analysis.metrics import match_batch
 from ..attack.registry import OPTIMISER_NAMES
 from ..attack.trace import AttackResult, StepRecord
+from ..measures.criteria import LEAK_FLOOR, RECONSTRUCTED_MSE
+from ..measures.metrics import match_batch
 
 __all__ = ["step_label", "STYLE", "show_image", "plot_images", "plot_attack_rows",
            "plot_evolution", "animate_evolution", "METRIC_LABELS", "plot_mse_curves",
@@ -114,7 +114,7 @@ def plot_attack_rows(rows: Mapping[str, Mapping[str, AttackResult]],
     Args:
         rows: for each row's name, the attack results by attack name, all of the same private
             image (for a batch, the first image is shown, each reconstruction paired with it by
-            :func:`~dlg_helpers.analysis.metrics.match_batch`).
+            :func:`~dlg_helpers.measures.metrics.match_batch`).
         views: applied to a reconstruction before it is shown, by (row name, attack name),
             e.g. ``{("ResNet-18", "DLG"): standardise}`` for a model whose batch norm hides the
             contrast from its gradient.
@@ -167,10 +167,10 @@ def plot_evolution(result: AttackResult, columns: int = 5, include_truth: bool =
         columns: frames per row (five: each frame about 125 px wide in the book's column).
         include_truth: end with the private image.
         view: applied to each reconstruction before it is shown, e.g.
-            :func:`~dlg_helpers.analysis.metrics.standardise` (the truth is shown as it is).
+            :func:`~dlg_helpers.measures.metrics.standardise` (the truth is shown as it is).
         every: show every ``every``-th snapshot only.
         index: for a batch, which private image to follow; each frame shows the reconstruction
-            paired with it (:func:`~dlg_helpers.analysis.metrics.match_batch`), since a batch may
+            paired with it (:func:`~dlg_helpers.measures.metrics.match_batch`), since a batch may
             come back in another order.
     """
     frames = _evolution_frames(result, view, index, every)
@@ -451,16 +451,16 @@ def plot_likeness_ladder(examples: Sequence[tuple[str, torch.Tensor, torch.Tenso
                                                  float]]) -> Figure:
     """The calibration of "leaks": reconstructions at a ladder of likeness, each under its
     private image, shown as an attacker would see them (colours standardised,
-    :func:`~dlg_helpers.analysis.metrics.standardise`) and at the thumbnail scale the likeness
-    compares (:data:`~dlg_helpers.analysis.gallery.THUMBNAIL` pixels a side).
+    :func:`~dlg_helpers.measures.metrics.standardise`) and at the thumbnail scale the likeness
+    compares (:data:`~dlg_helpers.measures.gallery.THUMBNAIL` pixels a side).
 
     Args:
         examples: (name, reconstruction, truth, likeness, rank, lookalike) per rung, images
             (1, 3, H, W), ordered from least to most alike.
     """
-    from ..analysis.criteria import leak_threshold, leaks
-    from ..analysis.gallery import THUMBNAIL
-    from ..analysis.metrics import standardise
+    from ..measures.criteria import leak_threshold, leaks
+    from ..measures.gallery import THUMBNAIL
+    from ..measures.metrics import standardise
 
     def small(image: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.interpolate(image.float(), size=(THUMBNAIL, THUMBNAIL),

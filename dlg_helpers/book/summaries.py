@@ -14,13 +14,13 @@ from typing import Any
 from IPython.display import Markdown
 from torch import nn
 
-from ..analysis.criteria import RECONSTRUCTED_MSE, threshold_text
-from ..analysis.rows import result_row
 from ..attack.config import AttackConfig
 from ..attack.registry import attack_entry
 from ..attack.trace import AttackResult
 from ..client.models import build_model, count_parameters, get_spec
-from .tables import fmt_int, fmt_sci, markdown_table
+from ..measures.criteria import RECONSTRUCTED_MSE
+from ..measures.rows import result_row
+from .tables import fmt_int, fmt_sci, markdown_table, threshold_text
 
 __all__ = ["REPORT_MODELS", "setting_table", "parameter_rows", "parameter_table", "result_rows",
            "result_table", "chapter_durations", "chapter_duration_table", "run_cost_table"]
@@ -86,7 +86,7 @@ def parameter_table(rows: list[dict[str, Any]], reasons: Mapping[str, str]) -> M
 def result_rows(results: Mapping[str, AttackResult], threshold: float = RECONSTRUCTED_MSE
                 ) -> list[dict[str, Any]]:
     """One row of outcome numbers per labelled result
-    (:func:`~dlg_helpers.analysis.rows.result_row` and its label as ``run``)."""
+    (:func:`~dlg_helpers.measures.rows.result_row` and its label as ``run``)."""
     return [{"run": label, **result_row(result, threshold)} for label, result in results.items()]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,8 @@ if TYPE_CHECKING:
     from ..attack.config import AttackConfig
 
 __all__ = ["fmt_spec", "fmt_sci", "fmt_int", "fmt_seconds", "fmt_percent_interval",
-           "markdown_table", "settings_table"]
+           "markdown_table", "settings_table", "threshold_text", "measured", "interval_text",
+           "leaked_text", "summary_table", "MEASURES", "MAX_COLUMNS"]
 
 
 def fmt_sci(value: float | None, digits: int = 1) -> str:
@@ -85,3 +87,81 @@ def _setting_text(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return "—" if value is None else str(value)
+
+
+def threshold_text(threshold: float) -> str:
+    """A threshold as tables write it: ``1e-3``, ``0.3``."""
+    text = f"{threshold:g}"
+    if "e" in text or threshold < 1e-2:
+        text = re.sub(r"e([+-])0*(\d)", r"e\1\2", f"{threshold:.0e}").replace("e+", "e")
+    return text
+
+
+def measured(number: float, spec: str = ".2g") -> str:
+    """``number`` formatted with ``spec``, or "not measured yet" for NaN (a missing run)."""
+    return "not measured yet" if math.isnan(number) else format(number, spec)
+
+
+def interval_text(row: Mapping[str, Any], prefix: str,
+                  fmt: Callable[[float], str] = fmt_sci) -> str:
+    """``prefix``'s median with its interval, e.g. ``"0.83 [0.71, 0.95]"``; one run shows one
+    number. (The interval's coverage is in the row as ``<prefix>_coverage``.)"""
+    median, low, high = (row[f"{prefix}_{end}"] for end in ("median", "low", "high"))
+    return fmt(median) if low is None else f"{fmt(median)} [{fmt(low)}, {fmt(high)}]"
+
+
+def leaked_text(row: Mapping[str, Any]) -> str:
+    """A group's leak rate as a table writes it: ``"4/5 (38–96 %)"``, the 95 % Wilson interval
+    in brackets."""
+    return (f"{row['leaked']}/{row['runs']} "
+            f"({100 * row['leaked_low']:.0f}–{100 * row['leaked_high']:.0f} %)")
+
+
+def _two(value: float) -> str:
+    return f"{value:.2f}"
+
+
+MEASURES: tuple[str, ...] = ("leaked", "likeness", "r2", "labels", "mse", "below")
+"""The columns :func:`summary_table` can show, in their order: runs leaked (with the 95 %
+interval), the best image's likeness and R² (medians with their intervals), labels recovered,
+the report's MSE and how many runs reached its threshold."""
+
+MAX_COLUMNS = 7  # what fits the book's text column at 1280 px
+
+
+def summary_table(summary: Sequence[Mapping[str, Any]], group_header: str = "runs of",
+                  extra: Mapping[str, tuple[str, Callable[[Any], str]]] | None = None,
+                  measures: Sequence[str] = MEASURES) -> Markdown:
+    """:func:`~dlg_helpers.analysis.comparison.group_summary` as a Markdown table: the group's name, the ``extra`` columns (row
+    key -> header, formatter, for keys the caller put in the rows), then the ``measures``
+    (:data:`MEASURES`, in that order).
+
+    Raises:
+        ValueError: for an unknown measure, or more than :data:`MAX_COLUMNS` columns in all
+            (name fewer measures, or put the extra columns in a table of their own).
+    """
+    unknown = [m for m in measures if m not in MEASURES]
+    if unknown:
+        raise ValueError(f"unknown measures {unknown}; choose from {list(MEASURES)}")
+    width = 1 + len(extra or {}) + len(measures)
+    if width > MAX_COLUMNS:
+        raise ValueError(f"{width} columns do not fit the page ({MAX_COLUMNS} at most): name "
+                         "fewer measures, or put the extra columns in a table of their own")
+    if not summary:
+        return Markdown("*No run of these groups is stored.*")
+    thresholds = {row["threshold"] for row in summary}
+    reached = ("MSE < " + threshold_text(thresholds.pop()) if len(thresholds) == 1
+               else "reached its threshold")
+    rows = [{**row, "leaked": leaked_text(row),
+             "likeness": interval_text(row, "likeness", _two),
+             "r2": interval_text(row, "best_r2", _two),
+             "mse": interval_text(row, "mse"),
+             "labels": f"{row['labels_recovered']}/{row['labels']}",
+             "below": (f"{row['reached']}/{row['runs']}, step {row['first_below']:.0f}"
+                       if row["reached"] else f"0/{row['runs']}")}
+            for row in summary]
+    headers = {"leaked": "leaked (95 % CI)", "likeness": "likeness", "r2": "R²",
+               "labels": "labels", "mse": "report's MSE", "below": reached}
+    return markdown_table(rows, {
+        "group": (group_header, str), **(extra or {}),
+        **{m: (headers[m], str) for m in MEASURES if m in measures}})

@@ -1,5 +1,5 @@
 """The victim: a client holding a private batch. It computes the update it shares; its private
-data reach the metrics only through its :class:`~dlg_helpers.analysis.observer.GroundTruth`."""
+data reach the metrics only through its :class:`~dlg_helpers.measures.observer.GroundTruth`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from functools import cache
 import torch
 from torch import nn
 
-from ..analysis.observer import GroundTruth
+from ..measures.observer import GroundTruth
 from .defences import Defence
 from .gradients import shared_gradient
 from .images import load_image

@@ -20,11 +20,11 @@ from typing import Any
 
 import torch
 
-from ..analysis.observer import GroundTruth
 from ..client.images import load_image
 from ..client.local_steps import LocalSteps, local_update
 from ..client.models import build_model, get_spec
 from ..client.victim import SharedUpdate
+from ..measures.observer import GroundTruth
 from ..ray_state import ray_folder
 from .imprint import Imprint, imprinted_model
 from .recover import gradient_from_step

@@ -24,11 +24,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..analysis.criteria import RECONSTRUCTED_MSE
-from ..analysis.rows import result_row
 from ..attack.config import AttackConfig, config_dict
 from ..attack.registry import attack_entry
 from ..attack.trace import AttackResult, Attempt, StepRecord
+from ..measures.criteria import RECONSTRUCTED_MSE
+from ..measures.rows import result_row
 
 __all__ = ["RECORD_FILE", "ARRAYS_FILE", "REQUIRED_KEYS", "build_record", "save_png",
            "save_record", "load_record", "load_result", "list_records"]
@@ -244,7 +244,8 @@ def load_result(path: str | Path) -> AttackResult:
     return AttackResult(
         reconstruction=reconstruction, truth=truth, label_true=record["label_true"],
         label_pred=record["label_pred"], history=history,
-        attempts=[Attempt(**a) for a in record["attempts"]], snapshots=snapshots,
+        attempts=[Attempt(**a) for a in record["attempts"]], final_mse=record["final_mse"],
+        snapshots=snapshots,
         config=AttackConfig(**{**config_dict(record["config"]),
                                "progress": record["config"].get("progress", True)}),
         defence=record.get("defence"),

@@ -4,30 +4,37 @@ A run is identified by a :class:`~dlg_helpers.runs.spec.RunSpec`. :func:`load_or
 a results folder for a record whose identity matches exactly, loads it and says so; otherwise it
 computes the attack (resuming from a checkpoint if one is there) and, when asked, stores it.
 Records that do not match, or cannot be read, are named with the reason and never used.
+:func:`load_or_run_original` does the same for the original DLG loop's history, which the LeNet
+chapter sets beside the engine.
 """
 
 from __future__ import annotations
 
-import logging
-
 import glob
 import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from ..attack.baseline import BaselineStep, original_dlg
+from ..attack.batched import BatchedAttack
 from ..attack.config import config_dict
 from ..attack.trace import AttackResult
 from ..client.defences import parse_defence
+from ..client.images import load_image
+from ..client.models import build_model, get_spec
+from ..client.victim import Victim, model_cache, victim
 from ..devices import pick_device
 from .record import RECORD_FILE, load_record, load_result, save_record
-from ..attack.batched import BatchedAttack
-from ..client.victim import model_cache, victim
 from .run import run_attack
 from .spec import RunSpec
 
-__all__ = ["StoredRunError", "find_record", "stored_result", "load_or_run", "run_many"]
+__all__ = ["StoredRunError", "find_record", "stored_result", "load_or_run", "run_many",
+           "load_or_run_original"]
 
 # What was loaded, computed or missing: shown by the command line, not in the chapters.
 _LOG = logging.getLogger(__name__)
@@ -253,3 +260,38 @@ def run_many(specs: Sequence[RunSpec], results_dir: str | Path = "results", *,
             results[index] = result
         log(f"batch {number}/{len(todo)}: {len(chosen)} runs stored")
     return [results[i] for i in range(len(specs))]
+
+
+def _original_path(results_dir: str | Path, image: str, seed: int, steps: int) -> Path:
+    return Path(results_dir) / "lenet" / "original" / f"{image}-seed{seed}-steps{steps}.json"
+
+
+def load_or_run_original(image: str, seed: int, steps: int = 300,
+                         results_dir: str | Path | None = None, *, recompute: bool = False,
+                         save: bool = False) -> list[BaselineStep]:
+    """The original DLG loop's history (:func:`~dlg_helpers.attack.baseline.original_dlg`) on
+    ``image``, with LeNet's weights and the random start both drawn from ``seed`` as in the
+    paper's code: read from ``results_dir/lenet/original/`` when stored there (and not
+    ``recompute``), computed otherwise, and stored when ``save``.
+
+    Raises:
+        StoredRunError: when the stored history cannot be read; the message says how to remake it.
+    """
+    path = None if results_dir is None else _original_path(results_dir, image, seed, steps)
+    if path is not None and path.is_file() and not recompute:
+        try:
+            return [BaselineStep(**step) for step in json.loads(path.read_text())["history"]]
+        except (ValueError, KeyError, TypeError) as error:
+            raise StoredRunError(f"{path} is corrupt ({error}); delete it and run again with "
+                                 "save=True to remake it") from error
+    sample = load_image(image, get_spec("lenet").image_size)
+    network = build_model("lenet", seed=seed)
+    client = Victim(network, sample.pixels, sample.label)
+    _, history = original_dlg(network, client.share(), client.ground_truth(), steps=steps,
+                              seed=seed)
+    if save and path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"image": image, "seed": seed, "steps": steps,
+                                    "torch_version": torch.__version__,
+                                    "history": [asdict(step) for step in history]}, indent=1))
+    return history

@@ -5,7 +5,7 @@ defence) under one model, image side and attack setting. It is cut into *shards*
 can share one batched computation (:class:`~dlg_helpers.attack.batched.BatchedAttack`); each
 finished shard is written at once to ``<table>.shards/`` (a checkpoint: a run started again with
 the same command skips the shards that exist), and when all are done they are gathered into the
-one Parquet table, one row per attack (:func:`~dlg_helpers.analysis.rows.result_row`'s numbers),
+one Parquet table, one row per attack (:func:`~dlg_helpers.measures.rows.result_row`'s numbers),
 and the shards are removed. Reconstructions are kept as small PNGs only for the cases of the
 first seed, the ones a chapter shows.
 
@@ -30,12 +30,12 @@ from typing import Any
 
 import torch
 
-from ..analysis.criteria import judge_table
-from ..analysis.rows import result_row
 from ..attack.batched import BatchedAttack
 from ..attack.config import AttackConfig
 from ..client.defences import parse_defence
 from ..client.victim import model_cache, victim
+from ..measures.criteria import judge_table
+from ..measures.rows import result_row
 from ..ray_state import ray_folder
 from .record import save_png
 
@@ -284,7 +284,7 @@ def _gather(folder: Path, count: int, table: Path) -> None:
 def load_table(table: str | Path) -> Any:
     """A stored sweep's table as a pandas DataFrame (one row per attack), its verdicts
     (``leaks``, ``identified``) derived from its scores by the course's one criterion
-    (:func:`~dlg_helpers.analysis.criteria.judge_table`).
+    (:func:`~dlg_helpers.measures.criteria.judge_table`).
 
     Raises:
         FileNotFoundError: naming the command that makes it, when it is not there.

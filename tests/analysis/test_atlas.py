@@ -8,7 +8,7 @@ import torch
 
 from dlg_helpers.analysis.atlas import (image_bootstrap, image_features, rates, resistance,
                                          seed_rates)
-from dlg_helpers.analysis.intervals import wilson
+from dlg_helpers.measures.intervals import wilson
 
 
 def _frame() -> pd.DataFrame:

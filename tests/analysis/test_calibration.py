@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from dlg_helpers.analysis import calibration
-from dlg_helpers.analysis.criteria import LEAK_FLOOR, LOOKALIKE_MARGIN
-from dlg_helpers.analysis.rows import input_mse
 from dlg_helpers.client.models import get_spec
+from dlg_helpers.measures.criteria import LEAK_FLOOR, LOOKALIKE_MARGIN
+from dlg_helpers.measures.rows import input_mse
 
 
 def test_every_stored_image_is_judged(stored):

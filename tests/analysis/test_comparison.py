@@ -8,11 +8,9 @@ import pytest
 from dlg_helpers.analysis.comparison import (
     collect,
     group_summary,
-    measured,
     orders_apart,
     paired_orders,
     summaries,
-    summary_table,
     value,
 )
 
@@ -24,28 +22,16 @@ def test_collect_loads_stored_runs_and_names_the_commands_of_missing_ones(stored
     assert [row["group"] for row in collected.rows] == ["stored"]
     assert collected.results["absent"] == [] and len(collected.results["stored"]) == 1
     assert collected.missing == [absent.command(results / "lenet" / absent.folder_name)]
-    assert "1 wanted runs are not stored yet" in collected.note()
     (summary,) = group_summary(collected.rows)
     # one run: a median with no interval, and a table row that shows one number
     assert summary["runs"] == 1 and summary["mse_low"] is None and summary["mse_coverage"] is None
     # three L-BFGS steps from noise do not leak: 0 of 1, whose interval still reaches 79 %
     assert summary["leaked"] == 0 and summary["leaked_low"] == 0
     assert summary["leaked_high"] == pytest.approx(0.79, abs=0.01)
-    table = summary_table([summary]).data
-    assert table.count("|") // (table.count("\n") + 1) - 1 <= 7  # seven columns at most
-    assert "[" not in table.splitlines()[-1]
     several = [{**collected.rows[0], "likeness": x, "best_r2": x} for x in (0.2, 0.5, 0.9)]
     (three,) = group_summary(several)
     assert three["likeness_low"] == 0.2 and three["likeness_high"] == 0.9
     assert three["likeness_coverage"] == pytest.approx(0.75)
-    assert "0.50 [0.20, 0.90]" in summary_table([three]).data
-    extra = {"runs": ("runs", str), "seconds": ("time", str)}
-    with pytest.raises(ValueError, match="do not fit the page"):
-        summary_table([three], extra=extra)  # 1 + 2 + 6 columns
-    narrow = summary_table([three], extra=extra, measures=("leaked", "likeness", "labels")).data
-    assert narrow.splitlines()[0].count("|") == 7 and "R²" not in narrow
-    with pytest.raises(ValueError, match="unknown measures"):
-        summary_table([three], measures=("psnr",))
 
 
 def test_summaries_warn_of_what_is_missing_and_value_reads_nan_for_it(stored, caplog):
@@ -54,9 +40,7 @@ def test_summaries_warn_of_what_is_missing_and_value_reads_nan_for_it(stored, ca
                             results)
     assert "1 wanted runs are not stored yet" in caplog.text
     assert value(by_group, "stored", "runs") == 1 and math.isnan(value(by_group, "absent", "runs"))
-    assert measured(math.nan) == "not measured yet" and measured(0.123, ".1f") == "0.1"
     assert by_group["stored"]["seconds_per_evaluation"] > 0
-    assert "No run of these groups is stored" in summary_table([]).data
 
 
 def test_paired_orders_refuses_two_runs_of_one_group_on_one_image():

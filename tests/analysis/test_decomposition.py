@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from dlg_helpers import decomposition as d
-from dlg_helpers.analysis.metrics import aligned_mse, mse
 from dlg_helpers.attack.trace import AttackResult
+from dlg_helpers.measures.metrics import aligned_mse, mse
 
 
 def _pair(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -113,7 +113,7 @@ def test_decompose_reads_layout_and_region_on_the_picture_without_its_cast():
 def test_median_shares_are_the_medians_of_each_runs_shares():
     pairs = [_pair(seed) for seed in range(3)]
     results = [AttackResult(reconstruction=r, truth=t, label_true=[0, 1], label_pred=[0, 1],
-                            history=[], attempts=[]) for r, t in pairs]
+                            history=[], attempts=[], final_mse=mse(r, t)) for r, t in pairs]
     medians = d.median_shares(results)
     assert medians["mse"] == pytest.approx(sorted(mse(r, t) for r, t in pairs)[1], rel=1e-5)
     assert set(medians) == {"mse", "red", "green", "blue", "cast", "low", "centre"}

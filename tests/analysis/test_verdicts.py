@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from dlg_helpers.analysis import verdicts as v
-from dlg_helpers.analysis.intervals import wilson
 from dlg_helpers.analysis.verdicts import Verdict
-from dlg_helpers.analysis.metrics import ssim
 from dlg_helpers.attack.trace import AttackResult, Attempt, StepRecord
+from dlg_helpers.measures.intervals import wilson
+from dlg_helpers.measures.metrics import mse, ssim
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
 
@@ -27,7 +27,8 @@ def _run(mses, evaluations=None, status="budget", truth=None, picture=True):
     return AttackResult(reconstruction=reconstruction, truth=truth, label_true=[1],
                         label_pred=[1], history=history,
                         attempts=[Attempt(seed=0, status=status, steps=len(mses) - 1,
-                                          best_distance=min(mses))])
+                                          best_distance=min(mses))],
+                        final_mse=mse(reconstruction, truth))
 
 
 def test_a_share_holds_when_every_case_agrees():

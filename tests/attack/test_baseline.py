@@ -2,9 +2,8 @@
 
 import pytest
 
-import dlg_helpers as dlg
-from dlg_helpers.attack.engine import Attack
 from dlg_helpers.attack.config import AttackConfig
+from dlg_helpers.attack.engine import Attack
 from dlg_helpers.client.victim import Victim
 
 

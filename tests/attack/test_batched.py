@@ -16,13 +16,13 @@ import math
 import pytest
 import torch
 
-from dlg_helpers.analysis.intervals import wilson
 from dlg_helpers.attack.batched import BatchedAttack, reconstruct_many
 from dlg_helpers.attack.batched_optim import BatchedAdam, BatchedLBFGS
 from dlg_helpers.attack.config import AttackConfig
 from dlg_helpers.attack.engine import Attack
 from dlg_helpers.client.models import build_model
 from dlg_helpers.client.victim import Victim, victim
+from dlg_helpers.measures.intervals import wilson
 
 TRAJECTORY_RTOL = 1e-2  # over three steps of 3 iterations: 3x the largest effect of a nudge
 # The same objective at the same start, summed over LeNet's 85,036 float32 gradient entries in

@@ -160,5 +160,6 @@ def test_an_attack_whose_every_attempt_diverges_warns_with_the_fix(cat):
 
 def test_labels_recovered_counts_a_batch_label_by_label_with_repeats():
     result = dlg.AttackResult(reconstruction=torch.zeros(3, 3, 4, 4), truth=torch.zeros(3, 3, 4, 4),
-                              label_true=[4, 4, 9], label_pred=[9, 4, 2], history=[], attempts=[])
+                              label_true=[4, 4, 9], label_pred=[9, 4, 2], history=[], attempts=[],
+                              final_mse=0.0)
     assert result.labels_recovered == 2 and not result.label_correct

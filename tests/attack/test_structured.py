@@ -5,7 +5,6 @@ import pytest
 import torch
 from torch import nn
 
-from dlg_helpers.analysis.intervals import wilson
 from dlg_helpers.attack.batched import BatchedAttack
 from dlg_helpers.attack.config import AttackConfig
 from dlg_helpers.attack.engine import Attack
@@ -13,6 +12,7 @@ from dlg_helpers.attack.objective import DISTANCES
 from dlg_helpers.attack.structured import LinearTaps, linear_terms, target_terms
 from dlg_helpers.client.models import build_model
 from dlg_helpers.client.victim import Victim, victim
+from dlg_helpers.measures.intervals import wilson
 
 # float32 gradients differ by rounding only: relative errors near 1e-7 were measured; these
 # tolerances leave room for other CPUs' summation orders and for deeper networks.

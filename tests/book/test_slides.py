@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from dlg_helpers.book.slides import SESSIONS, plain_markdown, session_deck, write_slides

@@ -1,5 +1,10 @@
 """Results tables as Markdown, and the formatters of their columns."""
 
+import math
+
+import pytest
+
+from dlg_helpers.analysis.comparison import collect, group_summary
 from dlg_helpers.book.tables import (
     fmt_int,
     fmt_percent_interval,
@@ -7,6 +12,9 @@ from dlg_helpers.book.tables import (
     fmt_seconds,
     fmt_spec,
     markdown_table,
+    measured,
+    summary_table,
+    threshold_text,
 )
 
 
@@ -57,3 +65,30 @@ def test_glue_stores_a_numpy_scalar_as_a_python_number(monkeypatch):
     monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: stored.update({name: value}))
     text.glue("share", np.float64(0.25))
     assert type(stored["share"]) is float and stored["share"] == 0.25
+
+
+def test_thresholds_and_missing_measures_are_written_as_tables_write_them():
+    assert [threshold_text(t) for t in (1e-3, 0.3, 1e-4, 0.05, 2e-5)] == [
+        "1e-3", "0.3", "1e-4", "0.05", "2e-5"]
+    assert measured(math.nan) == "not measured yet" and measured(0.123, ".1f") == "0.1"
+
+
+def test_a_summary_table_fits_the_column_and_gives_medians_with_their_intervals(stored):
+    spec, results = stored
+    collected = collect({"stored": [spec]}, results)
+    (one,) = group_summary(collected.rows)
+    table = summary_table([one]).data
+    assert table.count("|") // (table.count("\n") + 1) - 1 <= 7  # seven columns at most
+    assert "[" not in table.splitlines()[-1]  # one run: one number, no interval
+    assert f"MSE < {threshold_text(one['threshold'])}" in table
+    (three,) = group_summary([{**collected.rows[0], "likeness": x, "best_r2": x}
+                              for x in (0.2, 0.5, 0.9)])
+    assert "0.50 [0.20, 0.90]" in summary_table([three]).data
+    extra = {"runs": ("runs", str), "seconds": ("time", str)}
+    with pytest.raises(ValueError, match="do not fit the page"):
+        summary_table([three], extra=extra)  # 1 + 2 + 6 columns
+    narrow = summary_table([three], extra=extra, measures=("leaked", "likeness", "labels")).data
+    assert narrow.splitlines()[0].count("|") == 7 and "R²" not in narrow
+    with pytest.raises(ValueError, match="unknown measures"):
+        summary_table([three], measures=("psnr",))
+    assert "No run of these groups is stored" in summary_table([]).data

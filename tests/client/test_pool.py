@@ -7,9 +7,9 @@ from collections import Counter
 import pytest
 import torch
 
-from dlg_helpers.analysis.gallery import thumbnail
 from dlg_helpers.client.images import load_image
 from dlg_helpers.client.pool import distinct_label_batches, load_crop, pool, pool_sample
+from dlg_helpers.measures.gallery import thumbnail
 
 
 def test_the_pool_holds_a_thousand_images_from_three_sources():

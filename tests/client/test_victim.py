@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dlg_helpers.analysis.observer import GroundTruth
 from dlg_helpers.attack.config import AttackConfig
 from dlg_helpers.attack.engine import Attack
 from dlg_helpers.client.defences import parse_defence
 from dlg_helpers.client.gradients import shared_gradient
 from dlg_helpers.client.victim import SharedUpdate, Victim
+from dlg_helpers.measures.observer import GroundTruth
 
 CONFIG = AttackConfig(steps=6, progress=False)
 

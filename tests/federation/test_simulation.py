@@ -8,10 +8,10 @@ import pytest
 import torch
 
 import dlg_helpers as dlg
-from dlg_helpers.federation.recover import gradient_from_step, weight_change
-from dlg_helpers.analysis.rows import result_row
 from dlg_helpers.client.local_steps import LocalSteps
 from dlg_helpers.client.victim import victim
+from dlg_helpers.federation.recover import gradient_from_step, weight_change
+from dlg_helpers.measures.rows import result_row
 from dlg_helpers.federation.simulation import (FederationConfig, client_truth, local_training,
                                                run_federation, shared_update)
 

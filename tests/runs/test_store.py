@@ -14,7 +14,7 @@ from dlg_helpers.cli import main
 from dlg_helpers.runs import store
 from dlg_helpers.runs.record import load_record
 from dlg_helpers.runs.spec import REPORT_SETTING, RunSpec, in_report_setting, run_specs
-from dlg_helpers.runs.store import StoredRunError, find_record, load_or_run
+from dlg_helpers.runs.store import StoredRunError, find_record, load_or_run, load_or_run_original
 
 
 
@@ -257,3 +257,17 @@ def test_batches_are_the_first_images_or_the_pairs_a_model_needs():
     assert batches_for("lenet", ["cat", "coffee"], [["cat", "astronaut"]]) == [("cat",),
                                                                                 ("coffee",)]
     assert batches_for("inception_v3", ["cat"], [["cat", "astronaut"]]) == [("cat", "astronaut")]
+
+
+def test_the_original_loops_history_is_stored_reloaded_and_recomputed_on_request(tmp_path):
+    first = load_or_run_original("cat", 2, 3, tmp_path, save=True)
+    stored = tmp_path / "lenet" / "original" / "cat-seed2-steps3.json"
+    assert len(first) == 3 and stored.is_file()
+    assert load_or_run_original("cat", 2, 3, tmp_path) == first  # read back, not recomputed
+    again = load_or_run_original("cat", 2, 3, tmp_path, recompute=True)
+    assert [s.evaluations for s in again] == [s.evaluations for s in first]
+    assert again[-1].mse == pytest.approx(first[-1].mse, rel=1e-3)
+    assert load_or_run_original("cat", 2, 3) is not None and not (tmp_path / "x").exists()
+    stored.write_text("{\"history\": [{\"mse\": 1}]}")
+    with pytest.raises(StoredRunError, match="delete it and run again"):
+        load_or_run_original("cat", 2, 3, tmp_path)

@@ -26,13 +26,14 @@ class GroundTruth:
 
     def measure(self, image: torch.Tensor) -> tuple[float, float]:
         """The MSE of ``image`` (pixels in [0, 1]) to the private batch, and the aligned MSE
-        (:func:`~dlg_helpers.analysis.metrics.aligned_mse`)."""
+        (:func:`~dlg_helpers.measures.metrics.aligned_mse`)."""
         return mse(image, self._pixels), aligned_mse(image, self._pixels)
 
     def result(self, **found: Any) -> AttackResult:
-        """The attack's findings (every field of :class:`AttackResult` but the truth) filed
-        with the private batch and its labels."""
-        return AttackResult(truth=self._pixels.cpu(), label_true=self._labels.tolist(), **found)
+        """The attack's findings (every field of :class:`AttackResult` but the truth and its
+        MSE) filed with the private batch, its labels and the reconstruction's MSE."""
+        return AttackResult(truth=self._pixels.cpu(), label_true=self._labels.tolist(),
+                            final_mse=mse(found["reconstruction"].cpu(), self._pixels.cpu()), **found)
 
     def state(self) -> dict[str, torch.Tensor]:
         """What a checkpoint keeps to recognise this batch again."""

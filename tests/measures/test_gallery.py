@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from dlg_helpers.analysis import gallery, intervals
 from dlg_helpers.client.images import load_image
+from dlg_helpers.measures import gallery, intervals
 
 
 def test_the_gallery_holds_hundreds_of_each_kind():

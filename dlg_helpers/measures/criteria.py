@@ -1,19 +1,16 @@
 """What counts as what: the one place that decides when a run leaked its image, reconstructed it
-exactly (the report's measure), was still improving or diverged, and how a threshold is written
-in a table."""
+exactly (the report's measure), was still improving or diverged."""
 
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 from ..attack.trace import AttackResult
 
 __all__ = ["RECONSTRUCTED_MSE", "LEAK_FLOOR", "LOOKALIKE_MARGIN", "STILL_FALLING",
            "FALLING_WINDOW", "ABOUT", "about_steps", "reconstructed", "leak_threshold", "leaks",
-           "judge_table", "fall", "still_falling", "halving_steps", "diverged",
-           "threshold_text"]
+           "judge_table", "fall", "still_falling", "halving_steps", "diverged"]
 
 RECONSTRUCTED_MSE = 1e-3
 """An image counts as reconstructed when its MSE to the private image is below this (the
@@ -21,7 +18,7 @@ report's measure, pixels in [0, 1]): about 30 dB PSNR, a picture indistinguishab
 
 LEAK_FLOOR = 0.62
 """The least likeness that ever counts as a leak (see :func:`leaks`): chosen, with
-:data:`LOOKALIKE_MARGIN`, by :func:`~dlg_helpers.analysis.judgements.choose_decision` on the
+:data:`LOOKALIKE_MARGIN`, by :func:`~dlg_helpers.measures.judgements.choose_decision` on the
 labelled set's ``choose`` half."""
 
 LOOKALIKE_MARGIN = -0.10
@@ -64,14 +61,14 @@ def leaks(likeness: float, rank: int, lookalike: float) -> bool:
     """Whether a reconstruction leaks its private image: the course's one definition.
 
     Its private image must be the gallery's candidate most like it (``rank`` 1, of 680
-    offline pictures, :mod:`~dlg_helpers.analysis.gallery`), and its ``likeness`` to it must
+    offline pictures, :mod:`~dlg_helpers.measures.gallery`), and its ``likeness`` to it must
     reach :func:`leak_threshold`: at least :data:`LEAK_FLOOR`, and at least the ``lookalike``
     (the private image's correlation with its own most similar other picture) plus
     :data:`LOOKALIKE_MARGIN`. A reconstruction no closer to a digit than another digit of the
     same shape is would not tell a person which digit it was; a photograph, unlike its
     neighbours, is told apart at a lower likeness. Both numbers were chosen on half of the
     labelled set of blind judgements by eye and checked on the other half
-    (:mod:`~dlg_helpers.analysis.judgements`; chapter 6).
+    (:mod:`~dlg_helpers.measures.judgements`; chapter 6).
     """
     return rank == 1 and likeness >= leak_threshold(lookalike)
 
@@ -127,11 +124,3 @@ def halving_steps(result: AttackResult, step: int | None = None, window: int = F
 def diverged(result: AttackResult) -> bool:
     """Whether every random start of the run diverged (the optimiser, not the gradient, failed)."""
     return all(attempt.status == "diverged" for attempt in result.attempts)
-
-
-def threshold_text(threshold: float) -> str:
-    """A threshold as tables write it: ``1e-3``, ``0.3``."""
-    text = f"{threshold:g}"
-    if "e" in text or threshold < 1e-2:
-        text = re.sub(r"e([+-])0*(\d)", r"e\1\2", f"{threshold:.0e}").replace("e+", "e")
-    return text

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from dlg_helpers.analysis.rows import image_rows, result_row
+from dlg_helpers.measures.rows import image_rows, result_row
 
 
 def test_a_batch_row_keeps_its_mean_and_its_best_recovered_image(make_result):

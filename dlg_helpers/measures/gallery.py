@@ -99,7 +99,7 @@ def gallery_scores(reconstruction: torch.Tensor, truth: torch.Tensor) -> list[Ga
     """Each image of a (B, 3, H, W) batch scored in the gallery (:class:`GalleryScore`).
 
     Reconstruction ``i`` is compared with ``truth[i]``: pair them first
-    (:func:`~dlg_helpers.analysis.metrics.match_batch`).
+    (:func:`~dlg_helpers.measures.metrics.match_batch`).
     """
     if reconstruction.shape != truth.shape or reconstruction.dim() != 4:
         raise ValueError(f"expected two (B, 3, H, W) batches of one shape, got "

@@ -1,6 +1,6 @@
 """The federation chapter's measurements, each stored as one table and resumable.
 
-``python -m dlg_helpers.federation.experiments NAME`` computes one measurement into
+``python -m dlg_helpers.runs.federation_plan NAME`` computes one measurement into
 ``results/federation/NAME.parquet``; an interrupted run resumes from what it wrote (every
 finished unit of work is appended at once to ``NAME.partial.jsonl``, and a federation's kept
 round to ``NAME.rounds/``, so the attacks resumed attack the very updates Flower carried). The
@@ -15,9 +15,8 @@ chapter loads the tables with :func:`load_measurement`.
 - ``imprint``: a malicious server's imprint block (Robbing the Fed) under SecAgg+, against the
   batch size and the number of clients.
 
-What each table says is read off as numbers and :class:`~dlg_helpers.analysis.verdicts.Verdict`
-values by :func:`fedavg_outcome`, :func:`secure_outcome`, :func:`privacy_outcomes` and
-:func:`imprint_outcome`; the chapter writes the words.
+What each table says is read off as numbers and verdicts in
+:mod:`~dlg_helpers.analysis.federation_outcomes`; the chapter writes the words.
 
 :func:`through_flower` is the chapter's live demonstration: one round, attacked from Flower's
 weights and from the gradient itself.
@@ -34,36 +33,34 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..analysis.metrics import match_batch
-from ..analysis.rows import image_rows
 from ..attack.config import AttackConfig
 from ..attack.engine import Attack
 from ..attack.objective import gradient_distance
-from ..client.models import get_spec
-from ..analysis.criteria import judge_table, leaks, reconstructed
-from ..analysis.observer import GroundTruth
-from ..analysis.verdicts import Verdict, share_outcome
 from ..client.gradients import shared_gradient
 from ..client.images import load_image
+from ..client.models import get_spec
 from ..client.pool import distinct_label_batches, pool, pool_sample
 from ..client.victim import SharedUpdate
-from ..runs.record import save_png
-from .imprint import Imprint, recover_images
-from .legacy import SecureAggregation, aggregate_update, run_legacy_federation
-from .simulation import (FederationConfig, FederationRound, client_data, client_truth,
-                         run_federation, shared_update)
+from ..measures.criteria import judge_table, leaks, reconstructed
+from ..measures.metrics import match_batch
+from ..measures.observer import GroundTruth
+from ..measures.rows import image_rows
+from ..federation.imprint import Imprint, recover_images
+from ..federation.legacy import SecureAggregation, aggregate_update, run_legacy_federation
+from ..federation.simulation import (FederationConfig, FederationRound, client_data, client_truth,
+                                     run_federation, shared_update)
+from .record import save_png
 
 __all__ = ["FOLDER", "FEDAVG_EPOCHS", "FEDAVG_BATCHES", "FEDAVG_CLIENTS", "CLIENT_IMAGES",
            "FEDAVG_SIZE", "FEDAVG_LR", "FEDAVG_ATTACK", "MULTI_STEP", "SINGLE_STEP", "through_flower",
            "fedavg_partitions", "single_step_view", "fedavg", "load_measurement", "MEASUREMENTS",
-           "Tally", "tally", "FedavgOutcome", "fedavg_outcome", "SecureOutcome", "secure_outcome",
-           "DpOutcome", "privacy_outcomes", "ImprintOutcome", "imprint_outcome", "main"]
+           "main"]
 
 FOLDER = Path("results") / "federation"
 
@@ -175,7 +172,7 @@ def through_flower(config: FederationConfig, attack: AttackConfig, folder: str |
     twice: as the curious server recovered it from the weights, and as the client's gradient
     computed directly. One dict per client: its image, the relative error of the recovered
     gradient, and both attacks' results (``flower``, ``direct``) with their rows."""
-    from ..analysis.rows import result_row
+    from ..measures.rows import result_row
     from ..client.victim import victim
 
     (kept,) = run_federation(config, folder)
@@ -476,7 +473,7 @@ MEASUREMENTS: dict[str, Callable[..., Path]] = {"fedavg": fedavg, "secure": secu
 def load_measurement(name: str, folder: Path = FOLDER) -> Any:
     """The stored table ``name`` as a pandas DataFrame, whether each image ``leaks`` derived from
     its scores by the course's one criterion
-    (:func:`~dlg_helpers.analysis.criteria.judge_table`).
+    (:func:`~dlg_helpers.measures.criteria.judge_table`).
 
     Raises:
         FileNotFoundError: naming the command that makes it.
@@ -486,201 +483,13 @@ def load_measurement(name: str, folder: Path = FOLDER) -> Any:
     table = Path(folder) / f"{name}.parquet"
     if not table.is_file():
         raise FileNotFoundError(f"no table at {table}; make it with python -m "
-                                f"dlg_helpers.federation.experiments {name}")
+                                f"dlg_helpers.runs.federation_plan {name}")
     return judge_table(pd.read_parquet(table))
-
-
-@dataclass(frozen=True)
-class Tally:
-    """``count`` of a group's ``images``: those that leaked, or came back exactly."""
-
-    count: int
-    images: int
-
-    @property
-    def share(self) -> float:
-        """``count / images`` (NaN for an empty group)."""
-        return self.count / self.images if self.images else float("nan")
-
-    @property
-    def most(self) -> bool:
-        """At least half of the images."""
-        return self.images > 0 and 2 * self.count >= self.images
-
-
-def tally(rows: Any, column: str = "leaks") -> Tally:
-    """How many of ``rows`` (one per image) are true in ``column``."""
-    return Tally(int(rows[column].sum()), len(rows))
-
-
-def _spread(cells: Sequence[Tally]) -> Verdict:
-    """HOLDS when most images leaked in every cell, DOES_NOT_HOLD when in none, PARTLY else."""
-    return share_outcome(sum(cell.most for cell in cells), len(cells))
-
-
-@dataclass(frozen=True)
-class FedavgOutcome:
-    """The FedAvg grid (:func:`fedavg`) by the clients' local work: one local step (federated
-    SGD, where both attacks are the same), a few (more than one, at most two epochs) and five
-    epochs, each for the attack that simulates the steps and the one that assumes one.
-
-    Attributes:
-        five_by_batch: ``(local batch, SGD steps, simulating attack's tally)`` at five epochs,
-            the largest batch (fewest steps) first.
-        verdict: whether the server still steals the images of a client that does local work,
-            from the simulating attack's cells of more than one step: HOLDS when most images
-            leaked in every such cell, DOES_NOT_HOLD in none, PARTLY otherwise.
-    """
-
-    one_step: Tally
-    few_simulating: Tally
-    few_assuming: Tally
-    five_simulating: Tally
-    five_assuming: Tally
-    five_by_batch: tuple[tuple[int, int, Tally], ...]
-    verdict: Verdict
-
-
-def fedavg_outcome(frame: Any) -> FedavgOutcome:
-    """What the stored ``fedavg`` table (:func:`load_measurement`) says, as numbers."""
-    def part(attack: str, work: str) -> Any:
-        rows = frame[frame["attack"] == attack]
-        return rows[{"one": rows["steps"] == 1, "five": rows["epochs"] == 5,
-                     "few": (rows["steps"] > 1) & (rows["epochs"] <= 2),
-                     "local": rows["steps"] > 1}[work]]
-
-    return FedavgOutcome(
-        one_step=tally(part(MULTI_STEP, "one")),
-        few_simulating=tally(part(MULTI_STEP, "few")), few_assuming=tally(part(SINGLE_STEP, "few")),
-        five_simulating=tally(part(MULTI_STEP, "five")),
-        five_assuming=tally(part(SINGLE_STEP, "five")),
-        five_by_batch=tuple((int(batch), int(rows["steps"].iloc[0]), tally(rows)) for batch, rows
-                            in sorted(part(MULTI_STEP, "five").groupby("batch"), reverse=True)),
-        verdict=_spread([tally(rows) for _, rows in
-                         part(MULTI_STEP, "local").groupby(["epochs", "batch"])]))
-
-
-@dataclass(frozen=True)
-class SecureOutcome:
-    """The SecAgg+ table (:func:`secure`) as numbers.
-
-    Attributes:
-        own: each client's own update, without secure aggregation (N = 1).
-        aggregates: ``(clients N, tally)`` for each SecAgg+ aggregate, N ascending.
-        tuned, default: the two-client aggregates at ``max_weight`` 1 (the clients' examples)
-            and at Flower's default 1,000, each with its median squared relative error
-            (``tuned_error``, ``default_error``).
-        verdict: whether secure aggregation stops the curious server's attack: HOLDS when
-            most images leaked from no aggregate, DOES_NOT_HOLD when from every one, PARTLY
-            otherwise.
-    """
-
-    own: Tally
-    aggregates: tuple[tuple[int, Tally], ...]
-    tuned: Tally
-    default: Tally
-    tuned_error: float
-    default_error: float
-    verdict: Verdict
-
-    def aggregate(self, clients: int) -> Tally:
-        """The tally of the aggregate of ``clients`` clients."""
-        return dict(self.aggregates)[clients]
-
-    @property
-    def quantisation_decides(self) -> bool:
-        """The default ``max_weight`` leaked fewer images than one matched to the clients."""
-        return self.default.share < self.tuned.share
-
-
-def secure_outcome(frame: Any) -> SecureOutcome:
-    """What the stored ``secure`` table says, as numbers."""
-    clients = frame[frame["part"] == "clients"]
-    counts = {int(n): tally(rows) for n, rows in clients.groupby("clients")}
-    pairs = frame[(frame["clients"] == 2) & (frame["draw"] < 2)]
-    tuned, default = (pairs[pairs["max_weight"] == w] for w in (1.0, 1000.0))
-    aggregates = tuple((n, t) for n, t in sorted(counts.items()) if n > 1)
-    return SecureOutcome(
-        own=counts[1], aggregates=aggregates, tuned=tally(tuned), default=tally(default),
-        tuned_error=float(tuned["aggregate_error"].median()),
-        default_error=float(default["aggregate_error"].median()),
-        verdict=_spread([Tally(t.images - t.count, t.images) for _, t in aggregates]))
-
-
-@dataclass(frozen=True)
-class DpOutcome:
-    """What one attack recovered under Flower's differential privacy (:func:`privacy`).
-
-    Attributes:
-        none, server_clipping, client_clipping: without DP, and under central DP with the
-            clipping on the server or on the clients.
-        local_leaks_from: the smallest ε per round of local DP at which an image leaked (NaN
-            if none did).
-        local_safe_up_to: the largest ε below that at which nothing leaked (NaN if none).
-    """
-
-    none: Tally
-    server_clipping: Tally
-    client_clipping: Tally
-    local_leaks_from: float
-    local_safe_up_to: float
-
-
-def privacy_outcomes(frame: Any) -> dict[str, DpOutcome]:
-    """What the stored ``privacy`` table says, by attack (``"DLG"``, ``"inverting
-    gradients"``)."""
-    found = {}
-    for attack, rows in frame.groupby("attack", sort=False):
-        setting = {name: tally(part) for name, part in rows.groupby("setting")}
-        local = rows[rows["setting"].str.startswith("local")].groupby("epsilon")["leaks"].sum()
-        leaking = [float(e) for e, n in local.items() if n > 0]
-        start = min(leaking, default=float("inf"))
-        safe = [float(e) for e, n in local.items() if n == 0 and e < start]
-        found[str(attack)] = DpOutcome(
-            none=setting["none"], server_clipping=setting["server-side clipping + noise"],
-            client_clipping=setting["client-side clipping + server noise"],
-            local_leaks_from=start if leaking else float("nan"),
-            local_safe_up_to=max(safe, default=float("nan")))
-    return found
-
-
-@dataclass(frozen=True)
-class ImprintOutcome:
-    """Robbing the Fed under SecAgg+ (:func:`imprint`) as numbers.
-
-    Attributes:
-        exact: images read back exactly over the whole grid.
-        largest_exact, largest_leaked: in the round with the most images, of
-            ``largest_clients`` clients with ``largest_batch`` images each.
-        verdict: whether secure aggregation stops the malicious server: HOLDS when it read no
-            image of any round back exactly, DOES_NOT_HOLD when some of every round, PARTLY
-            otherwise.
-    """
-
-    exact: Tally
-    largest_exact: Tally
-    largest_leaked: Tally
-    largest_clients: int
-    largest_batch: int
-    verdict: Verdict
-
-
-def imprint_outcome(frame: Any) -> ImprintOutcome:
-    """What the stored ``imprint`` table says, as numbers."""
-    size = frame["clients"] * frame["batch"]
-    largest = frame[size == size.max()]
-    some = [tally(rows, "exact").count > 0 for _, rows in frame.groupby(["clients", "batch"])]
-    return ImprintOutcome(
-        exact=tally(frame, "exact"), largest_exact=tally(largest, "exact"),
-        largest_leaked=tally(largest), largest_clients=int(largest["clients"].iloc[0]),
-        largest_batch=int(largest["batch"].iloc[0]),
-        verdict=(Verdict.DOES_NOT_HOLD if all(some) else
-                 Verdict.HOLDS if not any(some) else Verdict.PARTLY))
 
 
 def main(argv: list[str] | None = None) -> int:
     """Compute the measurements named on the command line."""
-    parser = argparse.ArgumentParser(prog="python -m dlg_helpers.federation.experiments",
+    parser = argparse.ArgumentParser(prog="python -m dlg_helpers.runs.federation_plan",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="+", choices=list(MEASUREMENTS))
     parser.add_argument("--folder", type=Path, default=FOLDER)

@@ -18,7 +18,7 @@ wrong correction here: it shrinks a noisy reconstruction towards a flat image of
 colour, which SSIM rewards. :func:`aligned_mse` (the best common gain and channel offsets, the
 changes batch norm hides exactly) is the progress measure the attack's trace records.
 :func:`image_metrics` gathers the scores; whether a picture leaks is decided by identification
-in a gallery (:mod:`~dlg_helpers.analysis.gallery`, :mod:`~dlg_helpers.analysis.criteria`).
+in a gallery (:mod:`~dlg_helpers.measures.gallery`, :mod:`~dlg_helpers.measures.criteria`).
 
 The gradient of a batch does not say which image came first, so an attack may return a batch in
 another order. Every measure here first pairs each reconstruction with the private image it

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from dlg_helpers.analysis import criteria, judgements
 from dlg_helpers.client.pool import pool
+from dlg_helpers.measures import criteria, judgements
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,10 @@ __all__ = ["image_rows", "input_mse", "result_row"]
 
 def image_rows(reconstruction: torch.Tensor, truth: torch.Tensor) -> list[dict[str, Any]]:
     """Each private image of a batch judged on its own: its reconstruction (paired by
-    :func:`~dlg_helpers.analysis.metrics.match_batch`) scored by
-    :func:`~dlg_helpers.analysis.metrics.image_metrics`, plus its gallery scores ``likeness``,
-    ``rank`` and ``lookalike`` (:func:`~dlg_helpers.analysis.gallery.gallery_scores`) and
-    whether it ``leaks`` (:func:`~dlg_helpers.analysis.criteria.leaks`, decided on those)."""
+    :func:`~dlg_helpers.measures.metrics.match_batch`) scored by
+    :func:`~dlg_helpers.measures.metrics.image_metrics`, plus its gallery scores ``likeness``,
+    ``rank`` and ``lookalike`` (:func:`~dlg_helpers.measures.gallery.gallery_scores`) and
+    whether it ``leaks`` (:func:`~dlg_helpers.measures.criteria.leaks`, decided on those)."""
     matched = match_batch(reconstruction, truth)
     rows = []
     for i, score in enumerate(gallery_scores(matched, truth)):
@@ -51,7 +51,7 @@ def result_row(result: AttackResult, threshold: float = RECONSTRUCTED_MSE,
     best. ``image_likeness``, ``image_rank`` and ``image_lookalike`` keep every image's gallery
     scores, in the batch's order (what a stored table keeps). ``batch`` is the number of private
     images, ``identified`` counts those that leak, ``leaks`` says whether any does, both decided
-    by the course's one definition of leakage (:func:`~dlg_helpers.analysis.criteria.leaks`). ``reconstructed``
+    by the course's one definition of leakage (:func:`~dlg_helpers.measures.criteria.leaks`). ``reconstructed``
     and ``first_step_below`` are judged against ``threshold`` (the report's MSE), which the row
     carries. Given the model's
     ``normalisation``, ``input_mse`` is the MSE in the model's input units (:func:`input_mse`).

@@ -71,7 +71,7 @@ class StoredReconstruction:
         source: ``photo``, ``face`` or ``digit``.
         side: the image side the attack worked at.
         png: the reconstruction at :data:`SHEET_SIDE`, as an 8-bit PNG: for a stored run, as
-            the attacker looks at it (:func:`~dlg_helpers.analysis.metrics.standardise`, before
+            the attacker looks at it (:func:`~dlg_helpers.measures.metrics.standardise`, before
             it is clipped); an atlas table keeps its pictures clipped as they came.
     """
 
@@ -237,7 +237,7 @@ def decoys(image: str, source: str, generator: np.random.Generator, count: int =
 def draw_sheet(reconstruction: torch.Tensor, candidates: Sequence[torch.Tensor],
                scale: int = 5) -> Any:
     """The picture a labeller sees: the reconstruction above, as the attacker looks at it
-    (colours standardised, :func:`~dlg_helpers.analysis.metrics.standardise`), the candidates
+    (colours standardised, :func:`~dlg_helpers.measures.metrics.standardise`), the candidates
     below it lettered A-D, each :data:`SHEET_SIDE` pixels enlarged ``scale`` times (nearest
     neighbour: the pixels as they are). A PIL image."""
     from PIL import Image, ImageDraw
@@ -324,8 +324,8 @@ def load_labelled(folder: str | Path = LABELS_FOLDER) -> Any:
     (``answers``), the half it belongs to (``half``: ``choose`` or ``report``), whether the
     labellers identified it (``person_leak``, :func:`person_leaks`), its gallery scores
     recomputed from the stored picture (``likeness``, ``rank``, ``lookalike``,
-    :func:`~dlg_helpers.analysis.gallery.gallery_scores`) and the course's decision on them
-    (``decision_leak``, :func:`~dlg_helpers.analysis.criteria.leaks`).
+    :func:`~dlg_helpers.measures.gallery.gallery_scores`) and the course's decision on them
+    (``decision_leak``, :func:`~dlg_helpers.measures.criteria.leaks`).
 
     Raises:
         FileNotFoundError: when the folder holds no labelled set.
@@ -401,7 +401,7 @@ MARGINS = tuple(round(-0.30 + 0.02 * i, 2) for i in range(21))
 
 
 def decide(frame: Any, floor: float, margin: float) -> Any:
-    """The decision of :func:`~dlg_helpers.analysis.criteria.leaks` with ``floor`` and
+    """The decision of :func:`~dlg_helpers.measures.criteria.leaks` with ``floor`` and
     ``margin`` in place of the course's constants, for every row of ``frame`` (its
     ``likeness``, ``rank`` and ``lookalike``), as a boolean array: how other decisions are
     tried against the same labels."""
@@ -411,7 +411,7 @@ def decide(frame: Any, floor: float, margin: float) -> Any:
 
 
 def choose_decision(frame: Any) -> tuple[float, float]:
-    """The ``(floor, margin)`` of :func:`~dlg_helpers.analysis.criteria.leaks` that agrees with
+    """The ``(floor, margin)`` of :func:`~dlg_helpers.measures.criteria.leaks` that agrees with
     the labellers on most of ``frame``'s items (its ``likeness``, ``rank``, ``lookalike`` and
     ``person_leak``), trying :data:`FLOORS` and :data:`MARGINS`; of equally good ones, the
     lowest floor and margin (the decision that errs towards calling a leak)."""
@@ -467,7 +467,7 @@ NULL_KINDS = ("another image of its kind", "noise")
 
 def null_scores(stored: Sequence[StoredReconstruction], seed: int = 0) -> Any:
     """What the decision says where nothing leaked, as a table of scores (one row per judgement;
-    ``leaks`` is derived when it is read, :func:`~dlg_helpers.analysis.criteria.judge_table`):
+    ``leaks`` is derived when it is read, :func:`~dlg_helpers.measures.criteria.judge_table`):
 
     - ``another image of its kind``: every stored reconstruction judged against a pool image of
       its private image's source that it does not come from (drawn with ``seed``);
@@ -511,7 +511,7 @@ NULL_COLUMNS = ("kind", "source", "n", "leaks", "rate", "low", "high")
 def null_table(judged: Any) -> Any:
     """How often the decision calls a leak where nothing leaked: one row per null kind and
     source of :func:`null_scores`'s table once judged
-    (:func:`~dlg_helpers.analysis.criteria.judge_table`, which adds ``leaks``), with
+    (:func:`~dlg_helpers.measures.criteria.judge_table`, which adds ``leaks``), with
     :data:`NULL_COLUMNS`: the judgements ``n``, the ``leaks`` called, their ``rate`` and its
     95 % Wilson interval (``low``, ``high``)."""
     import pandas as pd
