@@ -1,7 +1,8 @@
 """Command line: ``python -m dlg_helpers attack ...`` runs one attack and stores its record;
 ``python -m dlg_helpers sweep ...`` runs many into the results folder, skipping stored ones;
 ``python -m dlg_helpers atlas`` runs the success-rate atlas's missing sweeps; ``python -m dlg_helpers
-records`` lists the stored ones.
+records`` lists the stored ones; ``python -m dlg_helpers text-attack --text FILE`` recovers
+sentences from a GPT-2 update.
 
 Long runs go through here so they can run in the background (``nohup ... &``) while you work.
 """
@@ -188,6 +189,21 @@ def _parser() -> argparse.ArgumentParser:
                         help="where sheets are drawn")
     labels.add_argument("--answers", type=Path, default=None,
                         help="a CSV of item,answer (A-D or none) from new labellers")
+    text = commands.add_parser(
+        "text-attack", help="recover sentences from a GPT-2 client's update (DAGER)",
+        allow_abbrev=False,
+        description="Read sentences, one a line, as one client's batch; compute the update it "
+                    "shares when it fine-tunes a GPT-2 (random weights, offline) on them; "
+                    "recover the sentences from that update alone, and print each beside the "
+                    "original with the exact-match and token rates.")
+    text.add_argument("--text", type=Path, required=True, help="a file of sentences, one a line")
+    text.add_argument("--batch", type=int, default=None,
+                      help="attack the first N sentences only (default: all)")
+    text.add_argument("--lora-rank", type=int, default=None,
+                      help="the client fine-tunes LoRA adapters of this rank, and shares theirs")
+    text.add_argument("--noise", type=float, default=0.0,
+                      help="standard deviation of Gaussian noise on the shared update")
+    text.add_argument("--seed", type=int, default=0, help="the model's weights")
     listing = commands.add_parser(
         "records", help="list the stored runs (a Markdown table)",
         description="List every record under DIR/<model>/<run>/: settings, cost and outcome.")
@@ -198,6 +214,46 @@ def _parser() -> argparse.ArgumentParser:
                               "defence, the model's own image size, random weights); the others "
                               "are counted")
     return parser
+
+
+def _text_attack(args: argparse.Namespace) -> int:
+    from .attack.dager import dager
+    from .client.language_model import encode, gpt2_tokenizer, text_model, text_update, with_lora
+    from .measures.text_recovery import score_text
+
+    if not args.text.is_file():
+        raise FileNotFoundError(f"no file at {args.text}; give --text a file of sentences, one "
+                                "a line")
+    lines = [line.strip() for line in args.text.read_text(encoding="utf-8").splitlines()]
+    sentences = [line for line in lines if line]
+    if not sentences:
+        raise ValueError(f"{args.text} has no sentences; write one sentence a line")
+    if args.batch is not None and not 1 <= args.batch <= len(sentences):
+        raise ValueError(f"--batch {args.batch} asks for more sentences than the "
+                         f"{len(sentences)} in {args.text}; give at most {len(sentences)}"
+                         if args.batch > 0 else "--batch is a number of sentences, at least 1")
+    sentences = sentences[:args.batch]
+    tokenizer = gpt2_tokenizer()
+    batch = encode(tokenizer, sentences)
+    model = text_model(seed=args.seed)
+    if args.lora_rank is not None:
+        model = with_lora(model, args.lora_rank, seed=args.seed)
+    result = dager(model, text_update(model, batch, noise=args.noise, seed=args.seed))
+    score = score_text(result.sequences, batch.sequences)
+    recovered = {tuple(s) for s in result.sequences}
+    for original, tokens in zip(sentences, batch.sequences):
+        mark = "exact" if tuple(tokens) in recovered else "missed"
+        print(f"{mark:6} | {original}")
+    extra = [tokenizer.decode(s) for s in result.sequences
+             if tuple(s) not in {tuple(t) for t in batch.sequences}]
+    for sentence in extra:
+        print(f"{'other':6} | {sentence}")
+    print(f"{score.exact} of {score.sentences} sentences exact ({100 * score.exact_rate:.0f} %), "
+          f"{score.tokens} of {score.total_tokens} tokens in place "
+          f"({100 * score.token_rate:.0f} %), in {result.seconds:.0f} s"
+          + ("; the span was too wide to finish (too many tokens for the model's width)"
+             if result.overflowed else ""))
+    return 0
 
 
 def _leak_labels(args: argparse.Namespace) -> int:
@@ -393,6 +449,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _atlas(args)
         if args.command == "leak-labels":
             return _leak_labels(args)
+        if args.command == "text-attack":
+            return _text_attack(args)
         return _sweep(args) if args.command == "sweep" else _attack(args, argv)
     except (ValueError, KeyError, RuntimeError, FileNotFoundError) as error:
         message = error.args[0] if isinstance(error, KeyError) else error

@@ -124,3 +124,27 @@ def test_a_run_is_summed_up_in_one_line_for_the_terminal(make_result):
     line = _run_line(make_result([1.0, 1e-4]))
     assert line.startswith("MSE ") and "label 1, " in line and "[" not in line
     assert line.endswith("; budget spent after 1 step (40 evaluations, 1.0 s)")
+
+
+@pytest.mark.slow
+def test_text_attack_recovers_sentences_it_has_never_seen_and_explains_bad_input(tmp_path, capsys):
+    from dlg_helpers.client.language_model import private_messages
+
+    messages = private_messages(2, seed=7070)  # generated here, stored nowhere
+    text = tmp_path / "messages.txt"
+    text.write_text("\n".join(messages) + "\n\n", encoding="utf-8")  # a blank line is skipped
+    assert main(["text-attack", "--text", str(text)]) == 0
+    out = capsys.readouterr().out
+    assert all(f"exact  | {message}" in out for message in messages)
+    assert "2 of 2 sentences exact (100 %)" in out
+    assert main(["text-attack", "--text", str(text), "--batch", "3"]) == 2
+    assert "give at most 2" in capsys.readouterr().err
+    (tmp_path / "empty.txt").write_text("\n\n")
+    assert main(["text-attack", "--text", str(tmp_path / "empty.txt")]) == 2
+    assert "one sentence a line" in capsys.readouterr().err
+    (tmp_path / "long.txt").write_text("word " * 1100)
+    assert main(["text-attack", "--text", str(tmp_path / "long.txt")]) == 2
+    assert "more than the model's context of 1023; shorten or split it" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["text-attack", "--text", str(text), "--lora", "8"])
+    assert "unrecognized arguments: --lora" in capsys.readouterr().err

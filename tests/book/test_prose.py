@@ -102,6 +102,18 @@ def test_no_sentence_retells_a_table(path):
     assert not crowded, f"put these numbers in a table: {crowded[:2]}"
 
 
+LAB_LOG = re.compile(r"this machine|this CPU|`results/|registry|helper agent|in this edition|"
+                     r"earlier rule|torch \d", re.IGNORECASE)
+"""Words of the build's log, not of a lesson: where a run was computed, where it is stored, which
+edition of the course chose what. They belong on the instructor page or in the README."""
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_no_sentence_talks_plumbing_to_the_student(path):
+    found = [s for s in sentences(prose(_load(path))) if LAB_LOG.search(s)]
+    assert not found, f"move this to the instructor page or the README: {found[:2]}"
+
+
 def test_the_measure_counts_glued_numbers_in_prose_only():
     notebook = {"cells": [{"cell_type": "markdown", "source": [
         "# A {glue:text}`title`\n", "One {glue:text}`a` and {glue:text}`b:.1f`. Two words.\n",

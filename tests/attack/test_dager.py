@@ -1,0 +1,60 @@
+"""DAGER recovers sentences it has never seen, exactly, from a GPT-2 update alone; the adapter's
+rank and noise on the update decide where that stops."""
+
+import pytest
+
+from dlg_helpers.attack.dager import candidates, dager, gradient_span
+from dlg_helpers.client.language_model import (encode, gpt2_tokenizer, private_messages, text_model,
+                                     text_update, with_lora)
+from dlg_helpers.measures.text_recovery import score_text
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return gpt2_tokenizer()
+
+
+def test_a_batch_of_fresh_messages_comes_back_exactly(tokenizer):
+    messages = private_messages(3, seed=20261207)  # drawn here: not stored anywhere
+    batch = encode(tokenizer, messages)
+    model = text_model(layers=2, seed=5)
+    result = dager(model, text_update(model, batch))
+    assert score_text(result.sequences, batch.sequences).exact == 3
+    assert [tokenizer.decode(s) for s in result.sequences] == sorted(
+        messages, key=lambda m: tokenizer(m)["input_ids"])
+    # the first block's span: one dimension per distinct (token, position) the loss reaches
+    distinct = {(t, p) for s in batch.sequences for p, t in enumerate(s)}
+    assert result.ranks[0] == len(distinct)
+
+
+def test_the_first_block_names_the_tokens_at_each_position(tokenizer):
+    batch = encode(tokenizer, ["My PIN is 4821."])
+    model = text_model(layers=2, seed=0)
+    span = gradient_span(model, text_update(model, batch), 0)
+    first = batch.sequences[0][0]
+    assert first in candidates(model, span, 0)
+    assert set(candidates(model, span, 0)) <= set(batch.sequences[0])
+
+
+def test_lora_hides_a_batch_only_when_its_rank_is_below_the_tokens(tokenizer):
+    batch = encode(tokenizer, ["Hi Anna, my PIN is 4821.", "Call Bob at 555 0142."])
+    tokens = sum(len(s) for s in batch.sequences)
+    wide = with_lora(text_model(layers=2, seed=1), rank=64, seed=1)
+    assert score_text(dager(wide, text_update(wide, batch)).sequences, batch.sequences).exact == 2
+    narrow = with_lora(text_model(layers=2, seed=1), rank=4, seed=1)
+    assert tokens > 4
+    assert score_text(dager(narrow, text_update(narrow, batch)).sequences,
+                      batch.sequences).exact == 0
+
+
+def test_noise_well_below_the_gradient_changes_nothing_and_noise_above_it_stops_recovery(
+        tokenizer):
+    batch = encode(tokenizer, ["Hi Anna, my PIN is 4821.", "Call Bob at 555 0142."])
+    model = text_model(layers=2, seed=2)
+    spread = float(text_update(model, batch).gradients["transformer.h.0.attn.c_attn.weight"].std())
+    faint = dager(model, text_update(model, batch, noise=spread / 1000, seed=3))
+    assert score_text(faint.sequences, batch.sequences).exact == 2
+    loud = dager(model, text_update(model, batch, noise=spread, seed=3))
+    assert score_text(loud.sequences, batch.sequences).exact == 0
