@@ -32,13 +32,15 @@ import torch
 
 from ..client.language_model import TextUpdate
 
-__all__ = ["TOLERANCE_SHARE", "MAX_EXTENSIONS", "NOISE_EDGE", "CLEAN_DROP", "Span", "gradient_span", "candidates",
-           "DagerResult", "dager"]
+__all__ = ["TOLERANCE_SHARE", "CHUNK", "MAX_EXTENSIONS", "NOISE_EDGE", "CLEAN_DROP", "Span",
+           "gradient_span", "candidates", "FirstBlock", "DagerResult", "dager"]
 
 TOLERANCE_SHARE = 0.1
 """An input counts as in the span when its relative distance from it is below this share of the
 distance a random direction has (``sqrt(1 - rank / width)``): true tokens sit at the float
 rounding, about 1e-7, and anything else near the random level."""
+
+CHUNK = 1024  # extensions through the first block at once (memory: their keys and values)
 
 MAX_EXTENSIONS = 200_000
 """The most sentence extensions tried at one position. Beyond it the span is too wide to tell
@@ -132,31 +134,51 @@ def candidates(model: Any, span: Span, position: int) -> list[int]:
     return inside[distance[inside].argsort()].tolist()
 
 
-class _Captured(Exception):
-    """Stops the forward pass once the second block's input is captured."""
+class FirstBlock:
+    """The first transformer block, run one position at a time for many sentences at once.
 
+    The keys and values of the sentences grown so far are kept (a key-value cache), so
+    extending a sentence by a token costs that token's pass through the block alone. What comes
+    out is the second block's attention input (after its layer norm) at the new position:
+    what the second block's gradient is checked against.
+    """
 
-def _second_block_inputs(model: Any, sequences: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
-    """The second block's attention input (after its layer norm) at the last position of each
-    sequence (N, L), computed from the embeddings and the first block only."""
-    norm = _transformer(model).h[1].ln_1
-    found: list[torch.Tensor] = []
+    def __init__(self, model: Any) -> None:
+        transformer = _transformer(model)
+        self.embed, self.place = transformer.wte.weight, transformer.wpe.weight
+        self.block, self.next_norm = transformer.h[0], transformer.h[1].ln_1
+        attention = self.block.attn
+        self.heads, self.head_dim = attention.num_heads, attention.head_dim
+        self.scaling = getattr(attention, "scaling", self.head_dim ** -0.5)
 
-    def capture(module: Any, inputs: Any, output: torch.Tensor) -> None:
-        found.append(output[:, -1].detach())
-        raise _Captured
+    def empty(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The keys and values of the one empty sentence a search starts from."""
+        shape = (1, self.heads, 0, self.head_dim)
+        return torch.zeros(shape), torch.zeros(shape)
 
-    handle = norm.register_forward_hook(capture)
-    try:
-        for start in range(0, len(sequences), chunk):
-            try:
-                with torch.no_grad():
-                    model(input_ids=sequences[start:start + chunk])
-            except _Captured:
-                pass
-    finally:
-        handle.remove()
-    return torch.cat(found)
+    def step(self, keys: torch.Tensor, values: torch.Tensor, parents: torch.Tensor,
+             tokens: torch.Tensor, position: int
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Extend sentence ``parents[i]`` (whose keys and values are ``keys``, ``values``:
+        (sentences, heads, position, head width)) by ``tokens[i]`` at ``position``.
+
+        Returns:
+            The second block's input at ``position`` (N, width), and the new token's key and
+            value (N, heads, 1, head width).
+        """
+        with torch.no_grad():
+            x = (self.embed[tokens] + self.place[position])[:, None]  # (N, 1, width)
+            width = x.shape[-1]
+            query, key, value = self.block.attn.c_attn(self.block.ln_1(x)).split(width, dim=2)
+            query, key, value = (s.view(len(tokens), 1, self.heads, self.head_dim).transpose(1, 2)
+                                 for s in (query, key, value))
+            all_keys = torch.cat([keys[parents], key], dim=2)
+            all_values = torch.cat([values[parents], value], dim=2)
+            weights = torch.softmax(query @ all_keys.transpose(-1, -2) * self.scaling, dim=-1)
+            mixed = (weights @ all_values).transpose(1, 2).reshape(len(tokens), 1, width)
+            hidden = x + self.block.attn.c_proj(mixed)
+            hidden = hidden + self.block.mlp(self.block.ln_2(hidden))
+            return self.next_norm(hidden)[:, 0], key, value
 
 
 @dataclass(frozen=True)
@@ -182,27 +204,39 @@ def dager(model: Any, update: TextUpdate, max_length: int | None = None) -> Dage
     """
     start = time.perf_counter()
     first, second = gradient_span(model, update, 0), gradient_span(model, update, 1)
+    block = FirstBlock(model)
     limit = max_length or _transformer(model).wpe.weight.shape[0]
     growing: list[list[int]] = [[]]
+    keys, values = block.empty()
     finished: list[list[int]] = []
     counts: list[int] = []
     overflowed = False
     for position in range(limit):
-        tokens = candidates(model, first, position)
+        tokens = torch.tensor(candidates(model, first, position), dtype=torch.long)
         counts.append(len(tokens))
         if len(growing) * len(tokens) > MAX_EXTENSIONS:
             overflowed = True
             break
-        extended = [prefix + [token] for prefix in growing for token in tokens]
-        if not extended:
+        parents = torch.arange(len(growing)).repeat_interleave(len(tokens))
+        tried = tokens.repeat(len(growing))
+        kept_parents, kept_tokens, new_keys, new_values = [], [], [], []
+        for chunk in range(0, len(tried), CHUNK):
+            sl = slice(chunk, chunk + CHUNK)
+            inputs, key, value = block.step(keys, values, parents[sl], tried[sl], position)
+            inside = second.distance(inputs) < second.tolerance
+            kept_parents.append(parents[sl][inside])
+            kept_tokens.append(tried[sl][inside])
+            new_keys.append(key[inside])
+            new_values.append(value[inside])
+        survivors = torch.cat(kept_parents) if kept_parents else torch.zeros(0, dtype=torch.long)
+        continued = set(survivors.tolist())
+        finished += [prefix for i, prefix in enumerate(growing) if prefix and i not in continued]
+        if not len(survivors):
+            growing = []
             break
-        distance = second.distance(_second_block_inputs(model, torch.tensor(extended)))
-        kept = [seq for seq, d in zip(extended, distance.tolist()) if d < second.tolerance]
-        continued = {tuple(seq[:-1]) for seq in kept}
-        finished += [prefix for prefix in growing if prefix and tuple(prefix) not in continued]
-        growing = kept
-        if not growing:
-            break
+        growing = [growing[i] + [t] for i, t in zip(survivors.tolist(), torch.cat(kept_tokens).tolist())]
+        keys = torch.cat([keys[survivors], torch.cat(new_keys)], dim=2)
+        values = torch.cat([values[survivors], torch.cat(new_values)], dim=2)
     finished += [prefix for prefix in growing if prefix]
     return DagerResult(sorted(finished), counts, (first.rank, second.rank),
                        time.perf_counter() - start, overflowed)

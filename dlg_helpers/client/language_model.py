@@ -22,8 +22,9 @@ from typing import Any
 
 import torch
 
-__all__ = ["EOS", "GPT2_SMALL", "gpt2_tokenizer", "text_model", "private_messages", "TextBatch",
-           "encode", "TextUpdate", "with_lora", "text_update"]
+__all__ = ["EOS", "GPT2_SMALL", "gpt2_tokenizer", "text_model", "private_messages",
+           "private_passages", "TextBatch", "encode", "from_tokens", "TextUpdate", "with_lora",
+           "text_update"]
 
 EOS = 50256
 """GPT-2's end-of-text token: ends every message, and pads the batch."""
@@ -137,8 +138,20 @@ def encode(tokenizer: Any, messages: list[str], max_positions: int = GPT2_SMALL[
     """
     if not messages:
         raise ValueError("no messages to encode: give at least one")
-    ids = [tokenizer(message)["input_ids"] + [EOS] for message in messages]
-    for number, (message, tokens) in enumerate(zip(messages, ids), start=1):
+    return from_tokens([tokenizer(message)["input_ids"] for message in messages], max_positions)
+
+
+def from_tokens(sequences: list[list[int]], max_positions: int = GPT2_SMALL["n_positions"]
+                ) -> TextBatch:
+    """The batch of token ``sequences`` (each without its end token), as :func:`encode` makes.
+
+    Raises:
+        ValueError: as :func:`encode`.
+    """
+    if not sequences:
+        raise ValueError("no messages to encode: give at least one")
+    ids = [list(tokens) + [EOS] for tokens in sequences]
+    for number, tokens in enumerate(ids, start=1):
         if len(tokens) == 1:
             raise ValueError(f"message {number} is empty; remove the empty line")
         if len(tokens) > max_positions:
@@ -151,6 +164,23 @@ def encode(tokenizer: Any, messages: list[str], max_positions: int = GPT2_SMALL[
         input_ids[row, : len(tokens)] = torch.tensor(tokens)
         mask[row, : len(tokens)] = 1
     return TextBatch(input_ids, mask)
+
+
+def private_passages(count: int, tokens: int, seed: int = 0) -> list[list[int]]:
+    """``count`` private passages of exactly ``tokens`` GPT-2 tokens each: Faker's prose with a
+    name and a phone number in it, drawn from ``seed`` and cut to length (for measuring how
+    the message's length matters)."""
+    from faker import Faker
+
+    fake = Faker("en_GB")
+    fake.seed_instance(seed)
+    tokenizer = gpt2_tokenizer()
+    passages = []
+    for _ in range(count):
+        text = f"{fake.name()} ({fake.phone_number()}): " + " ".join(
+            fake.sentence() for _ in range(tokens // 4 + 2))
+        passages.append(tokenizer(text)["input_ids"][:tokens])
+    return passages
 
 
 @dataclass(frozen=True)

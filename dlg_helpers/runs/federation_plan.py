@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import base64
 import io
-import json
 import shutil
 import sys
 import tempfile
@@ -56,6 +55,7 @@ from ..federation.legacy import SecureAggregation, aggregate_update, run_legacy_
 from ..federation.simulation import (FederationConfig, FederationRound, client_data, client_truth,
                                      run_federation, shared_update)
 from .record import save_png
+from .table import ResumableTable
 
 __all__ = ["FOLDER", "FEDAVG_EPOCHS", "FEDAVG_BATCHES", "FEDAVG_CLIENTS", "CLIENT_IMAGES",
            "FEDAVG_SIZE", "FEDAVG_LR", "FEDAVG_ATTACK", "MULTI_STEP", "SINGLE_STEP", "through_flower",
@@ -87,43 +87,13 @@ def _png_text(image: torch.Tensor) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-class _Rows:
-    """Rows appended to a JSON-lines file as they are made, and gathered into Parquet (the
-    measurement's kept Flower rounds, needed only to resume, are removed then)."""
-
-    def __init__(self, table: Path) -> None:
-        self.table = table
-        self.partial = table.with_name(table.stem + ".partial.jsonl")
-        self.rows: list[dict[str, Any]] = []
-        if self.partial.is_file():
-            lines = self.partial.read_text().splitlines()
-            try:
-                self.rows = [json.loads(line) for line in lines]
-            except json.JSONDecodeError:  # a run killed mid-line: that unit is done again
-                self.rows = [json.loads(line) for line in lines[:-1]]
-                self.partial.write_text("".join(line + "\n" for line in lines[:-1]))
-
-    def has(self, **key: Any) -> bool:
-        return any(all(row.get(k) == v for k, v in key.items()) for row in self.rows)
-
-    def add(self, rows: Iterable[dict[str, Any]]) -> None:
-        rows = list(rows)
-        self.partial.parent.mkdir(parents=True, exist_ok=True)
-        with self.partial.open("a") as file:
-            file.writelines(json.dumps(row) + "\n" for row in rows)
-        self.rows += rows
-
-    def finish(self) -> Path:
-        import pandas as pd
-
-        frame = pd.DataFrame(self.rows)
-        if "thumbnail" in frame:
-            frame["thumbnail"] = [base64.b64decode(t) if isinstance(t, str) else None
-                                  for t in frame["thumbnail"]]
-        frame.to_parquet(self.table, index=False)
-        self.partial.unlink()
-        shutil.rmtree(self.table.with_suffix(".rounds"), ignore_errors=True)  # kept to resume
-        return self.table
+def _finish(store: ResumableTable) -> Path:
+    """Gather the rows into the table, thumbnails decoded, and drop the kept Flower rounds,
+    needed only to resume."""
+    table = store.finish({"thumbnail": lambda text: base64.b64decode(text)
+                          if isinstance(text, str) else None})
+    shutil.rmtree(table.with_suffix(".rounds"), ignore_errors=True)
+    return table
 
 
 def _kept_round(config: FederationConfig, path: Path, **legacy: Any) -> FederationRound:
@@ -157,7 +127,7 @@ def _attack_rows(model: torch.nn.Module, update: Any, truth: Any, attack: Attack
                                                                          result.truth)))]
 
 
-def _leaked(store: _Rows, count: int) -> str:
+def _leaked(store: ResumableTable, count: int) -> str:
     leaked = sum(leaks(r["likeness"], r["rank"], r["lookalike"]) for r in store.rows[-count:])
     return f"{leaked} of {count} leak"
 
@@ -214,7 +184,7 @@ def fedavg(folder: Path = FOLDER, log: Callable[[str], None] = print,
     client's update attacked twice (:data:`MULTI_STEP`, :data:`SINGLE_STEP`); one row per
     private image, with the client's first image's reconstruction as a thumbnail."""
     table = Path(folder) / "fedavg.parquet"
-    store = _Rows(table)
+    store = ResumableTable(table)
     partitions = partitions or fedavg_partitions()
     start = time.perf_counter()
     for epoch_count in epochs:
@@ -236,7 +206,7 @@ def fedavg(folder: Path = FOLDER, log: Callable[[str], None] = print,
                                            partitions[partition], key, labels=labels,
                                            steps=config.local_steps.count(update.examples)))
                     log(f"fedavg {key}: {_leaked(store, len(labels))} ({_clock(start)})")
-    return store.finish()
+    return _finish(store)
 
 
 SECURE_SIZE = 16  # as FEDAVG_SIZE: where DLG recovers small batches, so aggregation can hide them
@@ -285,7 +255,7 @@ def secure(folder: Path = FOLDER, log: Callable[[str], None] = print,
     "quantisation"``: two-client aggregates at each of :data:`MAX_WEIGHTS`. Each row carries
     the aggregate's squared error relative to the exact mean gradient."""
     table = Path(folder) / "secure.parquet"
-    store, rounds, start = _Rows(table), table.with_suffix(".rounds"), time.perf_counter()
+    store, rounds, start = ResumableTable(table), table.with_suffix(".rounds"), time.perf_counter()
     draws = secure_draws()
     groups = {clients: [draws[index][i:i + clients] for i in range(0, 8, clients)][:count]
               for index, (clients, count) in enumerate(SECURE_CLIENTS.items())}
@@ -319,7 +289,7 @@ def secure(folder: Path = FOLDER, log: Callable[[str], None] = print,
             store.add(_aggregate_rows(config, kept, key, attack,
                                       rounding_step=SecureAggregation(max_weight).rounding_step(1)))
             log(f"secure {key}: {_leaked(store, 2)} ({_clock(start)})")
-    return store.finish()
+    return _finish(store)
 
 
 PRIVACY_CLIENTS = 4
@@ -387,7 +357,7 @@ def privacy(folder: Path = FOLDER, log: Callable[[str], None] = print,
     each of :data:`PRIVACY_ATTACKS`; each row with the setting's ε and the reply's distance from
     the clean update (relative)."""
     table = Path(folder) / "privacy.parquet"
-    store, rounds, start = _Rows(table), table.with_suffix(".rounds"), time.perf_counter()
+    store, rounds, start = ResumableTable(table), table.with_suffix(".rounds"), time.perf_counter()
     names = secure_draws()[3][:PRIVACY_CLIENTS]
     config = FederationConfig(tuple((n,) for n in names), size=SECURE_SIZE)
     model = config.build()
@@ -409,7 +379,7 @@ def privacy(folder: Path = FOLDER, log: Callable[[str], None] = print,
                                        epsilon=parts["epsilon"], delta=PRIVACY_DELTA,
                                        change=_relative_error(update.gradient, exact) ** 0.5))
             log(f"privacy {setting}, {name}: {_leaked(store, PRIVACY_CLIENTS)} ({_clock(start)})")
-    return store.finish()
+    return _finish(store)
 
 
 IMPRINT_CLIENTS = (2, 4)
@@ -434,7 +404,7 @@ def imprint(folder: Path = FOLDER, log: Callable[[str], None] = print) -> Path:
     below the report's threshold) and its gallery scores, from which the course's definition
     decides whether it leaks when the table is read."""
     table = Path(folder) / "imprint.parquet"
-    store, rounds, start = _Rows(table), table.with_suffix(".rounds"), time.perf_counter()
+    store, rounds, start = ResumableTable(table), table.with_suffix(".rounds"), time.perf_counter()
     mean, std = pool_brightness()
     names = [image.name for image in pool_sample(max(IMPRINT_CLIENTS) * max(IMPRINT_BATCHES),
                                                  seed=3)]
@@ -462,7 +432,7 @@ def imprint(folder: Path = FOLDER, log: Callable[[str], None] = print) -> Path:
                       for i, (name, row) in enumerate(zip(
                           [n for partition in config.partitions for n in partition], rows)))
             log(f"imprint {key}: {_leaked(store, clients * batch)} ({_clock(start)})")
-    return store.finish()
+    return _finish(store)
 
 
 MEASUREMENTS: dict[str, Callable[..., Path]] = {"fedavg": fedavg, "secure": secure,

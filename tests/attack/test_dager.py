@@ -3,7 +3,9 @@ rank and noise on the update decide where that stops."""
 
 import pytest
 
-from dlg_helpers.attack.dager import candidates, dager, gradient_span
+import torch
+
+from dlg_helpers.attack.dager import FirstBlock, candidates, dager, gradient_span
 from dlg_helpers.client.language_model import (encode, gpt2_tokenizer, private_messages, text_model,
                                      text_update, with_lora)
 from dlg_helpers.measures.text_recovery import score_text
@@ -27,6 +29,25 @@ def test_a_batch_of_fresh_messages_comes_back_exactly(tokenizer):
     # the first block's span: one dimension per distinct (token, position) the loss reaches
     distinct = {(t, p) for s in batch.sequences for p, t in enumerate(s)}
     assert result.ranks[0] == len(distinct)
+
+
+def test_the_first_block_run_a_token_at_a_time_gives_the_full_forward_pass(tokenizer):
+    tokens = tokenizer("Call Bob at 555 0142.")["input_ids"]
+    for model in (text_model(layers=2, seed=4), with_lora(text_model(layers=2, seed=4), rank=8)):
+        seen = []
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        handle = base.transformer.h[1].ln_1.register_forward_hook(
+            lambda module, inputs, output: seen.append(output[0].detach()))
+        with torch.no_grad():
+            model(input_ids=torch.tensor([tokens]))
+        handle.remove()
+        block = FirstBlock(model)
+        keys, values = block.empty()
+        for position, token in enumerate(tokens):
+            inputs, key, value = block.step(keys, values, torch.tensor([0]), torch.tensor([token]),
+                                            position)
+            keys, values = torch.cat([keys, key], 2), torch.cat([values, value], 2)
+            torch.testing.assert_close(inputs[0], seen[0][position], rtol=1e-4, atol=1e-5)
 
 
 def test_the_first_block_names_the_tokens_at_each_position(tokenizer):

@@ -2,10 +2,9 @@
 trains on, and the update it shares (every weight's gradient, or LoRA adapters', with noise)."""
 
 import pytest
-import torch
 
-from dlg_helpers.client.language_model import (EOS, encode, gpt2_tokenizer, private_messages, text_model,
-                                     text_update, with_lora)
+from dlg_helpers.client.language_model import (EOS, encode, gpt2_tokenizer, private_messages,
+                                               text_model, text_update, with_lora)
 
 
 @pytest.fixture(scope="module")

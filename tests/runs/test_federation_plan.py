@@ -1,5 +1,5 @@
-"""The federation chapter's measurement runs: resumable rows, the single-step attacker's view,
-the central ε, and a clear error for a table not made yet."""
+"""The federation chapter's measurement runs: a finished table's thumbnails, the single-step
+attacker's view, the central ε, and a clear error for a table not made yet."""
 
 from __future__ import annotations
 
@@ -10,24 +10,19 @@ import torch
 from dlg_helpers.client.victim import SharedUpdate
 from dlg_helpers.federation.simulation import FederationConfig
 from dlg_helpers.runs import federation_plan
-from dlg_helpers.runs.federation_plan import (_Rows, central_epsilon, fedavg_partitions,
+from dlg_helpers.runs.federation_plan import (central_epsilon, fedavg_partitions,
                                               load_measurement, single_step_view)
+from dlg_helpers.runs.table import ResumableTable
 
 
-def test_rows_are_kept_as_they_come_and_gathered_into_one_table(tmp_path):
-    store = _Rows(tmp_path / "t.parquet")
-    store.add([{"cell": 1, "leaks": True, "thumbnail": federation_plan._png_text(torch.rand(1, 3, 4, 4))}])
-    again = _Rows(tmp_path / "t.parquet")  # a run started again reads what was written
-    assert again.has(cell=1) and not again.has(cell=2)
-    again.add([{"cell": 2, "leaks": False, "thumbnail": None}])
-    frame = pd.read_parquet(again.finish())
-    assert list(frame["cell"]) == [1, 2] and isinstance(frame["thumbnail"][0], bytes)
-    assert not again.partial.exists()
-    killed = _Rows(tmp_path / "k.parquet")
-    killed.add([{"cell": 1}])
-    with killed.partial.open("a") as file:
-        file.write('{"cell": 2, "lea')  # a run killed while writing its last row
-    assert _Rows(tmp_path / "k.parquet").rows == [{"cell": 1}]
+def test_a_finished_measurement_has_its_thumbnails_decoded_and_its_rounds_dropped(tmp_path):
+    store = ResumableTable(tmp_path / "t.parquet")
+    store.add([{"cell": 1, "thumbnail": federation_plan._png_text(torch.rand(1, 3, 4, 4))},
+               {"cell": 2, "thumbnail": None}])
+    (tmp_path / "t.rounds").mkdir()  # the kept Flower rounds, needed only to resume
+    frame = pd.read_parquet(federation_plan._finish(store))
+    assert isinstance(frame["thumbnail"][0], bytes) and frame["thumbnail"][1] is None
+    assert not (tmp_path / "t.rounds").exists()
     with pytest.raises(FileNotFoundError, match="federation_plan nothing"):
         load_measurement("nothing", tmp_path)
 
