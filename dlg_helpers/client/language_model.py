@@ -57,7 +57,8 @@ def gpt2_tokenizer() -> Any:
 def text_model(layers: int = 2, seed: int = 0, pretrained: bool = False) -> Any:
     """A GPT-2 language model with GPT-2 small's widths (:data:`GPT2_SMALL`) and ``layers``
     transformer blocks, its weights drawn from ``seed``, dropout off (the client's update is
-    then a function of its data alone), in training mode.
+    then a function of its data alone) and attention computed without fused kernels (an attack
+    differentiates through it twice), in training mode.
 
     The attack reads the first two blocks only; more blocks make the client's computation, not
     the attack, dearer. ``pretrained=True`` loads OpenAI's GPT-2 small (all 12 blocks) instead.
@@ -67,7 +68,10 @@ def text_model(layers: int = 2, seed: int = 0, pretrained: bool = False) -> Any:
     """
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    off = {"resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0}
+    # dropout off; attention computed plainly ("eager"), so that an attack can differentiate the
+    # gradient again (PyTorch's fused attention has no second derivative on a CPU)
+    off = {"resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0,
+           "attn_implementation": "eager"}
     if pretrained:
         try:
             model = GPT2LMHeadModel.from_pretrained("gpt2", **off)

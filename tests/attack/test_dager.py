@@ -79,3 +79,18 @@ def test_noise_well_below_the_gradient_changes_nothing_and_noise_above_it_stops_
     assert score_text(faint.sequences, batch.sequences).exact == 2
     loud = dager(model, text_update(model, batch, noise=spread, seed=3))
     assert score_text(loud.sequences, batch.sequences).exact == 0
+
+
+def test_tag_moves_its_guess_towards_the_shared_gradient_and_refuses_another_models_update(
+        tokenizer):
+    from dlg_helpers.attack.tag import tag
+
+    batch = encode(tokenizer, ["Hi Bob"])
+    model = text_model(layers=1, seed=0)
+    update = text_update(model, batch)
+    result = tag(model, update, messages=1, length=len(batch.sequences[0]), steps=8, lr=0.1)
+    # measured: the distance falls by about 4 % over these first steps
+    assert result.distances[-1] < 0.99 * result.distances[0] and len(result.sequences[0]) == 2
+    other = with_lora(text_model(layers=1, seed=0), rank=4)
+    with pytest.raises(KeyError, match="attack the model it came from"):
+        tag(other, update, messages=1, length=2, steps=1)
