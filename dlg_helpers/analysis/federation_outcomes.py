@@ -152,7 +152,7 @@ class DpOutcome:
 
 
 def privacy_outcomes(frame: Any) -> dict[str, DpOutcome]:
-    """What the stored ``privacy`` table says, by attack (``"DLG"``, ``"inverting
+    """What the stored ``privacy`` table says, by attack (``"iDLG"``, ``"inverting
     gradients"``)."""
     found = {}
     for attack, rows in frame.groupby("attack", sort=False):

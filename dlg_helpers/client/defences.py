@@ -311,3 +311,21 @@ def dp_epsilon(noise_multiplier: float, sample_rate: float, steps: int,
         # is then loose, but it is an epsilon in the thousands or more, no guarantee either way.
         warnings.filterwarnings("ignore", "Optimal order is the smallest alpha")
         return accountant.get_epsilon(delta=delta)
+
+
+def release_noise(epsilon: float, delta: float = 1e-5) -> float:
+    """The DP-SGD noise multiplier at which one shared step that certainly includes the
+    client's examples (sampled with probability 1) spends ``epsilon`` (Opacus's RDP
+    accountant): the inverse of :func:`dp_epsilon` for one release.
+
+    Raises:
+        ValueError: for an epsilon that is not positive.
+    """
+    from opacus.accountants.utils import get_noise_multiplier
+
+    if not epsilon > 0:
+        raise ValueError(f"epsilon is a positive privacy budget, not {epsilon}")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Optimal order is the (smallest|largest) alpha")
+        return float(get_noise_multiplier(target_epsilon=epsilon, target_delta=delta,
+                                          sample_rate=1.0, steps=1, accountant="rdp"))

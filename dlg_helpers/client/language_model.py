@@ -24,7 +24,7 @@ import torch
 
 __all__ = ["EOS", "GPT2_SMALL", "gpt2_tokenizer", "text_model", "private_messages",
            "private_passages", "TextBatch", "encode", "from_tokens", "TextUpdate", "with_lora",
-           "text_update"]
+           "text_update", "dp_text_update"]
 
 EOS = 50256
 """GPT-2's end-of-text token: ends every message, and pads the batch."""
@@ -236,3 +236,35 @@ def text_update(model: Any, batch: TextBatch, *, noise: float = 0.0, seed: int =
              if noise else g.detach() for (name, _), g in zip(named, grads)}
     rank = getattr(getattr(model, "peft_config", {}).get("default"), "r", None)
     return TextUpdate(noisy, rank, noise, sequences=len(batch.input_ids))
+
+
+def dp_text_update(model: Any, batch: TextBatch, *, noise_multiplier: float, clip: float = 1.0,
+                   seed: int = 0) -> TextUpdate:
+    """The update of one DP-SGD step on ``batch``: each message's gradient (of its own mean
+    next-token loss, over every trainable parameter together) clipped to norm ``clip``, the
+    clipped gradients summed, Gaussian noise of standard deviation ``noise_multiplier * clip``
+    added to every entry (drawn from ``seed``), and the sum divided by the number of messages.
+
+    The per-message gradients are computed one message at a time: Opacus's per-sample engine
+    (its functorch mode) does not give GPT-2's transposed ``Conv1D`` layers' gradients right
+    (their sum differs from the batch gradient), so only its accountant is used, for the noise
+    (:func:`~dlg_helpers.client.defences.release_noise`).
+
+    Raises:
+        ValueError: for a negative noise multiplier or a clipping norm that is not positive.
+    """
+    if noise_multiplier < 0 or not clip > 0:
+        raise ValueError("the noise multiplier is at least 0 and the clipping norm positive")
+    per_message = [text_update(model, from_tokens([tokens])).gradients
+                   for tokens in batch.sequences]
+    names = list(per_message[0])
+    norms = [float(torch.sqrt(sum(g[name].pow(2).sum() for name in names))) for g in per_message]
+    generator = torch.Generator().manual_seed(seed)
+    gradients = {}
+    for name in names:
+        summed = sum(g[name] * min(1.0, clip / norm) for g, norm in zip(per_message, norms))
+        noise = noise_multiplier * clip * torch.randn(summed.shape, generator=generator)
+        gradients[name] = (summed + noise) / len(per_message)
+    rank = getattr(getattr(model, "peft_config", {}).get("default"), "r", None)
+    return TextUpdate(gradients, rank, noise_multiplier * clip / len(per_message),
+                      sequences=len(per_message))

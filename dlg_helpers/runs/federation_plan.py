@@ -342,7 +342,7 @@ def central_epsilon(noise_multiplier: float, clients: int, rounds: int = 1,
 
 
 PRIVACY_ATTACKS = {
-    "DLG": SECURE_ATTACK,
+    "iDLG": SECURE_ATTACK,
     "inverting gradients": AttackConfig.inverting_gradients(steps=2000, trials=1,
                                                             snapshot_every=0, progress=False)}
 """The attacks on each reply: iDLG (squared distance, so it matches the update's length too)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -41,6 +42,9 @@ from .record import save_png
 
 __all__ = ["SweepCase", "Sweep", "pool_sweep", "run_shard", "shards_folder", "run_sweep",
            "load_table", "TABLE_COLUMNS"]
+
+# What a sweep does, shard by shard: shown by the command line, not in the chapters.
+_LOG = logging.getLogger(__name__)
 
 SHARD_SIZE = 32
 """Attacks per shard: one batched computation, and what an interruption can lose."""
@@ -222,7 +226,7 @@ def shards_folder(table: str | Path) -> Path:
 
 def run_sweep(sweep: Sweep, table: str | Path, *, ray: bool = False, address: str | None = None,
               workers: int = 2, shard_size: int = SHARD_SIZE,
-              log: Callable[[str], None] = print) -> Path:
+              log: Callable[[str], None] | None = None) -> Path:
     """Run ``sweep`` into the Parquet file ``table``, resuming from its finished shards.
 
     Args:
@@ -230,6 +234,8 @@ def run_sweep(sweep: Sweep, table: str | Path, *, ray: bool = False, address: st
         address: an existing Ray cluster's address (None: a local Ray with ``workers`` CPUs).
         workers: CPUs of the local Ray.
         shard_size: attacks per shard.
+        log: where to say what is done (default: the package's log, which the command line
+            shows and a chapter does not).
 
     Returns:
         The table's path.
@@ -238,6 +244,7 @@ def run_sweep(sweep: Sweep, table: str | Path, *, ray: bool = False, address: st
         ValueError: when the table's folder holds shards of another sweep (other settings or
             cases): finish that sweep, or delete its ``.shards`` folder.
     """
+    log = log or _LOG.info
     table = Path(table)
     folder = shards_folder(table)
     folder.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,9 @@ interrupted run resumes from the rows it wrote (:class:`~dlg_helpers.runs.table.
 - ``batch``: batches of 1 to 128 messages (:data:`BATCHES`);
 - ``length``: four messages cut to 8 to 64 tokens each (:data:`LENGTHS`);
 - ``noise``: Gaussian noise on the update, as a share of its entries' spread (:data:`NOISES`);
-- ``lora``: LoRA adapters of rank 4 to 256 (:data:`LORA_RANKS`), one update.
+- ``lora``: LoRA adapters of rank 4 to 256 (:data:`LORA_RANKS`), one update;
+- ``dp``: one DP-SGD step (per-message clipping, Opacus) at a release ε of 1 to 1,000
+  (:data:`DP_EPSILONS`).
 
 The chapter loads the tables with :func:`load_measurement` and reads the rates with their
 intervals from them.
@@ -27,13 +29,16 @@ from typing import Any
 import torch
 
 from ..attack.dager import dager
-from ..client.language_model import (encode, from_tokens, gpt2_tokenizer, private_messages,
-                                     private_passages, text_model, text_update, with_lora)
+from ..client.defences import release_noise
+from ..client.language_model import (dp_text_update, encode, from_tokens, gpt2_tokenizer,
+                                     private_messages, private_passages, text_model, text_update,
+                                     with_lora)
 from ..measures.text_recovery import score_text
 from .table import ResumableTable
 
 __all__ = ["FOLDER", "TRIALS", "BATCHES", "LENGTHS", "LENGTH_BATCH", "NOISES", "NOISE_BATCH",
-           "LORA_RANKS", "LORA_BATCH", "MEASUREMENTS", "attack_row", "load_measurement", "main"]
+           "LORA_RANKS", "LORA_BATCH", "DP_EPSILONS", "DP_BATCH", "DP_CLIP", "MEASUREMENTS",
+           "attack_row", "load_measurement", "main"]
 
 FOLDER = Path("results") / "text"
 
@@ -49,23 +54,33 @@ first block's attention weights, where the attack reads)."""
 NOISE_BATCH = 4
 LORA_RANKS = (4, 8, 16, 32, 64, 128, 256)
 LORA_BATCH = 4
+DP_EPSILONS = (1.0, 2.0, 5.0, 10.0, 100.0, 1000.0)
+"""The ε of the one DP-SGD release the server sees (δ = 1e-5): the issue's 1 to 10, and two
+looser budgets that show how far the noise must shrink before anything leaks."""
+DP_BATCH = 4
+DP_CLIP = 1.0
 
 
 def attack_row(batch: Any, seed: int, *, noise_share: float = 0.0,
-               lora_rank: int | None = None) -> dict[str, Any]:
+               lora_rank: int | None = None, epsilon: float | None = None) -> dict[str, Any]:
     """One attack, scored: the update of ``batch`` from a GPT-2 drawn from ``seed`` (with LoRA
-    adapters of ``lora_rank``, and noise of ``noise_share`` of the update's spread), DAGER on it,
-    and how much came back."""
+    adapters of ``lora_rank``, noise of ``noise_share`` of the update's spread, or one DP-SGD
+    step at a release ``epsilon``), DAGER on it, and how much came back."""
     model = text_model(seed=seed)
     if lora_rank is not None:
         model = with_lora(model, lora_rank, seed=seed)
-    clean = text_update(model, batch)
     noise = 0.0
-    if noise_share:
-        spread = float(next(g for name, g in clean.gradients.items()
-                            if "h.0.attn.c_attn" in name).std())
-        noise = noise_share * spread
-    update = text_update(model, batch, noise=noise, seed=seed) if noise else clean
+    if epsilon is not None:
+        update = dp_text_update(model, batch, noise_multiplier=release_noise(epsilon),
+                                clip=DP_CLIP, seed=seed)
+        noise = update.noise
+    else:
+        update = text_update(model, batch)
+        if noise_share:
+            spread = float(next(g for name, g in update.gradients.items()
+                                if "h.0.attn.c_attn" in name).std())
+            noise = noise_share * spread
+            update = text_update(model, batch, noise=noise, seed=seed)
     result = dager(model, update)
     score = score_text(result.sequences, batch.sequences)
     return {"exact": score.exact, "sentences": score.sentences, "tokens": score.tokens,
@@ -118,8 +133,16 @@ def lora(folder: Path = FOLDER, log: Callable[[str], None] = print) -> Path:
         lora_rank=s["lora_rank"]), folder, log)
 
 
+def dp(folder: Path = FOLDER, log: Callable[[str], None] = print) -> Path:
+    """Exact recovery against the ε of one DP-SGD step."""
+    tokenizer = gpt2_tokenizer()
+    return _run("dp", [{"epsilon": e} for e in DP_EPSILONS], lambda s, t: attack_row(
+        encode(tokenizer, private_messages(DP_BATCH, seed=11000 + t)), t,
+        epsilon=s["epsilon"]), folder, log)
+
+
 MEASUREMENTS: dict[str, Callable[..., Path]] = {"batch": batch, "length": length, "noise": noise,
-                                                "lora": lora}
+                                                "lora": lora, "dp": dp}
 """The chapter's measurements, by table name."""
 
 

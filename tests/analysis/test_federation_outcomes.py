@@ -59,10 +59,10 @@ def test_privacy_outcomes_find_local_dp_threshold_and_central_counts():
                 ("client-side clipping + server noise", 4.7, False, True))
     frame = pd.DataFrame([dict(setting=s, epsilon=e, attack=attack, leaks=leaks)
                           for s, e, dlg, ig in settings
-                          for attack, leaks in (("DLG", dlg), ("inverting gradients", ig))
+                          for attack, leaks in (("iDLG", dlg), ("inverting gradients", ig))
                           for _ in range(2)])
     found = federation_outcomes.privacy_outcomes(frame)
-    dlg, ig = found["DLG"], found["inverting gradients"]
+    dlg, ig = found["iDLG"], found["inverting gradients"]
     assert (dlg.local_safe_up_to, dlg.local_leaks_from) == (1e3, 1e5)
     assert (ig.local_safe_up_to, ig.local_leaks_from) == (100.0, 1e3)
     assert dlg.none == Tally(2, 2) and dlg.server_clipping.count == 0

@@ -42,10 +42,10 @@ def test_the_tables_give_counts_with_intervals():
                                  leaks=s == "none", likeness=0.5, epsilon=e,
                                  change=0.0 if e is None else 1.0)
                             for s, e in (("none", None), ("local DP, ε = 100", 100.0))
-                            for a in ("DLG", "inverting gradients") for c in range(2)])
+                            for a in ("iDLG", "inverting gradients") for c in range(2)])
     text = privacy_table(privacy).data
     assert "none" in text and "100" in text and "2/2" in text
-    assert "leaked, DLG" in text and "leaked, inverting gradients" in text
+    assert "leaked, iDLG" in text and "leaked, inverting gradients" in text
     imprint = pd.DataFrame([dict(clients=2, batch=4, image=f"m{i}", exact=i < 7, leaks=i < 7)
                             for i in range(8)])
     assert "7/8" in imprint_table(imprint).data

@@ -58,3 +58,27 @@ def test_the_update_is_every_weights_gradient_or_the_adapters_with_noise_on_requ
         with_lora(text_model(layers=1), rank=0)
     with pytest.raises(ValueError, match="standard deviation"):
         text_update(model, batch, noise=-1.0)
+
+
+def test_a_dp_sgd_update_is_the_mean_of_clipped_per_message_gradients_plus_noise(tokenizer):
+    import torch
+
+    from dlg_helpers.client.defences import release_noise
+    from dlg_helpers.client.language_model import dp_text_update, from_tokens
+
+    model = text_model(layers=1, seed=0)
+    batch = encode(tokenizer, ["My PIN is 4821.", "Call Bob"])
+    alone = [text_update(model, from_tokens([tokens])) for tokens in batch.sequences]
+    name = "transformer.h.0.attn.c_attn.weight"
+    exact = dp_text_update(model, batch, noise_multiplier=0.0, clip=1e9)  # neither clip nor noise
+    torch.testing.assert_close(exact.gradients[name],
+                               (alone[0].gradients[name] + alone[1].gradients[name]) / 2,
+                               rtol=1e-4, atol=1e-7)
+    clipped = dp_text_update(model, batch, noise_multiplier=0.0, clip=1e-3)
+    total = torch.sqrt(sum((2 * g).pow(2).sum() for g in clipped.gradients.values()))
+    assert float(total) <= 2 * 1e-3 * 1.001  # two messages, each clipped to 1e-3
+    noisy = dp_text_update(model, batch, noise_multiplier=release_noise(10.0), clip=1.0, seed=1)
+    assert noisy.noise == pytest.approx(release_noise(10.0) / 2)
+    assert release_noise(1.0) > release_noise(10.0) > 0
+    with pytest.raises(ValueError, match="positive privacy budget"):
+        release_noise(0.0)
