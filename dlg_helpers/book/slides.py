@@ -30,7 +30,7 @@ SESSIONS: dict[int, tuple[str, tuple[str, ...]]] = {
     2: ("Large models, and what counts as a leak", ("03_resnet18", "06_mse_analysis")),
     3: ("How often it works, and why it fails", ("07_threats", "11_success_rates")),
     4: ("What stops it, and at what price", ("09_defences",)),
-    5: ("Real federations, and the threads together", ("10_federation", "12_conclusions")),
+    5: ("Real federations, and the threads together", ("10_federation", "13_conclusions")),
 }
 """The unit's sessions: a title and the chapters each covers (the syllabus page reads it too)."""
 

@@ -49,7 +49,9 @@ QUICK_PARAMETERS: dict[str, dict[str, object]] = {
     # the stored atlas is read as it is; the live sweep attacks one image for three steps
     "11_success_rates": {"LIVE_IMAGES": 1, "LIVE_STEPS": 3},
     # reads stored tables only: its own parameters are quick
-    "12_conclusions": {"RESULTS_DIR": "../results"},
+    # the live batch of two short messages; TAG for two steps; the stored tables as they are
+    "12_text": {"MESSAGES": 2, "TAG_STEPS": 2, "CHECK_PROSE": False},
+    "13_conclusions": {"RESULTS_DIR": "../results"},
     "instructor": {"GPU_FLOPS": 1e12},
     "syllabus": {"CHAPTERS_DIR": "."},
 }
