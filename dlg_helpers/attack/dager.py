@@ -37,8 +37,8 @@ __all__ = ["TOLERANCE_SHARE", "CHUNK", "MAX_EXTENSIONS", "NOISE_EDGE", "CLEAN_DR
 
 TOLERANCE_SHARE = 0.1
 """An input counts as in the span when its relative distance from it is below this share of the
-distance a random direction has (``sqrt(1 - rank / width)``): true tokens sit at the float
-rounding, about 1e-7, and anything else near the random level."""
+distance a random direction has (``sqrt(1 - rank / width)``): true tokens sit at the rounding
+of the single-precision test, about 1e-3, and anything else near the random level."""
 
 CHUNK = 1024  # extensions through the first block at once (memory: their keys and values)
 
