@@ -94,3 +94,13 @@ def test_tag_moves_its_guess_towards_the_shared_gradient_and_refuses_another_mod
     other = with_lora(text_model(layers=1, seed=0), rank=4)
     with pytest.raises(KeyError, match="attack the model it came from"):
         tag(other, update, messages=1, length=2, steps=1)
+
+
+def test_messages_recovered_alone_are_recovered_in_one_batch_and_vice_versa(tokenizer):
+    messages = private_messages(3, seed=31)
+    model = text_model(layers=2, seed=6)
+    alone = [score_text(dager(model, text_update(model, encode(tokenizer, [m]))).sequences,
+                        encode(tokenizer, [m]).sequences).exact for m in messages]
+    batch = encode(tokenizer, messages)
+    together = score_text(dager(model, text_update(model, batch)).sequences, batch.sequences)
+    assert together.exact == sum(alone) == 3
