@@ -24,11 +24,9 @@ weights and from the gradient itself.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import io
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -55,7 +53,7 @@ from ..federation.legacy import SecureAggregation, aggregate_update, run_legacy_
 from ..federation.simulation import (FederationConfig, FederationRound, client_data, client_truth,
                                      run_federation, shared_update)
 from .record import save_png
-from .table import ResumableTable
+from .table import ResumableTable, plan_main, read_table
 
 __all__ = ["FOLDER", "FEDAVG_EPOCHS", "FEDAVG_BATCHES", "FEDAVG_CLIENTS", "CLIENT_IMAGES",
            "FEDAVG_SIZE", "FEDAVG_LR", "FEDAVG_ATTACK", "MULTI_STEP", "SINGLE_STEP", "through_flower",
@@ -448,29 +446,13 @@ def load_measurement(name: str, folder: Path = FOLDER) -> Any:
     Raises:
         FileNotFoundError: naming the command that makes it.
     """
-    import pandas as pd
-
-    table = Path(folder) / f"{name}.parquet"
-    if not table.is_file():
-        raise FileNotFoundError(f"no table at {table}; make it with python -m "
-                                f"dlg_helpers.runs.federation_plan {name}")
-    return judge_table(pd.read_parquet(table))
+    return judge_table(read_table(folder, name, "python -m dlg_helpers.runs.federation_plan"))
 
 
 def main(argv: list[str] | None = None) -> int:
     """Compute the measurements named on the command line."""
-    parser = argparse.ArgumentParser(prog="python -m dlg_helpers.runs.federation_plan",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="+", choices=list(MEASUREMENTS))
-    parser.add_argument("--folder", type=Path, default=FOLDER)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    for name in args.names:
-        path = MEASUREMENTS[name](args.folder, log=lambda line: print(line, file=sys.stderr,
-                                                                       flush=True))
-        print(f"{name} -> {path}")
-    return 0
+    return plan_main("python -m dlg_helpers.runs.federation_plan", __doc__.split("\n\n")[0],
+                     MEASUREMENTS, FOLDER, argv)
 
 
 if __name__ == "__main__":

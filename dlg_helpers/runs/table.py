@@ -8,12 +8,14 @@ removed. A run killed in the middle of writing a row loses that row only.
 
 from __future__ import annotations
 
+import argparse
 import json
-from collections.abc import Callable, Iterable, Mapping
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ResumableTable"]
+__all__ = ["ResumableTable", "read_table", "plan_main"]
 
 
 class ResumableTable:
@@ -55,3 +57,36 @@ class ResumableTable:
         frame.to_parquet(self.table, index=False)
         self.partial.unlink(missing_ok=True)
         return self.table
+
+
+def read_table(folder: str | Path, name: str, command: str) -> Any:
+    """The stored table ``name`` of a plan as a pandas DataFrame.
+
+    Raises:
+        FileNotFoundError: naming the ``command`` (``python -m ...``) that makes it.
+    """
+    import pandas as pd
+
+    table = Path(folder) / f"{name}.parquet"
+    if not table.is_file():
+        raise FileNotFoundError(f"no table at {table}; make it with {command} {name}")
+    return pd.read_parquet(table)
+
+
+def plan_main(command: str, description: str, measurements: Mapping[str, Callable[..., Path]],
+              folder: Path, argv: Sequence[str] | None = None) -> int:
+    """The command line of a plan of measurements: ``command NAME ... [--folder] [--threads]``
+    computes each named measurement into ``folder``, its progress on stderr."""
+    import torch
+
+    parser = argparse.ArgumentParser(prog=command, description=description)
+    parser.add_argument("names", nargs="+", choices=list(measurements))
+    parser.add_argument("--folder", type=Path, default=folder)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    for name in args.names:
+        path = measurements[name](args.folder, log=lambda line: print(line, file=sys.stderr,
+                                                                       flush=True))
+        print(f"{name} -> {path}")
+    return 0

@@ -20,13 +20,9 @@ intervals from them.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import torch
 
 from ..attack.dager import dager
 from ..client.defences import release_noise
@@ -34,7 +30,7 @@ from ..client.language_model import (dp_text_update, encode, from_tokens, gpt2_t
                                      private_messages, private_passages, text_model, text_update,
                                      with_lora)
 from ..measures.text_recovery import score_text
-from .table import ResumableTable
+from .table import ResumableTable, plan_main, read_table
 
 __all__ = ["FOLDER", "TRIALS", "BATCHES", "LENGTHS", "LENGTH_BATCH", "NOISES", "NOISE_BATCH",
            "LORA_RANKS", "LORA_BATCH", "DP_EPSILONS", "DP_BATCH", "DP_CLIP", "MEASUREMENTS",
@@ -152,29 +148,13 @@ def load_measurement(name: str, folder: Path = FOLDER) -> Any:
     Raises:
         FileNotFoundError: naming the command that makes it.
     """
-    import pandas as pd
-
-    table = Path(folder) / f"{name}.parquet"
-    if not table.is_file():
-        raise FileNotFoundError(f"no table at {table}; make it with python -m "
-                                f"dlg_helpers.runs.text_plan {name}")
-    return pd.read_parquet(table)
+    return read_table(folder, name, "python -m dlg_helpers.runs.text_plan")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Compute the measurements named on the command line."""
-    parser = argparse.ArgumentParser(prog="python -m dlg_helpers.runs.text_plan",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="+", choices=list(MEASUREMENTS))
-    parser.add_argument("--folder", type=Path, default=FOLDER)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    for name in args.names:
-        path = MEASUREMENTS[name](args.folder, log=lambda line: print(line, file=sys.stderr,
-                                                                       flush=True))
-        print(f"{name} -> {path}")
-    return 0
+    return plan_main("python -m dlg_helpers.runs.text_plan", __doc__.split("\n\n")[0],
+                     MEASUREMENTS, FOLDER, argv)
 
 
 if __name__ == "__main__":
