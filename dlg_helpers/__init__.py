@@ -7,23 +7,28 @@ The package is laid out as the data flows, from a private image to a page of the
   (:mod:`.client.images`), the gradient a client shares (:mod:`.client.gradients`), what it can
   do to it first (:mod:`.client.defences`), the victim holding its private batch
   (:mod:`.client.victim`), training on shared gradients (:mod:`.client.training`), and a pool of
-  a thousand offline images for success rates (:mod:`.client.pool`).
+  a thousand offline images for success rates (:mod:`.client.pool`), and a GPT-2 client that
+  fine-tunes on private messages (:mod:`.client.language_model`).
 - :mod:`~dlg_helpers.attack`: the attacker's side. The registry of attacks
   (:mod:`.attack.registry`), their settings (:mod:`.attack.config`), the objective and prior
   (:mod:`.attack.objective`), the labels read off the gradient (:mod:`.attack.labels`), the engine
   with restarts and checkpoints (:mod:`.attack.engine`), many attacks in one computation
   (:mod:`.attack.batched`, its optimisers in :mod:`.attack.batched_optim`), what it leaves behind
-  (:mod:`.attack.trace`), and the original loop as a baseline (:mod:`.attack.baseline`).
+  (:mod:`.attack.trace`), the original loop as a baseline (:mod:`.attack.baseline`), and the
+  text attacks, DAGER (:mod:`.attack.dager`) and TAG (:mod:`.attack.tag`).
 - :mod:`~dlg_helpers.measures`: one run scored against the truth it tried to recover. Image
   metrics after the attacker's colour correction (:mod:`.measures.metrics`), identification in a
   gallery (:mod:`.measures.gallery`), what counts as what, leaking first
-  (:mod:`.measures.criteria`, chosen on people's judgements in :mod:`.measures.judgements`), the
+  (:mod:`.measures.criteria`, chosen on blind judgements in :mod:`.measures.judgements`), the
   truth as the attack's observer (:mod:`.measures.observer`), a run as a table row
-  (:mod:`.measures.rows`) and intervals (:mod:`.measures.intervals`).
+  (:mod:`.measures.rows`), intervals (:mod:`.measures.intervals`), and text recovered
+  (:mod:`.measures.text_recovery`).
 - :mod:`~dlg_helpers.runs`: one run end to end (:mod:`.runs.run`), what identifies it
   (:mod:`.runs.spec`, :mod:`.runs.options`), its record on disk (:mod:`.runs.record`), and the
   store that reuses it (:mod:`.runs.store`); sweeps of many attacks stored as one table
-  (:mod:`.runs.sweep`).
+  (:mod:`.runs.sweep`); the measurement plans of the federation and text chapters
+  (:mod:`.runs.federation_plan`, :mod:`.runs.text_plan`), written a row at a time
+  (:mod:`.runs.table`).
 - :mod:`~dlg_helpers.analysis`: outcomes over many runs. Groups of runs with their medians and
   intervals (:mod:`.analysis.comparison`), the MSE decomposition, costs, probes of the gradient,
   the leak decision's ladder of examples (:mod:`.analysis.calibration`), the defence study and its

@@ -11,7 +11,7 @@ keyboard sees (:func:`private_messages`).
 A client appends GPT-2's end-of-text token to each message, pads the batch on the right and
 shares the gradient of the mean next-token loss (:func:`text_update`): of every weight, or, when
 it fine-tunes with LoRA adapters (:func:`with_lora`, ``peft``), of the adapters only, with
-Gaussian noise on it if it chooses.
+Gaussian noise on it if it chooses; or one step of DP-SGD (:func:`dp_text_update`).
 """
 
 from __future__ import annotations
