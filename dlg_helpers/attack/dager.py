@@ -234,7 +234,8 @@ def dager(model: Any, update: TextUpdate, max_length: int | None = None) -> Dage
         if not len(survivors):
             growing = []
             break
-        growing = [growing[i] + [t] for i, t in zip(survivors.tolist(), torch.cat(kept_tokens).tolist())]
+        growing = [growing[i] + [t]
+                   for i, t in zip(survivors.tolist(), torch.cat(kept_tokens).tolist())]
         keys = torch.cat([keys[survivors], torch.cat(new_keys)], dim=2)
         values = torch.cat([values[survivors], torch.cat(new_values)], dim=2)
     finished += [prefix for prefix in growing if prefix]

@@ -10,17 +10,10 @@ from IPython.display import Markdown
 
 from ..analysis.atlas import rates
 from ..runs.federation_plan import MULTI_STEP, SINGLE_STEP
-from ..measures.intervals import wilson
-from .tables import fmt_sci, markdown_table
+from .tables import fmt_sci, markdown_table, share_cell
 
-__all__ = ["share_cell", "likeness_cell", "fedavg_table", "secure_table", "quantisation_rows",
+__all__ = ["likeness_cell", "fedavg_table", "secure_table", "quantisation_rows",
            "quantisation_table", "privacy_table", "imprint_table"]
-
-
-def share_cell(successes: int, trials: int) -> str:
-    """``"7/12 (32–81 %)"``: a count, its total and the 95 % Wilson interval of the share."""
-    low, high = wilson(successes, trials)
-    return f"{successes}/{trials} ({100 * low:.0f}–{100 * high:.0f} %)"
 
 
 def likeness_cell(group: dict[str, Any]) -> str:

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.display import Markdown
 
+from ..measures.intervals import wilson
+
 if TYPE_CHECKING:
     from ..attack.config import AttackConfig
 
-__all__ = ["fmt_spec", "fmt_sci", "fmt_int", "fmt_seconds", "fmt_percent_interval",
+__all__ = ["fmt_spec", "fmt_sci", "fmt_int", "fmt_seconds", "share_cell", "fmt_percent_interval",
            "markdown_table", "settings_table", "threshold_text", "measured", "interval_text",
            "leaked_text", "summary_table", "MEASURES", "MAX_COLUMNS"]
 
@@ -36,6 +38,12 @@ def fmt_spec(spec: str) -> Callable[[Any], str]:
 def fmt_seconds(value: float | None) -> str:
     """Seconds with one decimal."""
     return "—" if value is None else f"{value:.1f} s"
+
+
+def share_cell(successes: int, trials: int) -> str:
+    """``"7/12 (32–81 %)"``: a count, its total and the 95 % Wilson interval of the share."""
+    low, high = wilson(successes, trials)
+    return f"{successes}/{trials} ({100 * low:.0f}–{100 * high:.0f} %)"
 
 
 def fmt_percent_interval(rate: float, low: float, high: float, digits: int = 0) -> str:

@@ -10,8 +10,7 @@ from typing import Any
 from IPython.display import Markdown
 
 from ..measures.intervals import median_interval
-from .federation_tables import share_cell
-from .tables import markdown_table
+from .tables import markdown_table, share_cell
 
 __all__ = ["recovery_rows", "recovery_table"]
 

@@ -17,14 +17,14 @@ Gaussian noise on it if it chooses; or one step of DP-SGD (:func:`dp_text_update
 from __future__ import annotations
 
 import importlib.resources
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 
 __all__ = ["EOS", "GPT2_SMALL", "gpt2_tokenizer", "text_model", "private_messages",
            "private_passages", "TextBatch", "encode", "from_tokens", "TextUpdate", "with_lora",
-           "text_update", "dp_text_update"]
+           "with_noise", "text_update", "dp_text_update"]
 
 EOS = 50256
 """GPT-2's end-of-text token: ends every message, and pads the batch."""
@@ -195,7 +195,7 @@ class TextUpdate:
     gradients: dict[str, torch.Tensor]
     lora_rank: int | None = None
     noise: float = 0.0
-    sequences: int = field(default=0)  # how many messages (FedAvg's num_examples, in clear)
+    sequences: int = 0  # how many messages (FedAvg's num_examples, in clear)
 
 
 def with_lora(model: Any, rank: int, seed: int = 0) -> Any:
@@ -215,11 +215,33 @@ def with_lora(model: Any, rank: int, seed: int = 0) -> Any:
                                             fan_in_fan_out=True, lora_dropout=0.0))
 
 
+def _lora_rank(model: Any) -> int | None:
+    """The rank of ``model``'s LoRA adapters, or None for a model trained whole."""
+    return getattr(getattr(model, "peft_config", {}).get("default"), "r", None)
+
+
+def with_noise(update: TextUpdate, noise: float, seed: int = 0) -> TextUpdate:
+    """``update`` with Gaussian noise of standard deviation ``noise`` added to every entry,
+    drawn from ``seed``: the defence a client applies before it shares.
+
+    Raises:
+        ValueError: for negative noise.
+    """
+    if noise < 0:
+        raise ValueError(f"noise is a standard deviation, at least 0, not {noise}")
+    if not noise:
+        return update
+    generator = torch.Generator().manual_seed(seed)
+    noisy = {name: g + noise * torch.randn(g.shape, generator=generator)
+             for name, g in update.gradients.items()}
+    return replace(update, gradients=noisy, noise=noise)
+
+
 def text_update(model: Any, batch: TextBatch, *, noise: float = 0.0, seed: int = 0) -> TextUpdate:
     """The update a client shares after one step on ``batch``: the gradient of the mean
     next-token loss with respect to every trainable parameter of ``model`` (a LoRA model's
     adapters only), plus Gaussian noise of standard deviation ``noise`` on every entry, drawn
-    from ``seed``.
+    from ``seed`` (:func:`with_noise`).
 
     Raises:
         ValueError: for negative noise.
@@ -231,11 +253,9 @@ def text_update(model: Any, batch: TextBatch, *, noise: float = 0.0, seed: int =
     loss = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
                  labels=labels).loss
     grads = torch.autograd.grad(loss, [p for _, p in named])
-    generator = torch.Generator().manual_seed(seed)
-    noisy = {name: (g + noise * torch.randn(g.shape, generator=generator)).detach()
-             if noise else g.detach() for (name, _), g in zip(named, grads)}
-    rank = getattr(getattr(model, "peft_config", {}).get("default"), "r", None)
-    return TextUpdate(noisy, rank, noise, sequences=len(batch.input_ids))
+    clean = TextUpdate({name: g.detach() for (name, _), g in zip(named, grads)},
+                       _lora_rank(model), sequences=len(batch.input_ids))
+    return with_noise(clean, noise, seed)
 
 
 def dp_text_update(model: Any, batch: TextBatch, *, noise_multiplier: float, clip: float = 1.0,
@@ -257,14 +277,11 @@ def dp_text_update(model: Any, batch: TextBatch, *, noise_multiplier: float, cli
         raise ValueError("the noise multiplier is at least 0 and the clipping norm positive")
     per_message = [text_update(model, from_tokens([tokens])).gradients
                    for tokens in batch.sequences]
-    names = list(per_message[0])
-    norms = [float(torch.sqrt(sum(g[name].pow(2).sum() for name in names))) for g in per_message]
-    generator = torch.Generator().manual_seed(seed)
-    gradients = {}
-    for name in names:
-        summed = sum(g[name] * min(1.0, clip / norm) for g, norm in zip(per_message, norms))
-        noise = noise_multiplier * clip * torch.randn(summed.shape, generator=generator)
-        gradients[name] = (summed + noise) / len(per_message)
-    rank = getattr(getattr(model, "peft_config", {}).get("default"), "r", None)
-    return TextUpdate(gradients, rank, noise_multiplier * clip / len(per_message),
-                      sequences=len(per_message))
+    count = len(per_message)
+    norms = [float(torch.sqrt(sum(g.pow(2).sum() for g in gradients.values())))
+             for gradients in per_message]
+    mean = {name: sum(g[name] * min(1.0, clip / norm) for g, norm in zip(per_message, norms))
+            / count for name in per_message[0]}
+    # noise of noise_multiplier * clip on the sum is that divided by the count on the mean
+    return with_noise(TextUpdate(mean, _lora_rank(model), sequences=count),
+                      noise_multiplier * clip / count, seed)

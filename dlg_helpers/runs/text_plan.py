@@ -28,7 +28,7 @@ from ..attack.dager import dager
 from ..client.defences import release_noise
 from ..client.language_model import (dp_text_update, encode, from_tokens, gpt2_tokenizer,
                                      private_messages, private_passages, text_model, text_update,
-                                     with_lora)
+                                     with_lora, with_noise)
 from ..measures.text_recovery import score_text
 from .table import ResumableTable, plan_main, read_table
 
@@ -72,11 +72,11 @@ def attack_row(batch: Any, seed: int, *, noise_share: float = 0.0,
         noise = update.noise
     else:
         update = text_update(model, batch)
-        if noise_share:
+        if noise_share:  # noise in units of the first block's entries, where the attack reads
             spread = float(next(g for name, g in update.gradients.items()
                                 if "h.0.attn.c_attn" in name).std())
             noise = noise_share * spread
-            update = text_update(model, batch, noise=noise, seed=seed)
+            update = with_noise(update, noise, seed)
     result = dager(model, update)
     score = score_text(result.sequences, batch.sequences)
     return {"exact": score.exact, "sentences": score.sentences, "tokens": score.tokens,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from dlg_helpers.book.federation_tables import (fedavg_table, imprint_table, privacy_table,
-                                                quantisation_table, secure_table, share_cell)
+                                                quantisation_table, secure_table)
 from dlg_helpers.federation.legacy import SecureAggregation
 from dlg_helpers.runs.federation_plan import MULTI_STEP, SINGLE_STEP
 
@@ -23,7 +23,6 @@ def _fedavg_frame():
 
 
 def test_the_tables_give_counts_with_intervals():
-    assert share_cell(3, 4) == "3/4 (30–95 %)"
     text = fedavg_table(_fedavg_frame()).data
     assert "6/6 (61–100 %)" in text and "0/6 (0–39 %)" in text and "0.90" in text
     secure = pd.DataFrame([dict(part="clients", clients=n, max_weight=mw, draw=d, image=f"{n}{d}{i}",

@@ -13,6 +13,7 @@ from dlg_helpers.book.tables import (
     fmt_spec,
     markdown_table,
     measured,
+    share_cell,
     summary_table,
     threshold_text,
 )
@@ -92,3 +93,7 @@ def test_a_summary_table_fits_the_column_and_gives_medians_with_their_intervals(
     with pytest.raises(ValueError, match="unknown measures"):
         summary_table([three], measures=("psnr",))
     assert "No run of these groups is stored" in summary_table([]).data
+
+
+def test_a_share_is_written_with_its_count_and_its_wilson_interval():
+    assert share_cell(3, 4) == "3/4 (30–95 %)"
